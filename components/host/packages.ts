@@ -1,0 +1,58 @@
+// The Debian packages every cluster guest needs, installed once and again only when the list changes.
+import * as pulumi from "@pulumi/pulumi";
+import { GuestConnection, shq } from "./connection";
+import { HostStep } from "./step";
+
+/** Why each package is on every member. */
+export const CLUSTER_PACKAGES: Record<string, string> = {
+  pacemaker: "the cluster resource manager that places every service",
+  corosync: "membership and quorum",
+  pcs: "cluster bootstrap (host auth) and the atomic CIB push",
+  "resource-agents": "ocf:heartbeat agents: IPaddr2, Filesystem, docker, nfsserver, exportfs",
+  "fence-agents": "fence_pve and fence_ipmilan",
+  sbd: "watchdog self-fencing on the guest's i6300esb",
+  "drbd-utils": "drbdadm and the crm-fence-peer.9.sh handlers",
+  "ocfs2-tools": "mkfs.ocfs2 and the o2cb/dlm user space",
+  "dlm-controld": "the distributed lock manager OCFS2 needs under Pacemaker",
+  "nfs-kernel-server": "the HA NFS export",
+  "nfs-common": "the NFS client mount on every member",
+  "docker.io": "the container engine ocf:heartbeat:docker drives",
+  "postgresql-client": "pg_isready for the recorder's application-level monitor",
+  "mosquitto-clients": "mosquitto_sub for the broker's authenticated monitor",
+  curl: "HTTP probes of Home Assistant, Node-RED and the ESPHome dashboard",
+};
+
+export interface GuestPackagesArgs {
+  connection: GuestConnection;
+  packages?: Record<string, string>;
+}
+
+export class GuestPackages extends pulumi.ComponentResource {
+  readonly step: HostStep;
+  constructor(name: string, args: GuestPackagesArgs, opts?: pulumi.ComponentResourceOptions) {
+    const packages = Object.keys(args.packages ?? CLUSTER_PACKAGES).sort();
+    super("haha:host:Packages", name, { host: args.connection.host, packages }, opts);
+    const list = packages.map(shq).join(" ");
+    this.step = new HostStep(
+      `${name}-install`,
+      {
+        connection: args.connection,
+        // Idempotent: apt-get install of installed packages is a no-op. Services stay disabled:
+        // Pacemaker, not systemd, decides where they run.
+        create: [
+          "set -eu",
+          "export DEBIAN_FRONTEND=noninteractive",
+          "apt-get update -q",
+          `apt-get install -y -q --no-install-recommends ${list}`,
+          // The NFS server is a Pacemaker resource; docker itself runs everywhere (the
+          // containers do not: Pacemaker starts them without a restart policy).
+          "systemctl disable --now nfs-server.service 2>/dev/null || true",
+          "systemctl enable --now docker.service",
+        ].join("\n"),
+        triggers: [packages.join(",")],
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ packages });
+  }
+}

@@ -1,0 +1,49 @@
+// Composes the whole smart home from a validated config: Proxmox hosts and guests, then the
+// packages, corosync membership, storage, services and finally the one CIB that ties them.
+import { GuestConnection } from "../components/host/connection";
+import { GuestPackages } from "../components/host/packages";
+import { ClusterCib, ClusterMembership } from "../components/pacemaker";
+import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../components/proxmox";
+import { ServiceSet, VoiceAssistant } from "../components/services";
+import { ReplicatedStorage } from "../components/storage";
+import type { Secrets } from "./config/load";
+import { clusterMembers } from "./config/members";
+import type { HahaConfig } from "./config/schema";
+
+export interface StackOutputs {
+  members: { name: string; host: string; address: string; diskful: boolean }[];
+  servicesVip: string;
+  storageVip: string;
+}
+
+export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
+  const members = clusterMembers(c);
+  const provider = proxmoxProvider("proxmox", c, secrets);
+
+  const hosts = c.nodes.map((node) => new ProxmoxHost(node.name, { config: c, node }, { provider }));
+  const fencing = new FencingIdentity("fencing", { config: c, members }, { provider });
+  const guests = c.nodes.map((node, i) => new ClusterGuest(node.guest.name, { config: c, node, member: members[i]! }, { provider, dependsOn: [hosts[i]!] }));
+
+  if (!secrets.sshPrivateKey) throw new Error("haha:sshPrivateKey is required");
+  const privateKey = secrets.sshPrivateKey;
+  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey }));
+  const layer = { config: c, members, connections };
+
+  const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]! }, { dependsOn: [guests[i]!] }));
+  const membership = new ClusterMembership("cluster", layer, { dependsOn: packages });
+  const storage = new ReplicatedStorage("storage", layer, { dependsOn: [membership] });
+  const services = new ServiceSet("services", layer, { dependsOn: [storage] });
+  new ClusterCib(
+    "cib",
+    { ...layer, fencePassword: fencing.password, fragments: [storage.cibFragment, services.cibFragment] },
+    { dependsOn: [membership, storage, services] },
+  );
+  if (c.voice?.enabled) new VoiceAssistant("voice", { ...layer, privateKey }, { provider, dependsOn: [services] });
+
+  return {
+    members: members.map((m) => ({ name: m.name, host: m.host, address: m.address, diskful: m.diskful })),
+    servicesVip: c.network.vip,
+    storageVip: c.network.storageVip,
+  };
+}
+
