@@ -5,6 +5,7 @@ import * as crypto from "node:crypto";
 import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { HahaComponent } from "../component";
 import { GuestConnection, shq, sshConnection } from "./connection";
 
 export interface HostFileArgs {
@@ -23,7 +24,7 @@ export interface HostFileArgs {
   onChange?: string;
 }
 
-export class HostFile extends pulumi.ComponentResource {
+export class HostFile extends HahaComponent {
   readonly write: command.remote.Command;
   readonly apply?: command.remote.Command;
   /** sha256 of the content (secret when the content is). */
@@ -52,7 +53,7 @@ export class HostFile extends pulumi.ComponentResource {
     this.write = new command.remote.Command(
       `${name}-write`,
       { connection: sshConnection(args.connection), create: write, delete: `rm -f ${shq(args.path)}`, stdin: content, logging, addPreviousOutputInEnv: false },
-      { parent: this },
+      this.child(),
     );
     this.contentHash = content.apply((c) => crypto.createHash("sha256").update(c).digest("hex"));
     if (args.onChange) {
@@ -60,7 +61,7 @@ export class HostFile extends pulumi.ComponentResource {
         `${name}-apply`,
         { connection: sshConnection(args.connection), create: args.onChange, triggers: [this.contentHash], logging, addPreviousOutputInEnv: false },
         // Replacing host config must not run the new apply before the old one is gone.
-        { parent: this, dependsOn: [this.write], deleteBeforeReplace: true },
+        this.child({ dependsOn: [this.write], deleteBeforeReplace: true }),
       );
     }
     this.registerOutputs({ path: args.path, host: args.connection.host, contentHash: this.contentHash });

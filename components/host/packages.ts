@@ -1,5 +1,6 @@
 // The Debian packages every cluster guest needs, installed once and again only when the list changes.
 import * as pulumi from "@pulumi/pulumi";
+import { HahaComponent } from "../component";
 import { GuestConnection, shq } from "./connection";
 import { HostStep } from "./step";
 
@@ -27,7 +28,7 @@ export interface GuestPackagesArgs {
   packages?: Record<string, string>;
 }
 
-export class GuestPackages extends pulumi.ComponentResource {
+export class GuestPackages extends HahaComponent {
   readonly step: HostStep;
   constructor(name: string, args: GuestPackagesArgs, opts?: pulumi.ComponentResourceOptions) {
     const packages = Object.keys(args.packages ?? CLUSTER_PACKAGES).sort();
@@ -51,7 +52,7 @@ export class GuestPackages extends pulumi.ComponentResource {
         ].join("\n"),
         triggers: [packages.join(",")],
       },
-      { parent: this },
+      this.child(),
     );
     this.registerOutputs({ packages });
   }

@@ -2,6 +2,7 @@
 // block for package installs, `drbdadm adjust`, the CIB push and every other apply step.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { HahaComponent } from "../component";
 import { GuestConnection, sshConnection } from "./connection";
 
 export interface HostStepArgs {
@@ -14,7 +15,7 @@ export interface HostStepArgs {
   secret?: boolean;
 }
 
-export class HostStep extends pulumi.ComponentResource {
+export class HostStep extends HahaComponent {
   readonly command: command.remote.Command;
 
   constructor(name: string, args: HostStepArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -29,7 +30,7 @@ export class HostStep extends pulumi.ComponentResource {
         logging: args.secret ? "none" : "stdoutAndStderr",
         addPreviousOutputInEnv: false,
       },
-      { parent: this, deleteBeforeReplace: true },
+      this.child({ deleteBeforeReplace: true }),
     );
     this.registerOutputs({ host: args.connection.host });
   }

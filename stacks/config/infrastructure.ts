@@ -3,7 +3,7 @@ import { absPath, cidr, hostname, ipv4, mappingId, port, z } from "./primitives"
 
 export const proxmoxSchema = z
   .object({
-    endpoint: z.url({ message: "expected the Proxmox API URL such as https://10.0.181.11:8006/" }),
+    endpoint: z.url({ protocol: /^https?$/, message: "expected the Proxmox API URL such as https://10.0.181.11:8006/" }),
     /** Self-signed certificates are the Proxmox default; `true` skips TLS verification. */
     insecure: z.boolean().default(false),
     /** The API token id; the secret part is haha:proxmoxApiToken. */

@@ -1,0 +1,123 @@
+// `npm run plan -- --stack prod` : the offline plan (DESIGN.md section 3). Runs the real program
+// under Pulumi's mock runtime, records and mirrors what it would deploy, runs the policy pack and
+// the failover simulation, prints a summary. Exit 0 fine, 1 unsafe, 2 invalid input or usage,
+// 3 internal error (a bug in HAHA, not in the stack).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { readStackFile } from "../stacks/config/load";
+import { ConfigError, formatProblem, parseConfig } from "../stacks/config/validate";
+import { runFailover } from "./failover";
+import { hostFiles, mirrorFiles, renderedCib, writeJson } from "./files";
+import { runProgram } from "./mocks";
+import { runPolicies } from "./policy";
+import { layerCounts } from "./summary";
+import type { PlanContext, StepResult } from "./types";
+
+export const ROOT = path.resolve(__dirname, "..");
+const USAGE = `usage: npm run plan -- (--stack NAME | --config FILE) [--out DIR] [--preview]
+  --stack NAME   plan Pulumi.NAME.yaml from the project root
+  --config FILE  plan any stack file (the stack is named after Pulumi.<name>.yaml)
+  --out DIR      where build/<stack>/ goes (default: build)
+  --preview      run the mocks in preview mode (as \`pulumi preview\` would) instead of update mode`;
+
+class UsageError extends Error {}
+
+interface Options {
+  stack: string;
+  file: string;
+  outDir: string;
+  preview: boolean;
+}
+
+function options(argv: string[]): Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { stack: { type: "string" }, config: { type: "string" }, out: { type: "string" }, preview: { type: "boolean" }, help: { type: "boolean" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) throw new UsageError("");
+  if (!!values.stack === !!values.config) throw new UsageError("give exactly one of --stack or --config");
+  if (values.stack !== undefined && !/^[A-Za-z0-9_.-]+$/.test(values.stack)) throw new UsageError(`--stack "${values.stack}" is not a stack name`);
+  const file = values.config ? path.resolve(values.config) : path.join(ROOT, `Pulumi.${values.stack}.yaml`);
+  const stack = values.stack ?? (/^Pulumi\.(.+)\.ya?ml$/.exec(path.basename(file))?.[1] ?? path.basename(file).replace(/\.ya?ml$/, ""));
+  return { stack, file, outDir: path.resolve(values.out ?? path.join(ROOT, "build"), stack), preview: values.preview ?? false };
+}
+
+export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
+  let opts: Options;
+  try {
+    opts = options(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message) log(`plan: ${e.message}`);
+    log(USAGE);
+    return 2;
+  }
+
+  // 1. Validate before anything is declared.
+  let stackFile, config;
+  try {
+    stackFile = readStackFile(opts.file);
+    config = parseConfig(stackFile.raw, path.relative(process.cwd(), opts.file) || opts.file);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    log(`plan: ${e.source}: the stack config is invalid (${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}):`);
+    for (const p of e.problems) log(`  - ${formatProblem(p)}`);
+    return 2;
+  }
+
+  // 2. Run the real program under mocks and record it.
+  const run = await runProgram(opts.stack, stackFile, opts.preview);
+  fs.rmSync(opts.outDir, { recursive: true, force: true });
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  writeJson(path.join(opts.outDir, "resources.json"), { stack: opts.stack, mode: opts.preview ? "preview" : "update", resources: run.resources });
+
+  // 3. Mirror every file a host would receive, and the CIB.
+  const files = hostFiles(run.resources);
+  mirrorFiles(opts.outDir, files);
+  const cib = renderedCib(files);
+  if (cib !== undefined) fs.writeFileSync(path.join(opts.outDir, "cib.xml"), cib);
+
+  // 4. Policies, 5. failover simulation.
+  const ctx: PlanContext = { stack: opts.stack, config, outDir: opts.outDir, resources: run.resources };
+  const policy = runPolicies(ctx);
+  const failover: StepResult = cib !== undefined ? await runFailover(ctx, cib) : { ok: false, summary: ["failover: no CIB was rendered (no host file at /etc/haha/cib.xml)"] };
+
+  // 6. Summary.
+  const hosts = [...new Set(files.map((f) => f.host))];
+  log(`HAHA plan of stack "${opts.stack}" (${opts.preview ? "preview" : "update"} mode) -> ${path.relative(process.cwd(), opts.outDir) || "."}`);
+  log(`resources: ${run.resources.length} (${layerCounts(run.resources).map(([l, n]) => `${l} ${n}`).join(", ")})`);
+  log(`files: ${files.length} on ${hosts.length} hosts (${files.filter((f) => f.secret).length} holding secrets, shown as <secret:NAME>)`);
+  for (const line of policy.summary) log(line);
+  for (const line of failover.summary) log(line);
+  const ok = policy.ok && failover.ok;
+  log(ok ? "result: safe to apply (exit 0)" : "result: UNSAFE, see above (exit 1)");
+  return ok ? 0 : 1;
+}
+
+if (require.main === module) {
+  process.on("unhandledRejection", (e) => fail(e));
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => fail(e),
+  );
+}
+
+function fail(e: unknown): never {
+  if (e instanceof ConfigError) {
+    console.log(`plan: ${e.source}: the stack config is invalid:`);
+    for (const p of e.problems) console.log(`  - ${formatProblem(p)}`);
+    process.exit(2);
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  console.log(`plan: internal error: ${message}`);
+  if (process.env.HAHA_DEBUG && e instanceof Error) console.log(e.stack);
+  process.exit(3);
+}

@@ -1,0 +1,133 @@
+// Runs the real program in-process under Pulumi's mock runtime and records every resource as
+// registered: type, name, parent, dependencies, provider, inputs and which inputs were secret.
+import * as pulumi from "@pulumi/pulumi";
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+import { secretPlaceholder, StackFileConfig } from "../stacks/config/load";
+import { SECRET_KEYS } from "../stacks/config/schema";
+import { program } from "../stacks/program";
+import type { RecordedResource } from "./types";
+
+const SECRET = { [rpc.specialSigKey]: rpc.specialSecretSig };
+const isSecret = (v: unknown): v is { value: unknown } =>
+  v !== null && typeof v === "object" && (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
+
+/**
+ * Deterministic stand-ins for what providers compute. @pulumi/random yields placeholders
+ * named after the resource, never real secrets, and always marked secret.
+ */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const secret = (suffix = "") => ({ ...SECRET, value: secretPlaceholder(`${name}${suffix}`) });
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      return { ...inputs, result: secret(), bcryptHash: secret(".bcrypt") };
+    case "random:index/randomBytes:RandomBytes":
+      return { ...inputs, base64: secret(), hex: secret(".hex") };
+    case "random:index/randomId:RandomId":
+      return { ...inputs, b64Std: secret(), b64Url: secret(".url"), hex: secret(".hex"), dec: secret(".dec") };
+    case "random:index/randomString:RandomString":
+      return { ...inputs, result: secret() };
+    default:
+      return inputs;
+  }
+}
+
+/** Replace secret wrappers by their (placeholder) values; report which top-level keys were secret. */
+function unwrap(inputs: Record<string, unknown>): { inputs: Record<string, unknown>; secretInputs: string[] } {
+  const secretInputs = new Set<string>();
+  const walk = (v: unknown, top: string): unknown => {
+    if (isSecret(v)) {
+      secretInputs.add(top);
+      return walk(v.value, top);
+    }
+    if (v === rpc.unknownValue) return "<unknown>";
+    if (Array.isArray(v)) return v.map((x) => walk(x, top));
+    if (v !== null && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, top);
+      return out;
+    }
+    return v;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(inputs)) out[k] = walk(v, k);
+  return { inputs: out, secretInputs: [...secretInputs].sort() };
+}
+
+export class DuplicateUrnError extends Error {}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getProvider(): string;
+  getDependenciesList(): string[];
+  getObject(): unknown;
+}
+
+export interface ProgramRun {
+  resources: RecordedResource[];
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * Run stacks/program.ts under mocks with the stack file's config. Secrets are `<secret:KEY>`
+ * placeholders. One run per process: the Pulumi runtime's state is global.
+ */
+export async function runProgram(stack: string, file: StackFileConfig, preview: boolean): Promise<ProgramRun> {
+  const recorded = new Map<string, RecordedResource>();
+  const duplicates: string[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args: pulumi.runtime.MockResourceArgs) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockState(args.type, args.name, args.inputs) }),
+      call: () => ({}),
+    },
+    "haha",
+    stack,
+    preview,
+  );
+
+  const monitor = settings.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) =>
+    register(req, (err, resp) => {
+      if (!err && resp) {
+        const urn = resp.getUrn();
+        if (recorded.has(urn)) duplicates.push(urn);
+        const { inputs, secretInputs } = unwrap(rpc.deserializeProperties(req.getObject() as never) as Record<string, unknown>);
+        const provider = req.getProvider();
+        recorded.set(urn, {
+          urn,
+          type: req.getType(),
+          name: req.getName(),
+          custom: req.getCustom(),
+          parent: req.getParent() || undefined,
+          dependencies: [...new Set(req.getDependenciesList())].sort(),
+          provider: provider ? provider.split("::").slice(0, 4).join("::") : undefined,
+          inputs,
+          secretInputs,
+        });
+      }
+      cb(err, resp);
+    });
+
+  const config: Record<string, string> = { "pulumi:project": "haha" };
+  for (const [k, v] of Object.entries(file.raw)) config[`haha:${k}`] = JSON.stringify(v);
+  const secretKeys: string[] = [];
+  for (const [k, spec] of Object.entries(SECRET_KEYS)) {
+    // Required secrets, and optional ones the stack file sets, get a placeholder.
+    if (spec.required || file.secretsSet.includes(k as never)) {
+      config[`haha:${k}`] = secretPlaceholder(k);
+      secretKeys.push(`haha:${k}`);
+    }
+  }
+  pulumi.runtime.setAllConfig(config, secretKeys);
+
+  const outputs = (await pulumi.runtime.runInPulumiStack(program)) as Record<string, unknown>;
+  await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  if (duplicates.length > 0) throw new DuplicateUrnError(`duplicate resource URNs (the later silently replaced the earlier): ${duplicates.join(", ")}`);
+  // Stable order: by URN, so two plans of one config are byte-identical.
+  const resources = [...recorded.values()].sort((a, b) => a.urn.localeCompare(b.urn));
+  return { resources, outputs };
+}

@@ -1,0 +1,11 @@
+// The program body, shared by the Pulumi entry point (stacks/index.ts) and the offline plan.
+import { readPulumiConfig } from "./config/load";
+import { parseConfig } from "./config/validate";
+import { declareStack, StackOutputs } from "./haha";
+
+export async function program(): Promise<StackOutputs> {
+  const { raw, secrets } = readPulumiConfig();
+  // Validation happens before any resource is declared: a bad config declares nothing.
+  const config = parseConfig(raw, "stack config");
+  return declareStack(config, secrets);
+}

@@ -1,0 +1,32 @@
+// Runs the offline plan as a user does (a child process), or writes a stack file to plan.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { ROOT } from "./config";
+
+export interface PlanRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runPlanCli(args: string[]): PlanRun {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, HAHA_DEBUG: "" } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function tempDir(prefix = "haha-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Write `raw` (keys without the haha: prefix) as Pulumi.<stack>.yaml in a fresh directory. */
+export function writeStackFile(raw: Record<string, unknown>, stack = "test", extra: Record<string, unknown> = {}): string {
+  const dir = tempDir();
+  const config: Record<string, unknown> = { ...extra };
+  for (const [k, v] of Object.entries(raw)) config[`haha:${k}`] = v;
+  const file = path.join(dir, `Pulumi.${stack}.yaml`);
+  fs.writeFileSync(file, stringify({ config }));
+  return file;
+}
