@@ -5,6 +5,7 @@ import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import { secretPlaceholder, StackFileConfig } from "../stacks/config/load";
 import { SECRET_KEYS } from "../stacks/config/schema";
+import type { StackOutputs } from "../stacks/haha";
 import { program } from "../stacks/program";
 import type { RecordedResource } from "./types";
 
@@ -68,14 +69,14 @@ interface RegisterRequest {
 
 export interface ProgramRun {
   resources: RecordedResource[];
-  outputs: Record<string, unknown>;
+  outputs: StackOutputs;
 }
 
 /**
- * Run stacks/program.ts under mocks with the stack file's config. Secrets are `<secret:KEY>`
- * placeholders. One run per process: the Pulumi runtime's state is global.
+ * Run `fn` inside a stack under Pulumi's mocks and record every resource it registers.
+ * One run per process: the Pulumi runtime's state is global.
  */
-export async function runProgram(stack: string, file: StackFileConfig, preview: boolean): Promise<ProgramRun> {
+export async function recordUnderMocks<T>(stack: string, preview: boolean, configure: () => void, fn: () => Promise<T>): Promise<{ resources: RecordedResource[]; outputs: T }> {
   const recorded = new Map<string, RecordedResource>();
   const duplicates: string[] = [];
   await pulumi.runtime.setMocks(
@@ -111,8 +112,18 @@ export async function runProgram(stack: string, file: StackFileConfig, preview: 
       }
       cb(err, resp);
     });
+  configure();
+  const outputs = (await pulumi.runtime.runInPulumiStack(fn)) as T;
+  await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  if (duplicates.length > 0) throw new DuplicateUrnError(`duplicate resource URNs (the later silently replaced the earlier): ${duplicates.join(", ")}`);
+  // Stable order: by URN, so two plans of one config are byte-identical.
+  const resources = [...recorded.values()].sort((a, b) => a.urn.localeCompare(b.urn));
+  return { resources, outputs };
+}
 
-  const config: Record<string, string> = { "pulumi:project": "haha" };
+/** The stack file's config as the Pulumi runtime holds it; secrets are `<secret:KEY>` placeholders. */
+export function setStackConfig(file: StackFileConfig): void {
+  const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(file.raw)) config[`haha:${k}`] = JSON.stringify(v);
   const secretKeys: string[] = [];
   for (const [k, spec] of Object.entries(SECRET_KEYS)) {
@@ -123,11 +134,9 @@ export async function runProgram(stack: string, file: StackFileConfig, preview: 
     }
   }
   pulumi.runtime.setAllConfig(config, secretKeys);
+}
 
-  const outputs = (await pulumi.runtime.runInPulumiStack(program)) as Record<string, unknown>;
-  await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-  if (duplicates.length > 0) throw new DuplicateUrnError(`duplicate resource URNs (the later silently replaced the earlier): ${duplicates.join(", ")}`);
-  // Stable order: by URN, so two plans of one config are byte-identical.
-  const resources = [...recorded.values()].sort((a, b) => a.urn.localeCompare(b.urn));
-  return { resources, outputs };
+/** Run stacks/program.ts, the real program, under mocks with the stack file's config. */
+export function runProgram(stack: string, file: StackFileConfig, preview: boolean): Promise<ProgramRun> {
+  return recordUnderMocks(stack, preview, () => setStackConfig(file), program);
 }

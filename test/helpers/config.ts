@@ -8,7 +8,7 @@ export const ROOT = path.resolve(__dirname, "../..");
 export const PROD_STACK_FILE = path.join(ROOT, "Pulumi.prod.yaml");
 
 /** The raw `haha:*` values of Pulumi.prod.yaml (keys without the prefix), a fresh copy each call. */
-export function prodRaw(): Record<string, unknown> {
+export function prodRaw(): Record<string, any> {
   return structuredClone(readStackFile(PROD_STACK_FILE).raw);
 }
 

@@ -1,0 +1,137 @@
+// The Proxmox layer under Pulumi's mocks: what each component declares, how children are named,
+// parented and ordered, and that no USB or ha-manager resource ever appears.
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../../../components/proxmox";
+import { recordUnderMocks } from "../../../plan/mocks";
+import type { RecordedResource } from "../../../plan/types";
+import { clusterMembers } from "../../../stacks/config/members";
+import { prodConfig } from "../../helpers/config";
+
+let resources: RecordedResource[] = [];
+const ofType = (t: string) => resources.filter((r) => r.type === t);
+const byUrn = () => new Map(resources.map((r) => [r.urn, r]));
+
+before(async () => {
+  const c = prodConfig();
+  const members = clusterMembers(c);
+  ({ resources } = await recordUnderMocks("unit", false, () => undefined, async () => {
+    const provider = proxmoxProvider("proxmox", c, { proxmoxApiToken: "<secret:proxmoxApiToken>" as never, sshPrivateKey: "<secret:sshPrivateKey>" as never, bmcPassword: undefined });
+    const hosts = c.nodes.map((node) => new ProxmoxHost(node.name, { config: c, node }, { provider }));
+    c.nodes.forEach((node, i) => new ClusterGuest(node.guest.name, { config: c, node, member: members[i]! }, { provider, dependsOn: [hosts[i]!] }));
+    new FencingIdentity("fencing", { config: c, members }, { provider });
+    return {};
+  }));
+});
+
+describe("ProxmoxHost", () => {
+  it("bonds every host's slaves with LACP and puts the guest bridge on the bond", () => {
+    const bonds = ofType("proxmoxve:network/linux/bond:Bond");
+    assert.equal(bonds.length, 3);
+    for (const b of bonds) {
+      assert.equal(b.inputs.bondMode, "802.3ad");
+      assert.equal(b.inputs.bondXmitHashPolicy, "layer3+4");
+      assert.deepEqual(b.inputs.slaves, ["enp1s0f0", "enp1s0f1"]);
+      assert.equal(b.inputs.mtu, 9000);
+    }
+    const bridges = ofType("proxmoxve:network/linux/bridge:Bridge");
+    assert.deepEqual(bridges.map((b) => b.inputs.ports), [["bond0"], ["bond0"], ["bond0"]]);
+    assert.deepEqual(bridges.map((b) => b.inputs.address).sort(), ["10.0.181.11/24", "10.0.181.12/24", "10.0.181.13/24"]);
+  });
+
+  it("states its uplink intent in its args, known at preview", () => {
+    const host = ofType("haha:proxmox:Host").find((r) => r.name === "nllei01pve02")!;
+    assert.deepEqual(host.inputs.intent, {
+      host: "nllei01pve02",
+      bond: { name: "bond0", mode: "802.3ad", hashPolicy: "layer3+4", miimon: 100, mtu: 9000, slaves: ["enp1s0f0", "enp1s0f1"] },
+      switchPorts: ["nllei01sw01:Te1/0/3", "nllei01sw01:Te1/0/4"],
+      switches: ["nllei01sw01"],
+    });
+  });
+
+  it("maps the NVMe disk by PCI only on the hosts of DRBD members", () => {
+    const maps = ofType("proxmoxve:hardware/mapping/pci:Pci");
+    assert.deepEqual(maps.map((m) => m.inputs.name).sort(), ["nvme-pve01", "nvme-pve02"]);
+    assert.deepEqual((maps[0]!.inputs.maps as { node: string }[]).map((m) => m.node).length, 1);
+  });
+});
+
+describe("ClusterGuest", () => {
+  it("pins each guest to its host with a watchdog and no USB", () => {
+    const vms = ofType("proxmoxve:index/vmLegacy:VmLegacy");
+    assert.equal(vms.length, 3);
+    for (const vm of vms) {
+      assert.deepEqual(vm.inputs.watchdog, { enabled: true, model: "i6300esb", action: "reset" });
+      assert.deepEqual(vm.inputs.usbs, []);
+      assert.equal(vm.inputs.migrate, false);
+    }
+    assert.deepEqual(vms.map((v) => [v.inputs.name, v.inputs.nodeName]).sort(), [
+      ["nllei01ha01", "nllei01pve01"],
+      ["nllei01ha02", "nllei01pve02"],
+      ["nllei01ha03", "nllei01pve03"],
+    ]);
+  });
+
+  it("passes the NVMe disk through by mapping on DRBD members only; the tiebreaker has none", () => {
+    const vms = new Map(ofType("proxmoxve:index/vmLegacy:VmLegacy").map((v) => [v.inputs.name as string, v]));
+    assert.deepEqual(vms.get("nllei01ha01")!.inputs.hostpcis, [{ device: "hostpci0", mapping: "nvme-pve01", pcie: true, rombar: false }]);
+    assert.deepEqual(vms.get("nllei01ha03")!.inputs.hostpcis, []);
+  });
+
+  it("configures cloud-init with the static address and the deploy key", () => {
+    const vm = ofType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "nllei01ha02")!;
+    const init = vm.inputs.initialization as { ipConfigs: { ipv4: { address: string; gateway: string } }[]; userAccount: { keys: string[] } };
+    assert.deepEqual(init.ipConfigs[0]!.ipv4, { address: "10.0.181.22/24", gateway: "10.0.181.1" });
+    assert.match(init.userAccount.keys[0]!, /^ssh-ed25519 /);
+  });
+
+  it("orders the VM after its host's network, image and PCI mapping", () => {
+    const vm = ofType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "nllei01ha01")!;
+    const deps = vm.dependencies.map((u) => u.split("::").pop());
+    for (const d of ["nllei01pve01-bond0", "nllei01pve01-vmbr0", "nllei01pve01-cloud-image", "nllei01pve01-nvme-pve01"]) assert.ok(deps.includes(d), `${d} not in ${deps}`);
+  });
+
+  it("is never registered with Proxmox's ha-manager", () => {
+    assert.equal(resources.filter((r) => /haresource|hagroup|harule/i.test(r.type)).length, 0);
+    for (const g of ofType("haha:proxmox:ClusterGuest")) assert.equal((g.inputs.intent as { haManaged: boolean }).haManaged, false);
+  });
+});
+
+describe("FencingIdentity", () => {
+  it("grants only power management and audit, per guest", () => {
+    const role = ofType("proxmoxve:index/roleLegacy:RoleLegacy")[0]!;
+    assert.deepEqual(role.inputs.privileges, ["VM.Audit", "VM.PowerMgmt"]);
+    const acls = ofType("proxmoxve:index/acl:Acl");
+    assert.deepEqual(acls.map((a) => a.inputs.path).sort(), ["/vms/181", "/vms/182", "/vms/183"]);
+    for (const a of acls) assert.equal(a.inputs.propagate, false);
+  });
+
+  it("keeps the generated password secret", () => {
+    const user = ofType("proxmoxve:index/userLegacy:UserLegacy")[0]!;
+    assert.ok(user.secretInputs.includes("password"));
+    assert.equal(user.inputs.password, "<secret:fencing-password>");
+  });
+});
+
+describe("component conventions", () => {
+  it("parents every child to its component and derives its name from the component's", () => {
+    const urns = byUrn();
+    for (const r of resources) {
+      const parent = r.parent ? urns.get(r.parent) : undefined;
+      if (!parent || !parent.type.startsWith("haha:")) continue;
+      assert.ok(r.name.startsWith(`${parent.name}-`), `${r.name} is not named after ${parent.name}`);
+    }
+    const children = resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"));
+    for (const c of children) assert.ok(urns.get(c.parent!)?.type.startsWith("haha:proxmox:"), `${c.urn} has no component parent`);
+  });
+
+  it("passes the explicit provider to every Proxmox resource", () => {
+    for (const r of resources.filter((x) => x.type.startsWith("proxmoxve:"))) assert.match(r.provider ?? "", /pulumi:providers:proxmoxve::proxmox$/, r.urn);
+  });
+
+  it("never records the API token in clear", () => {
+    const provider = resources.find((r) => r.type === "pulumi:providers:proxmoxve")!;
+    assert.ok(provider.secretInputs.includes("apiToken"));
+    assert.equal(provider.inputs.apiToken, "pulumi@pve!haha=<secret:proxmoxApiToken>");
+  });
+});
