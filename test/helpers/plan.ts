@@ -17,8 +17,16 @@ export function runPlanCli(args: string[]): PlanRun {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const created: string[] = [];
+process.on("exit", () => {
+  for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory, removed when the test process exits. */
 export function tempDir(prefix = "haha-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 /** Write `raw` (keys without the haha: prefix) as Pulumi.<stack>.yaml in a fresh directory. */
