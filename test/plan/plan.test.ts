@@ -58,6 +58,7 @@ describe("plan of the prod stack", () => {
   });
 
   it("is byte-identical when run twice (no timestamp or randomness leaks into inputs)", () => {
+    assert.equal(runB.status, runA.status);
     const a = tree(path.join(outA, "prod"));
     const b = tree(path.join(outB, "prod"));
     assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
