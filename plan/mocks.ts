@@ -1,6 +1,7 @@
 // Runs the real program in-process under Pulumi's mock runtime and records every resource as
 // registered: type, name, parent, dependencies, provider, inputs and which inputs were secret.
 import * as pulumi from "@pulumi/pulumi";
+import { isUnknown } from "@pulumi/pulumi/output";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import { secretPlaceholder, StackFileConfig } from "../stacks/config/load";
@@ -41,7 +42,8 @@ function unwrap(inputs: Record<string, unknown>): { inputs: Record<string, unkno
       secretInputs.add(top);
       return walk(v.value, top);
     }
-    if (v === rpc.unknownValue) return "<unknown>";
+    // Kept by deserializeProperties(…, keepUnknowns): a value a preview cannot know yet.
+    if (v === rpc.unknownValue || isUnknown(v)) return "<unknown>";
     if (Array.isArray(v)) return v.map((x) => walk(x, top));
     if (v !== null && typeof v === "object") {
       const out: Record<string, unknown> = {};
@@ -96,7 +98,7 @@ export async function recordUnderMocks<T>(stack: string, preview: boolean, confi
       if (!err && resp) {
         const urn = resp.getUrn();
         if (recorded.has(urn)) duplicates.push(urn);
-        const { inputs, secretInputs } = unwrap(rpc.deserializeProperties(req.getObject() as never) as Record<string, unknown>);
+        const { inputs, secretInputs } = unwrap(rpc.deserializeProperties(req.getObject() as never, true) as Record<string, unknown>);
         const provider = req.getProvider();
         recorded.set(urn, {
           urn,
