@@ -4,20 +4,25 @@ import { GuestConnection } from "../components/host/connection";
 import { GuestPackages } from "../components/host/packages";
 import { ClusterCib, ClusterMembership } from "../components/pacemaker";
 import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../components/proxmox";
-import { ServiceSet, VoiceAssistant } from "../components/services";
-import { ReplicatedStorage } from "../components/storage";
+import { ServiceConfigs, ServiceCredentials, ServiceSet, VoiceAssistant } from "../components/services";
+import { ProxmoxNfsStorage, ReplicatedStorage } from "../components/storage";
+import type { Output } from "@pulumi/pulumi";
 import type { Secrets } from "./config/load";
 import { clusterMembers } from "./config/members";
 import type { HahaConfig } from "./config/schema";
+import { StackDeclaration, stackDeclarationArgs } from "./declaration";
 
 export interface StackOutputs {
   members: { name: string; host: string; address: string; diskful: boolean }[];
   servicesVip: string;
   storageVip: string;
+  /** Logins the household needs (Node-RED editor, Zigbee2MQTT frontend, MQTT users); secret. */
+  serviceCredentials: Output<ServiceCredentials>;
 }
 
 export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   const members = clusterMembers(c);
+  new StackDeclaration("haha", stackDeclarationArgs(c));
   const provider = proxmoxProvider("proxmox", c, secrets);
 
   const hosts = c.nodes.map((node) => new ProxmoxHost(node.name, { config: c, node }, { provider }));
@@ -33,17 +38,22 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   const membership = new ClusterMembership("cluster", layer, { dependsOn: packages });
   const storage = new ReplicatedStorage("storage", layer, { dependsOn: [membership] });
   const services = new ServiceSet("services", layer, { dependsOn: [storage] });
-  new ClusterCib(
+  const cib = new ClusterCib(
     "cib",
-    { ...layer, fencePassword: fencing.password, fragments: [storage.cibFragment, services.cibFragment] },
+    { ...layer, fencePassword: fencing.password, bmcPassword: secrets.bmcPassword, fragments: [storage.cibFragment, services.cibFragment] },
     { dependsOn: [membership, storage, services] },
   );
+  // The service files go to the shared mount, which exists once Pacemaker runs the CIB.
+  new ServiceConfigs("services-config", { ...layer, services }, { dependsOn: [cib] });
+  // Proxmox mounts a storage when it is created: only once Pacemaker serves the export.
+  if (c.storage.nfs.proxmoxStorage) new ProxmoxNfsStorage("backup-storage", { config: c }, { provider, dependsOn: [cib] });
   if (c.voice?.enabled) new VoiceAssistant("voice", { ...layer, privateKey }, { provider, dependsOn: [services] });
 
   return {
     members: members.map((m) => ({ name: m.name, host: m.host, address: m.address, diskful: m.diskful })),
     servicesVip: c.network.vip,
     storageVip: c.network.storageVip,
+    serviceCredentials: services.credentials,
   };
 }
 

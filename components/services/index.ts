@@ -1,25 +1,240 @@
-// STUB (owned by the services issue): the containers, their configs and pre-pulled images.
+// The services layer: the containers Pacemaker places (Mosquitto, Zigbee2MQTT, Home Assistant
+// with its PostgreSQL recorder, ESPHome, Node-RED, the Wyoming voice servers), their generated
+// secrets, their images pre-pulled on every member, their CIB fragment and their files.
+//
+// Two components, because of when things can happen:
+// - ServiceSet, before the CIB: secrets, and every image pulled and tagged on every member, so
+//   that the CIB never names an image a member lacks.
+// - ServiceConfigs, after the CIB: the files go to the shared NFS mount, which exists only once
+//   Pacemaker has started the storage the CIB describes. One member writes (the first in
+//   haha:nodes); the mount is shared, so every member sees the same files, and each write is
+//   atomic (temp file + rename) and idempotent. Each service is then restarted (or its failed
+//   first start cleaned up) when its files changed.
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { CibFragment } from "../pacemaker/cib/model";
+import * as random from "@pulumi/random";
+import { HahaComponent } from "../component";
+import type { GuestConnection } from "../host/connection";
+import { shq } from "../host/connection";
+import { HostFile } from "../host/file";
+import { HostStep } from "../host/step";
+import type { ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
-import type { HahaConfig } from "../../stacks/config/schema";
+import type { CibFragment } from "../pacemaker/cib/model";
+import { serviceCatalog, ServiceSpec } from "./catalog";
+import { servicesCibFragment, startTimeoutS, stopTimeoutS } from "./cib";
+import { FileSpec, PublicSeeds, renderFile, serviceFiles, ServiceSecrets } from "./files";
+import { HA_UI_FILES } from "./homeassistant";
+import { byDigest } from "./images";
+import { dockerProvider } from "./docker";
+import { servicesIntent } from "./intent";
 
-export function servicesCibFragment(_c: HahaConfig): CibFragment {
-  return { source: "services", resources: [], constraints: [] };
+export { servicesCibFragment } from "./cib";
+export { serviceCatalog } from "./catalog";
+export { serviceFiles, renderFile } from "./files";
+export type { ServiceSecrets, PublicSeeds, FileSpec } from "./files";
+export { servicesIntent } from "./intent";
+export { VoiceAssistant } from "./voice";
+export { dockerProvider, DOCKER_SSH_OPTS } from "./docker";
+export type { VoiceAssistantArgs } from "./voice";
+
+/** What users need to log in to the services (exported by the stack as a secret output). */
+export interface ServiceCredentials {
+  nodeRed: { url: string; username: string; password: string };
+  zigbee2mqtt: { url: string; authToken: string };
+  mqtt: { host: string; port: number; users: Record<string, string> };
 }
 
-export class ServiceSet extends pulumi.ComponentResource {
+export class ServiceSet extends HahaComponent {
   readonly cibFragment: CibFragment;
+  readonly intent: ServicesIntent;
+  /** Every generated value the files are rendered from (secret). */
+  readonly secrets: pulumi.Output<ServiceSecrets>;
+  readonly publicSeeds: pulumi.Output<PublicSeeds>;
+  readonly credentials: pulumi.Output<ServiceCredentials>;
+  readonly images: docker.RemoteImage[] = [];
+  readonly aliases: docker.Tag[] = [];
+
   constructor(name: string, args: LayerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("haha:services:ServiceSet", name, {}, opts);
-    this.cibFragment = servicesCibFragment(args.config);
-    this.registerOutputs({});
+    const intent = servicesIntent(args.config, args.members);
+    super("haha:services:ServiceSet", name, { members: args.members.map((m) => m.name), intent }, opts);
+    const c = args.config;
+    this.intent = intent;
+    this.cibFragment = servicesCibFragment(c);
+    const catalog = serviceCatalog(c);
+
+    // Generated once per stack and kept in its (encrypted) state. Letters and digits only: they
+    // end up in URLs, YAML and option files without any escaping question.
+    const password = (id: string, length = 32) => new random.RandomPassword(`${name}-${id}`, { length, special: false }, this.child());
+    const clients = c.services.mosquitto.clients;
+    const mqttPasswords = clients.map((cl) => password(`mqtt-${cl}`).result);
+    const mqtt: pulumi.Output<Record<string, string>> = pulumi.all(mqttPasswords).apply((pws) => Object.fromEntries(clients.map((cl, i) => [cl, pws[i]!])));
+    const recorder = password("recorder-db");
+    // The Zigbee network key is derived from this seed: losing it means re-pairing every device.
+    const zigbeeKey = new random.RandomBytes(`${name}-zigbee-network-key-seed`, { length: 32 }, this.child());
+    const zigbeePan = new random.RandomId(`${name}-zigbee-pan-seed`, { byteLength: 8 }, this.child());
+    const z2mToken = password("zigbee2mqtt-frontend-token");
+    const credentialSecret = password("nodered-credential-secret", 48);
+    const nodeRedAdmin = password("nodered-admin", 24);
+    const proxies = c.peripherals.bluetoothProxies.map((p) => p.name);
+    const apiKeys = proxies.map((p) => new random.RandomBytes(`${name}-${p}-api-key`, { length: 32 }, this.child()).base64);
+    const otaPasswords = proxies.map((p) => password(`${p}-ota`).result);
+    const esphome: pulumi.Output<ServiceSecrets["esphome"]> = pulumi
+      .all([pulumi.all(apiKeys), pulumi.all(otaPasswords)])
+      .apply(([keys, otas]) => Object.fromEntries(proxies.map((p, i) => [p, { apiKey: keys[i]!, otaPassword: otas[i]! }])));
+    this.secrets = pulumi.secret(
+      pulumi
+        .all([mqtt, recorder.result, zigbeeKey.base64, z2mToken.result, credentialSecret.result, nodeRedAdmin.bcryptHash, esphome])
+        .apply(
+          ([m, recorderPassword, zigbeeKeySeed, z2mFrontendToken, nodeRedCredentialSecret, nodeRedAdminHash, esp]): ServiceSecrets => ({
+            mqtt: m,
+            recorderPassword,
+            zigbeeKeySeed,
+            z2mFrontendToken,
+            nodeRedCredentialSecret,
+            nodeRedAdminHash,
+            esphome: esp,
+          }),
+        ),
+    );
+    // The PAN ids are broadcast in every Zigbee beacon: not secret, so the Zigbee2MQTT
+    // configuration stays readable in a preview diff.
+    this.publicSeeds = pulumi.unsecret(zigbeePan.hex.apply((zigbeePanSeed): PublicSeeds => ({ zigbeePanSeed })));
+    const vip = c.network.vip;
+    this.credentials = pulumi.secret(
+      pulumi.all([nodeRedAdmin.result, z2mToken.result, mqtt]).apply(
+        ([nodeRedPassword, token, users]): ServiceCredentials => ({
+          nodeRed: { url: `http://${vip}:${c.services.nodered.port}`, username: "admin", password: nodeRedPassword },
+          zigbee2mqtt: { url: `http://${vip}:${c.services.zigbee2mqtt.frontendPort}`, authToken: token },
+          mqtt: { host: vip, port: c.services.mosquitto.port, users },
+        }),
+      ),
+    );
+
+    // Every Pacemaker-placed image on every member, then tagged as the alias the CIB names.
+    args.members.forEach((m, i) => {
+      const conn = args.connections[i]!;
+      const provider = dockerProvider(`${name}-${m.name}-docker`, conn, this.child());
+      for (const s of catalog) {
+        const image = new docker.RemoteImage(
+          `${name}-${m.name}-${s.id}`,
+          // keepLocally: replacing a pin must not delete the image a running container uses, nor
+          // the one the CIB still names until the new CIB is pushed.
+          { name: s.image.pinned, keepLocally: true },
+          this.child({ provider }),
+        );
+        this.images.push(image);
+        this.aliases.push(
+          new docker.Tag(`${name}-${m.name}-${s.id}-alias`, { sourceImage: byDigest(s.image), targetImage: s.alias, tagTriggers: [s.image.pinned] }, this.child({ provider, dependsOn: [image] })),
+        );
+      }
+    });
+
+    this.registerOutputs({ intent, cibFragment: this.cibFragment, credentials: this.credentials });
   }
 }
 
-export class VoiceAssistant extends pulumi.ComponentResource {
-  constructor(name: string, _args: LayerArgs & { privateKey: pulumi.Input<string> }, opts?: pulumi.ComponentResourceOptions) {
-    super("haha:services:VoiceAssistant", name, {}, opts);
-    this.registerOutputs({});
+export interface ServiceConfigsArgs extends LayerArgs {
+  services: ServiceSet;
+}
+
+/** POSIX sh lines creating a service's directories with their owners. */
+function dirScript(s: ServiceSpec): string[] {
+  return s.dirs.map((d) => `install -d -o ${d.uid} -g ${d.gid} -m ${d.mode} ${shq(d.path)}`);
+}
+
+/**
+ * Restart a service whose files changed, or clear the failed start it had before they existed
+ * (the first deploy: Pacemaker tried it as soon as the CIB arrived), then wait until the cluster
+ * has settled, so a service that depends on this one is only cleaned up once this one runs.
+ */
+export function applyScript(s: ServiceSpec): string {
+  const wait = startTimeoutS(s) + stopTimeoutS(s);
+  return [
+    "set -eu",
+    `if crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
+    `  crm_resource --resource ${s.id} --restart --timeout=${wait}s`,
+    "else",
+    `  crm_resource --resource ${s.id} --cleanup`,
+    `  crm_resource --wait --timeout=${wait}s`,
+    "fi",
+  ].join("\n");
+}
+
+export class ServiceConfigs extends HahaComponent {
+  readonly files: HostFile[] = [];
+
+  constructor(name: string, args: ServiceConfigsArgs, opts?: pulumi.ComponentResourceOptions) {
+    const c = args.config;
+    const writer = args.members[0];
+    if (!writer) throw new Error("ServiceConfigs: no cluster member to write the service files");
+    const specs = serviceFiles(c);
+    super("haha:services:Configs", name, { writer: writer.name, files: specs.map((f) => ({ service: f.service, path: f.path, mode: f.mode, secret: f.secret })) }, opts);
+    const conn = args.connections[0]!;
+    const mount = c.storage.nfs.mountPoint;
+    const { secrets, publicSeeds } = args.services;
+
+    // The mount comes up once Pacemaker runs the CIB's storage; until then a write would land on
+    // the member's own disk under the mount point and vanish behind the mount.
+    const awaitMount = new HostStep(
+      `${name}-await-mount`,
+      {
+        connection: conn,
+        create: [`for i in $(seq 1 120); do mountpoint -q ${shq(mount)} && exit 0; sleep 5; done`, `echo ${shq(`${mount} is not mounted after 600 s: is the shared-mount clone running?`)} >&2`, "exit 1"].join("\n"),
+        triggers: [mount],
+      },
+      this.child(),
+    );
+
+    const applied = new Map<string, HostStep>();
+    for (const s of serviceCatalog(c)) {
+      const lines = ["set -eu", ...dirScript(s)];
+      // Home Assistant's UI editors own these: created empty once, never overwritten.
+      if (s.id === "homeassistant") {
+        for (const [file, text] of Object.entries(HA_UI_FILES)) lines.push(`[ -e ${shq(`${s.dataDir}/config/${file}`)} ] || printf '%s' ${shq(text)} > ${shq(`${s.dataDir}/config/${file}`)}`);
+      }
+      const dirs = new HostStep(`${name}-${s.id}-dirs`, { connection: conn, create: lines.join("\n"), triggers: [lines.join("\n")] }, this.child({ dependsOn: [awaitMount] }));
+
+      const mine = specs.filter((f) => f.service === s.id);
+      const files = mine.map((f) => this.file(name, conn, f, secrets, publicSeeds, dirs));
+      this.files.push(...files);
+      const after: pulumi.Resource[] = [...files];
+      if (s.id === "nodered") after.push(this.seedNodeRed(name, conn, s, files));
+      // A service is (re)started only after what it needs (the catalog lists dependencies first).
+      for (const dep of s.after) after.push(applied.get(dep)!);
+      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
+    }
+    this.registerOutputs({ writer: writer.name });
+  }
+
+  private file(name: string, conn: GuestConnection, f: FileSpec, secrets: pulumi.Output<ServiceSecrets>, seeds: pulumi.Output<PublicSeeds>, dirs: HostStep): HostFile {
+    const slug = f.path.slice(1).replace(/[^A-Za-z0-9]+/g, "-");
+    let content: pulumi.Input<string>;
+    switch (f.content.kind) {
+      case "static":
+        content = f.content.text;
+        break;
+      case "public":
+        content = seeds.apply((p) => renderFile(f, {} as ServiceSecrets, p));
+        break;
+      case "secret":
+        content = pulumi.secret(pulumi.all([secrets, seeds]).apply(([sec, p]) => renderFile(f, sec, p)));
+        break;
+    }
+    return new HostFile(`${name}-${slug}`, { connection: conn, path: f.path, content, mode: f.mode, owner: String(f.uid), group: String(f.gid), secret: f.secret }, this.child({ dependsOn: [dirs] }));
+  }
+
+  /** Node-RED's flows belong to its editor: the seed is copied in only while no flows exist. */
+  private seedNodeRed(name: string, conn: GuestConnection, s: ServiceSpec, files: HostFile[]): HostStep {
+    const data = `${s.dataDir}/data`;
+    const seed = `${s.dataDir}/seed`;
+    const script = [
+      "set -eu",
+      `if [ ! -s ${shq(`${data}/flows.json`)} ] || [ "$(tr -d ' \\n' < ${shq(`${data}/flows.json`)})" = "[]" ]; then`,
+      `  install -o ${s.uid} -g ${s.gid} -m 0644 ${shq(`${seed}/flows.json`)} ${shq(`${data}/flows.json`)}`,
+      `  install -o ${s.uid} -g ${s.gid} -m 0600 ${shq(`${seed}/flows_cred.json`)} ${shq(`${data}/flows_cred.json`)}`,
+      "fi",
+    ].join("\n");
+    return new HostStep(`${name}-${s.id}-seed`, { connection: conn, create: script, triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: files }));
   }
 }

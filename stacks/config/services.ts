@@ -1,22 +1,49 @@
 // haha:services, haha:peripherals, haha:voice: what the household uses. Every service is a
-// container Pacemaker places; its image is pinned and its expected start time is declared so
-// start timeouts and the failover budget follow from it.
+// container Pacemaker places; its image is pinned by digest and its expected start time is
+// declared, so start timeouts and the failover budget follow from it.
+import type { ConfigProblem } from "./validate";
+import type { HahaConfig } from "./schema";
 import { pciDeviceSchema } from "./infrastructure";
 import { hostname, imageRef, ipv4, mappingId, port, seconds, z } from "./primitives";
+import { ipInSubnet } from "./net";
+
+/**
+ * An image reference that carries its digest. A tag alone can move under a failover; the digest
+ * is what every member pre-pulls and what the local alias the cluster starts is made from.
+ */
+export const pinnedImage = imageRef.refine((v) => /@sha256:[a-f0-9]{64}$/.test(v), {
+  message: "expected an image reference pinned by digest: repo[:tag]@sha256:<64 hex> (a tag alone can move under a failover)",
+});
 
 /** Fields every Pacemaker-managed container shares. */
 const serviceBase = {
-  image: imageRef,
-  /** How long the application needs from `docker start` to answering its monitor, measured. */
+  image: pinnedImage,
+  /** How long the application needs from `docker run` to answering its monitor, measured. */
   expectedStartS: seconds(1, 900),
 };
+
+/** MQTT users the services themselves need; each gets a password and its own ACL. */
+export const BUILTIN_MQTT_CLIENTS = ["homeassistant", "zigbee2mqtt", "nodered", "monitor"] as const;
 
 export const mosquittoSchema = z
   .object({
     ...serviceBase,
     port: port.default(1883),
-    /** One MQTT user per client; each gets a generated password and its own ACL. */
-    clients: z.array(hostname).default(["homeassistant", "zigbee2mqtt", "nodered", "monitor"]),
+    /**
+     * One MQTT user per client, each with a generated password and its own ACL. The built-in
+     * clients must stay listed; extra clients get read/write on `<client>/#` only.
+     */
+    clients: z
+      .array(hostname)
+      .default([...BUILTIN_MQTT_CLIENTS])
+      .refine((cs) => BUILTIN_MQTT_CLIENTS.every((b) => cs.includes(b)), {
+        message: `expected the built-in clients ${BUILTIN_MQTT_CLIENTS.join(", ")} to stay listed (the services log in as them); add extra clients after them`,
+      }),
+    /**
+     * Seconds between persistence saves. Mosquitto's default (1800 s) would lose half an hour of
+     * retained state when a member dies; 10 s costs one small write to NFS.
+     */
+    autosaveIntervalS: seconds(1, 3600).default(10),
   })
   .strict();
 
@@ -26,22 +53,40 @@ export const zigbee2mqttSchema = z
     frontendPort: port.default(8080),
     /** Zigbee channel; 15, 20 and 25 avoid the busiest Wi-Fi channels. */
     channel: z.number().int().min(11).max(26).default(25),
-    baseTopic: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/).default("zigbee2mqtt"),
+    baseTopic: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, { message: "expected an MQTT topic prefix such as zigbee2mqtt (letters, digits, '_', '-', '/')" }).default("zigbee2mqtt"),
   })
   .strict();
+
+/** A time zone the platform knows (IANA name such as Europe/Amsterdam). */
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      return /^[A-Za-z]/.test(tz);
+    } catch {
+      return false;
+    }
+  },
+  { message: "expected an IANA time zone such as Europe/Amsterdam" },
+);
 
 export const homeassistantSchema = z
   .object({
     ...serviceBase,
     port: port.default(8123),
-    timeZone: z.string().regex(/^[A-Za-z]+(\/[A-Za-z0-9_+-]+)*$/).default("Europe/Amsterdam"),
+    timeZone: timeZone.default("Europe/Amsterdam"),
     latitude: z.number().min(-90).max(90),
     longitude: z.number().min(-180).max(180),
     elevation: z.number().int().default(0),
     unitSystem: z.enum(["metric", "us_customary"]).default("metric"),
     /** Recorder database: PostgreSQL, because SQLite on NFS corrupts. */
     recorder: z
-      .object({ image: imageRef, expectedStartS: seconds(1, 900), port: port.default(5432), purgeKeepDays: z.number().int().min(1).max(3650).default(30) })
+      .object({
+        image: pinnedImage,
+        expectedStartS: seconds(1, 900),
+        port: port.default(5432),
+        purgeKeepDays: z.number().int().min(1).max(3650).default(30),
+      })
       .strict(),
   })
   .strict();
@@ -76,6 +121,7 @@ export const peripheralsSchema = z
           .object({
             name: hostname,
             board: z.enum(["olimex-esp32-poe-iso"]).default("olimex-esp32-poe-iso"),
+            /** Static address on the cluster subnet: the proxy must come up without DHCP during an outage. */
             address: ipv4,
           })
           .strict(),
@@ -91,8 +137,8 @@ export const voiceSchema = z
     critical: z.boolean().default(false),
     ollama: z
       .object({
-        image: imageRef,
-        model: z.string().regex(/^[a-z0-9][a-z0-9._-]*(:[A-Za-z0-9._-]+)?$/, { message: "expected an Ollama model name such as qwen2.5:7b" }),
+        image: pinnedImage,
+        model: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9._-]+)?$/, { message: "expected an Ollama model name such as qwen2.5:7b" }),
         port: port.default(11434),
         /** The GPU guest, pinned to the host that holds the GPU. */
         guest: z
@@ -110,11 +156,94 @@ export const voiceSchema = z
           .strict(),
       })
       .strict(),
-    whisper: z.object({ image: imageRef, expectedStartS: seconds(1, 900), model: z.string().min(1).default("base-int8"), port: port.default(10300) }).strict(),
-    piper: z.object({ image: imageRef, expectedStartS: seconds(1, 900), voice: z.string().min(1).default("en_US-lessac-medium"), port: port.default(10200) }).strict(),
+    whisper: z
+      .object({
+        image: pinnedImage,
+        expectedStartS: seconds(1, 900),
+        model: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, { message: "expected a faster-whisper model name such as base-int8" }).default("base-int8"),
+        language: z.string().regex(/^[a-z]{2,3}$|^auto$/, { message: "expected a language code such as en, or auto" }).default("en"),
+        port: port.default(10300),
+      })
+      .strict(),
+    piper: z
+      .object({
+        image: pinnedImage,
+        expectedStartS: seconds(1, 900),
+        voice: z.string().regex(/^[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(x_low|low|medium|high)$/, { message: "expected a Piper voice such as en_US-lessac-medium" }).default("en_US-lessac-medium"),
+        port: port.default(10200),
+      })
+      .strict(),
   })
   .strict();
 
 export type ServicesConfig = z.infer<typeof servicesSchema>;
 export type PeripheralsConfig = z.infer<typeof peripheralsSchema>;
 export type VoiceConfig = z.infer<typeof voiceSchema>;
+
+/**
+ * Ports the cluster itself holds on every member (host networking shares them with the
+ * services): SSH, rpcbind, NFS, pcsd, corosync, Pacemaker remote.
+ */
+export const RESERVED_PORTS: Record<number, string> = {
+  22: "SSH",
+  111: "rpcbind",
+  2049: "NFS",
+  2224: "pcsd",
+  3121: "Pacemaker remote",
+  5403: "corosync-qnetd",
+  5404: "corosync",
+  5405: "corosync",
+  5406: "corosync",
+};
+
+/**
+ * Cross-field checks of haha:services, haha:peripherals and haha:voice: host-network port
+ * collisions, addresses the devices need, paths the container agent takes unquoted. Called from
+ * crossCheck in validate.ts.
+ */
+export function crossCheckServices(c: HahaConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (path: (string | number)[]) =>
+    "haha" + path.map((seg, i) => (typeof seg === "number" ? `[${seg}]` : i === 0 ? `:${seg}` : `.${seg}`)).join("");
+  const add = (path: (string | number)[], value: unknown, expected: string) => problems.push({ path: at(path), value, expected });
+
+  // Every Pacemaker-placed container runs with host networking on the same member: one port each.
+  const s = c.services;
+  const ports: [(string | number)[], number][] = [
+    [["services", "mosquitto", "port"], s.mosquitto.port],
+    [["services", "zigbee2mqtt", "frontendPort"], s.zigbee2mqtt.frontendPort],
+    [["services", "homeassistant", "port"], s.homeassistant.port],
+    [["services", "homeassistant", "recorder", "port"], s.homeassistant.recorder.port],
+    [["services", "esphome", "port"], s.esphome.port],
+    [["services", "nodered", "port"], s.nodered.port],
+  ];
+  if (c.voice?.enabled) {
+    ports.push([["voice", "whisper", "port"], c.voice.whisper.port], [["voice", "piper", "port"], c.voice.piper.port]);
+  }
+  const taken = new Map<number, string>(Object.entries(RESERVED_PORTS).map(([p, what]) => [Number(p), `${what} on every member`]));
+  taken.set(c.storage.drbd.port, "haha:storage.drbd.port");
+  for (const [path, p] of ports) {
+    const prior = taken.get(p);
+    if (prior) add(path, p, `expected a port no other service or cluster daemon uses on the members (host networking); already used by ${prior}`);
+    else taken.set(p, at(path));
+  }
+
+  // Each proxy gets a static address with the cluster's gateway and netmask.
+  c.peripherals.bluetoothProxies.forEach((p, i) => {
+    if (!ipInSubnet(p.address, c.network.subnet)) add(["peripherals", "bluetoothProxies", i, "address"], p.address, `expected an address inside ${c.network.subnet} (the proxy is given the cluster's gateway and netmask)`);
+  });
+
+  // The docker agent word-splits its parameters: the data path must be one plain word.
+  const mount = c.storage.nfs.mountPoint;
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(mount)) {
+    add(["storage", "nfs", "mountPoint"], mount, "expected a plain path (letters, digits, '.', '_', '-', '/'): the container agent passes it unquoted to docker");
+  }
+
+  if (c.voice) {
+    const g = c.voice.ollama.guest;
+    c.nodes.forEach((n) => {
+      if (n.drbdDisk?.pciMapping === g.gpuMapping) add(["voice", "ollama", "guest", "gpuMapping"], g.gpuMapping, `expected a PCI mapping of its own; already the DRBD disk of ${n.name}`);
+    });
+  }
+  return problems;
+}

@@ -3,6 +3,9 @@
 import { z } from "zod";
 import { configSchema, HahaConfig, SECRET_KEYS } from "./schema";
 import { ipInSubnet, ipToInt, subnetInfo } from "./net";
+import { crossCheckServices } from "./services";
+import { clusterCrossCheck } from "./cluster";
+import { storageCrossCheck } from "./storage";
 
 export interface ConfigProblem {
   /** Key path as users write it: `haha:nodes[1].guest.address`. */
@@ -191,6 +194,7 @@ export function crossCheck(c: HahaConfig): ConfigProblem[] {
   if (co.consensusMs !== undefined && co.consensusMs <= co.tokenMs) {
     add(["cluster", "corosync", "consensusMs"], co.consensusMs, `expected more than token (${co.tokenMs} ms); corosync refuses a consensus at or below the token`);
   }
+  problems.push(...clusterCrossCheck(c));
 
   const { ocfs2, nfs } = c.storage;
   if (!(nfs.exportPath + "/").startsWith(ocfs2.mountPoint.replace(/\/$/, "") + "/")) {
@@ -205,5 +209,7 @@ export function crossCheck(c: HahaConfig): ConfigProblem[] {
     uniqueVmid(["voice", "ollama", "guest", "vmid"], g.vmid);
     if (!c.nodes.some((n) => n.name === g.node)) add(["voice", "ollama", "guest", "node"], g.node, `expected one of haha:nodes[*].name (${c.nodes.map((n) => n.name).join(", ")})`);
   }
+  problems.push(...crossCheckServices(c));
+  problems.push(...storageCrossCheck(c));
   return problems;
 }

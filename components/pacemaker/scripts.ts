@@ -1,0 +1,162 @@
+// The shell steps the pacemaker layer runs on members, rendered by pure functions from typed
+// options (values quoted with shq), so tests can run them against the real Pacemaker tools.
+import { shq } from "../host/connection";
+import { CIB_DIGEST_PROPERTY } from "./cib/build";
+import { COROSYNC_AUTHKEY_BYTES, COROSYNC_AUTHKEY_PATH } from "./corosync";
+
+export const CIB_PATH = "/etc/haha/cib.xml";
+export const CIB_PUSH_PATH = "/usr/local/sbin/haha-cib-push";
+export const MEMBER_MARKER_DIR = "/var/lib/haha";
+
+/** Properties the cluster maintains itself in cib-bootstrap-options; a push keeps their live values. */
+export const CLUSTER_MAINTAINED_PROPERTIES = ["dc-version", "cluster-infrastructure", "cluster-name", "have-watchdog", "last-lrm-refresh"];
+
+const script = (lines: string[]) => lines.join("\n") + "\n";
+
+export interface CibPushOptions {
+  /** The rendered CIB on this member. */
+  cibPath: string;
+  /** Corosync node id of this member: members try in node-id order, `staggerS` apart. */
+  nodeId: number;
+  staggerS: number;
+  /** How long to wait for this member's Pacemaker to answer with quorum after a (re)start. */
+  waitS: number;
+}
+
+/**
+ * Pushes the rendered CIB into the running cluster in one atomic change: the configuration
+ * section is taken from the rendered file by cibadmin, merged into a copy of the live CIB (so
+ * crm_verify judges it against the cluster's real state), verified, and only then replaces the
+ * live configuration with one `cibadmin --replace --scope configuration` (a section replace: the
+ * cluster bumps the epoch itself, so no epoch arithmetic and no refusal of an "older" CIB).
+ *
+ * Every member runs it when the file changes. The digest of the applied file is stored in the
+ * cluster property haha-cib-sha256 by that same replace; members start in node-id order a few
+ * seconds apart, so the first member that is up applies and the others find the digest live and
+ * do nothing. A member without a running Pacemaker skips (it syncs the CIB when it joins); a
+ * member that runs Pacemaker without quorum refuses (a minority must not change the config).
+ */
+export function renderCibPushScript(o: CibPushOptions): string {
+  const tries = Math.max(1, Math.ceil(o.waitS / 2));
+  const stagger = Math.max(0, (o.nodeId - 1) * o.staggerS);
+  return script([
+    "#!/bin/sh",
+    "# Rendered by HAHA: pushes the rendered CIB into the cluster atomically (see docs/pacemaker.md).",
+    "set -eu",
+    `cib=${shq(o.cibPath)}`,
+    `prop=${shq(CIB_DIGEST_PROPERTY)}`,
+    'me=$(uname -n)',
+    'sum=$(sha256sum "$cib" | cut -d " " -f 1)',
+    'say() { echo "haha-cib-push on $me: $*"; }',
+    "",
+    "# 1. This member's Pacemaker must answer, with quorum; wait for it after a fresh start.",
+    "i=0",
+    'until cibadmin --query --scope nodes >/dev/null 2>&1 && [ "$(crm_node --quorum 2>/dev/null)" = 1 ]; do',
+    "  i=$((i + 1))",
+    `  if [ "$i" -ge ${tries} ]; then`,
+    "    if ! cibadmin --query --scope nodes >/dev/null 2>&1; then",
+    '      say "Pacemaker does not run here; a member that runs it applies $sum, this one syncs it when it joins"',
+    "      exit 0",
+    "    fi",
+    '    say "no quorum: refusing to change the configuration of a minority partition" >&2',
+    "    exit 1",
+    "  fi",
+    "  sleep 2",
+    "done",
+    "",
+    "# 2. Members try in node-id order; a later one finds the digest live and stops here.",
+    ...(stagger > 0 ? [`sleep ${stagger}`] : []),
+    'if [ "$(crm_attribute --type crm_config --name "$prop" --query --quiet 2>/dev/null || true)" = "$sum" ]; then',
+    '  say "CIB $sum is live already"',
+    "  exit 0",
+    "fi",
+    "",
+    "# 3. The candidate: the live CIB (its status included) with the new configuration section.",
+    'work=$(mktemp -d "${TMPDIR:-/run}/haha-cib.XXXXXX")',
+    "trap 'rm -rf \"$work\"' EXIT",
+    'if ! CIB_file="$cib" cibadmin --query --scope configuration > "$work/configuration.xml"; then',
+    '  say "$cib does not validate against its schema; the cluster keeps its current configuration" >&2',
+    "  exit 1",
+    "fi",
+    'cibadmin --query > "$work/candidate.xml"',
+    'CIB_file="$work/candidate.xml" cibadmin --replace --scope configuration --xml-file "$work/configuration.xml"',
+    "# The properties the cluster maintains keep their live values.",
+    `for p in ${CLUSTER_MAINTAINED_PROPERTIES.join(" ")}; do`,
+    '  if v=$(crm_attribute --type crm_config --name "$p" --query --quiet 2>/dev/null); then',
+    '    CIB_file="$work/candidate.xml" crm_attribute --type crm_config --name "$p" --update "$v" >/dev/null',
+    "  fi",
+    "done",
+    'CIB_file="$work/candidate.xml" crm_attribute --type crm_config --name "$prop" --update "$sum" >/dev/null',
+    "",
+    "# 4. crm_verify against the live state; nothing is applied unless it passes.",
+    'if ! CIB_file="$work/candidate.xml" crm_verify --live-check -V; then',
+    '  say "crm_verify refuses the new CIB; the cluster keeps its current configuration" >&2',
+    "  exit 1",
+    "fi",
+    "",
+    "# 5. One atomic replace of the configuration section.",
+    'CIB_file="$work/candidate.xml" cibadmin --query --scope configuration > "$work/verified.xml"',
+    'cibadmin --replace --scope configuration --xml-file "$work/verified.xml"',
+    'say "applied CIB $sum"',
+  ]);
+}
+
+/** Decodes the base64 authkey shipped as text into corosync's binary key, atomically, root-only. */
+export function renderAuthkeyInstall(b64Path: string, keyPath = COROSYNC_AUTHKEY_PATH): string {
+  const dir = keyPath.replace(/\/[^/]+$/, "");
+  return script([
+    "set -eu",
+    "umask 077",
+    `tmp=$(mktemp ${shq(`${dir}/.authkey.XXXXXX`)})`,
+    `base64 -d ${shq(b64Path)} > "$tmp"`,
+    `if [ "$(stat -c %s "$tmp")" != ${COROSYNC_AUTHKEY_BYTES} ]; then rm -f "$tmp"; echo "authkey is not ${COROSYNC_AUTHKEY_BYTES} bytes" >&2; exit 1; fi`,
+    'chown root:root "$tmp"',
+    'chmod 0400 "$tmp"',
+    `mv -f "$tmp" ${shq(keyPath)}`,
+    // A running cluster keeps its key until all members restart together: changing it one member
+    // at a time would split the cluster. The key only changes when its resource is replaced.
+  ]);
+}
+
+const memberMarker = (clusterName: string) => `${MEMBER_MARKER_DIR}/member-of-${clusterName}`;
+
+/**
+ * Validates the installed corosync.conf as this member and, on a member of this cluster whose
+ * corosync runs, reloads it cluster-wide. Not before the first start: the corosync the Debian
+ * package started runs a different cluster, and the start step replaces it.
+ */
+export function renderCorosyncReload(clusterName: string): string {
+  return script([
+    "set -eu",
+    "corosync -t",
+    `if [ -e ${shq(memberMarker(clusterName))} ] && systemctl is-active --quiet corosync; then corosync-cfgtool -R; fi`,
+  ]);
+}
+
+export interface ClusterStartOptions {
+  clusterName: string;
+  sbd: boolean;
+}
+
+/**
+ * Enables and starts the stack in order: sbd (started by corosync's unit, it refuses a manual
+ * start), corosync, pacemaker. The first time a guest becomes a member of this cluster, the
+ * throw-away single-node cluster the Debian packages start on install is stopped and its CIB
+ * dropped, so it cannot leak into ours; a marker file keeps that from ever happening again.
+ */
+export function renderClusterStart(o: ClusterStartOptions): string {
+  const marker = memberMarker(o.clusterName);
+  return script([
+    "set -eu",
+    o.sbd ? "systemctl enable sbd" : "systemctl disable sbd 2>/dev/null || true",
+    "systemctl enable corosync pacemaker",
+    `if [ ! -e ${shq(marker)} ]; then`,
+    "  systemctl stop pacemaker corosync",
+    "  rm -f /var/lib/pacemaker/cib/cib*",
+    "fi",
+    "systemctl start corosync",
+    "systemctl start pacemaker",
+    `mkdir -p ${shq(MEMBER_MARKER_DIR)}`,
+    `echo ${shq(o.clusterName)} > ${shq(marker)}`,
+  ]);
+}

@@ -1,0 +1,398 @@
+// The service set as one typed model, derived from config alone: which containers exist, their
+// pinned images and local aliases, data directories on the shared mount, how each is probed,
+// its timeouts and what it must start after. The CIB fragment, the pre-pulled images and the
+// intent are all read from this, so they cannot disagree.
+import * as path from "node:path";
+import type { HahaConfig } from "../../stacks/config/schema";
+import { ImageRef, localAlias, parseImageRef } from "./images";
+
+export interface Volume {
+  host: string;
+  container: string;
+  readOnly?: boolean;
+}
+
+export interface Probe {
+  /** Runs inside the container (docker exec), word-split by the agent: no quoting, no spaces in a word. */
+  command: string[];
+  /** What it proves, for the CIB comment and the docs. */
+  proves: string;
+  intervalS: number;
+  timeoutS: number;
+}
+
+export interface ServiceSpec {
+  /** Primitive id, container name and data directory name. */
+  id: string;
+  /** Human name. */
+  title: string;
+  /** Config key the service comes from, for messages. */
+  configKey: string;
+  image: ImageRef;
+  /** What the docker agent starts: a local alias of the pinned digest (see images.ts). */
+  alias: string;
+  critical: boolean;
+  criticalReason: string;
+  expectedStartS: number;
+  expectedStartReason: string;
+  /** Seconds docker waits for a clean shutdown before SIGKILL. */
+  stopGraceS: number;
+  stopGraceReason: string;
+  /** `<mount>/<id>` on the shared NFS mount. */
+  dataDir: string;
+  /** Directories under dataDir (or elsewhere) the container needs, created with this owner. */
+  dirs: { path: string; uid: number; gid: number; mode: string }[];
+  /** The uid:gid the application runs as inside the container (owner of its files). */
+  uid: number;
+  gid: number;
+  volumes: Volume[];
+  env: Record<string, string>;
+  /** Arguments after the image (replacing the image's CMD). */
+  command?: string[];
+  probe: Probe;
+  /** Services this one must start after on the same member (Optional order: see cib.ts). */
+  after: string[];
+  /** Reaches other services through the services VIP (the placement rules start every service after it). */
+  usesVip: boolean;
+  /** TCP ports it listens on (host networking). */
+  ports: number[];
+}
+
+/** Where the HAHA probe and secret files of a service live, mounted read-only at /haha. */
+export const PROBE_DIR = "haha";
+export const PROBE_MOUNT = "/haha";
+
+/** Container uids of the images, as their Dockerfiles create them. */
+export const UIDS = { root: 0, mosquitto: 1883, postgres: 999, nodered: 1000 } as const;
+
+/** Service ids in start order of the config (stable, also the order of the CIB). */
+export const CORE_SERVICE_IDS = ["mosquitto", "recorder", "zigbee2mqtt", "homeassistant", "esphome", "nodered"] as const;
+export const VOICE_SERVICE_IDS = ["whisper", "piper"] as const;
+
+function probeVolume(dataDir: string): Volume {
+  return { host: path.posix.join(dataDir, PROBE_DIR), container: PROBE_MOUNT, readOnly: true };
+}
+
+function dir(p: string, uid: number, mode = "0750"): { path: string; uid: number; gid: number; mode: string } {
+  return { path: p, uid, gid: uid, mode };
+}
+
+/** Every Pacemaker-placed container of the stack, in a stable order. */
+export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
+  const mount = c.storage.nfs.mountPoint.replace(/\/+$/, "");
+  const dataDir = (id: string) => path.posix.join(mount, id);
+  const s = c.services;
+  const tz = { TZ: s.homeassistant.timeZone };
+  const image = (id: string, pinned: string, key: string) => {
+    const ref = parseImageRef(pinned, `haha:${key}.image`);
+    return { image: ref, alias: localAlias(id, ref) };
+  };
+  const started = (n: number, key: string) => `haha:${key}.expectedStartS: ${n} s from docker run until the probe passes`;
+  const out: ServiceSpec[] = [];
+
+  {
+    const d = dataDir("mosquitto");
+    out.push({
+      id: "mosquitto",
+      title: "Mosquitto MQTT broker",
+      configKey: "services.mosquitto",
+      ...image("mosquitto", s.mosquitto.image, "services.mosquitto"),
+      critical: true,
+      criticalReason: "every Zigbee device and automation talks through it",
+      expectedStartS: s.mosquitto.expectedStartS,
+      expectedStartReason: started(s.mosquitto.expectedStartS, "services.mosquitto"),
+      stopGraceS: 10,
+      stopGraceReason: "the broker writes its persistence file on SIGTERM within a second or two",
+      dataDir: d,
+      uid: UIDS.mosquitto,
+      gid: UIDS.mosquitto,
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.mosquitto), dir(`${d}/data`, UIDS.mosquitto), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
+      volumes: [
+        { host: `${d}/config`, container: "/mosquitto/config" },
+        { host: `${d}/data`, container: "/mosquitto/data" },
+        probeVolume(d),
+      ],
+      env: {},
+      command: ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"],
+      probe: {
+        // mosquitto_sub is in the image; it logs in as the monitor user from /haha/mosquitto_sub
+        // and must receive the broker's uptime: authentication, ACL and delivery all work.
+        command: ["env", `XDG_CONFIG_HOME=${PROBE_MOUNT}`, "mosquitto_sub", "-C", "1", "-W", "8", "-t", "$SYS/broker/uptime"],
+        proves: "an authenticated subscribe as the monitor user receives $SYS/broker/uptime",
+        intervalS: 10,
+        timeoutS: 20,
+      },
+      after: [],
+      usesVip: false,
+      ports: [s.mosquitto.port],
+    });
+  }
+
+  {
+    const d = dataDir("recorder");
+    const r = s.homeassistant.recorder;
+    out.push({
+      id: "recorder",
+      title: "PostgreSQL recorder database of Home Assistant",
+      configKey: "services.homeassistant.recorder",
+      ...image("recorder", r.image, "services.homeassistant.recorder"),
+      critical: true,
+      criticalReason: "Home Assistant's history and statistics; its recorder fails to set up without it",
+      expectedStartS: r.expectedStartS,
+      expectedStartReason: started(r.expectedStartS, "services.homeassistant.recorder"),
+      stopGraceS: 30,
+      stopGraceReason: "the image stops with SIGINT (fast shutdown): abort sessions, write a checkpoint, so the next start needs no crash recovery",
+      dataDir: d,
+      uid: UIDS.postgres,
+      gid: UIDS.postgres,
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/data`, UIDS.postgres, "0700"), dir(`${d}/${PROBE_DIR}`, UIDS.postgres, "0700")],
+      volumes: [{ host: `${d}/data`, container: "/var/lib/postgresql/data" }, probeVolume(d)],
+      env: {
+        ...tz,
+        POSTGRES_USER: "homeassistant",
+        POSTGRES_DB: "homeassistant",
+        POSTGRES_PASSWORD_FILE: `${PROBE_MOUNT}/password`,
+        // A subdirectory: initdb refuses a mount point that is not empty.
+        PGDATA: "/var/lib/postgresql/data/pgdata",
+      },
+      // Loopback only: Home Assistant, its only client, always runs beside it.
+      command: ["postgres", "-c", "listen_addresses=127.0.0.1", "-c", `port=${r.port}`],
+      probe: {
+        command: ["pg_isready", "-h", "127.0.0.1", "-p", String(r.port), "-U", "homeassistant", "-d", "homeassistant", "-t", "8"],
+        proves: "the server accepts connections to the homeassistant database",
+        intervalS: 10,
+        timeoutS: 20,
+      },
+      after: [],
+      usesVip: false,
+      ports: [r.port],
+    });
+  }
+
+  {
+    const d = dataDir("zigbee2mqtt");
+    const z = s.zigbee2mqtt;
+    out.push({
+      id: "zigbee2mqtt",
+      title: "Zigbee2MQTT",
+      configKey: "services.zigbee2mqtt",
+      ...image("zigbee2mqtt", z.image, "services.zigbee2mqtt"),
+      critical: true,
+      criticalReason: "the only path to the Zigbee network",
+      expectedStartS: z.expectedStartS,
+      expectedStartReason: started(z.expectedStartS, "services.zigbee2mqtt"),
+      stopGraceS: 20,
+      stopGraceReason: "closes the coordinator's TCP session and writes database.db and the coordinator backup",
+      dataDir: d,
+      uid: UIDS.root,
+      gid: UIDS.root,
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/data`, UIDS.root), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
+      volumes: [{ host: `${d}/data`, container: "/app/data" }, probeVolume(d)],
+      env: { ...tz },
+      probe: {
+        // node and the mqtt package are in the image; the probe asks the bridge itself.
+        command: ["node", `${PROBE_MOUNT}/z2m-health.js`, `${PROBE_MOUNT}/probe.json`],
+        proves: "bridge/state is online and bridge/request/health_check answers healthy over MQTT",
+        intervalS: 10,
+        timeoutS: 30,
+      },
+      after: ["mosquitto"],
+      usesVip: true,
+      ports: [z.frontendPort],
+    });
+  }
+
+  {
+    const d = dataDir("homeassistant");
+    const h = s.homeassistant;
+    out.push({
+      id: "homeassistant",
+      title: "Home Assistant",
+      configKey: "services.homeassistant",
+      ...image("homeassistant", h.image, "services.homeassistant"),
+      critical: true,
+      criticalReason: "the household's automations and user interface",
+      expectedStartS: h.expectedStartS,
+      expectedStartReason: started(h.expectedStartS, "services.homeassistant"),
+      stopGraceS: 60,
+      stopGraceReason: "Home Assistant's staged shutdown flushes the recorder queue and .storage; a SIGKILL mid-write loses them",
+      dataDir: d,
+      uid: UIDS.root,
+      gid: UIDS.root,
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
+      volumes: [{ host: `${d}/config`, container: "/config" }, probeVolume(d)],
+      env: { ...tz },
+      probe: {
+        // curl is in the image (Home Assistant's alpine base); the script accepts 200 or 401 from
+        // /api/: the API and its auth middleware answered, so the core event loop is alive.
+        command: ["/bin/sh", `${PROBE_MOUNT}/monitor.sh`],
+        proves: `GET http://127.0.0.1:${h.port}/api/ answers 401 or 200 within 8 s`,
+        intervalS: 10,
+        timeoutS: 30,
+      },
+      after: ["recorder"],
+      usesVip: true,
+      ports: [h.port],
+    });
+  }
+
+  {
+    const d = dataDir("esphome");
+    const e = s.esphome;
+    out.push({
+      id: "esphome",
+      title: "ESPHome dashboard",
+      configKey: "services.esphome",
+      ...image("esphome", e.image, "services.esphome"),
+      critical: false,
+      criticalReason: "builds and updates device firmware; Home Assistant talks to the devices without it",
+      expectedStartS: e.expectedStartS,
+      expectedStartReason: started(e.expectedStartS, "services.esphome"),
+      stopGraceS: 10,
+      stopGraceReason: "a web dashboard with no state to flush",
+      dataDir: d,
+      uid: UIDS.root,
+      gid: UIDS.root,
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root)],
+      // Build caches are large and rebuildable: on the member's own disk, not on NFS.
+      volumes: [{ host: `${d}/config`, container: "/config" }, { host: "/var/lib/haha/esphome-cache", container: "/cache" }],
+      env: { ...tz },
+      command: ["dashboard", "--port", String(e.port), "/config"],
+      probe: {
+        // The image's own HEALTHCHECK uses this endpoint with curl.
+        command: ["curl", "--fail", "--silent", "--show-error", "--max-time", "8", "--output", "/dev/null", `http://127.0.0.1:${e.port}/version`],
+        proves: "the dashboard answers /version",
+        intervalS: 30,
+        timeoutS: 20,
+      },
+      after: [],
+      usesVip: false,
+      ports: [e.port],
+    });
+  }
+
+  {
+    const d = dataDir("nodered");
+    const n = s.nodered;
+    out.push({
+      id: "nodered",
+      title: "Node-RED",
+      configKey: "services.nodered",
+      ...image("nodered", n.image, "services.nodered"),
+      critical: true,
+      criticalReason: "runs automations the household relies on",
+      expectedStartS: n.expectedStartS,
+      expectedStartReason: started(n.expectedStartS, "services.nodered"),
+      stopGraceS: 15,
+      stopGraceReason: "flows close their connections and context is saved",
+      dataDir: d,
+      uid: UIDS.nodered,
+      gid: UIDS.nodered,
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/data`, UIDS.nodered)],
+      volumes: [{ host: `${d}/data`, container: "/data" }],
+      env: { ...tz },
+      probe: {
+        // The image ships /healthcheck.js: an HTTP request to the editor on settings.uiPort.
+        command: ["node", "/healthcheck.js"],
+        proves: "the Node-RED runtime answers HTTP on its uiPort (the image's own healthcheck)",
+        intervalS: 10,
+        timeoutS: 20,
+      },
+      after: [],
+      usesVip: true,
+      ports: [n.port],
+    });
+  }
+
+  const v = c.voice;
+  if (v?.enabled) {
+    const crit = v.critical;
+    const critReason = crit ? "declared critical in haha:voice.critical" : "voice is optional: local intents answer without it (haha:voice.critical false)";
+    const wd = dataDir("whisper");
+    out.push({
+      id: "whisper",
+      title: "Wyoming faster-whisper (speech to text)",
+      configKey: "voice.whisper",
+      ...image("whisper", v.whisper.image, "voice.whisper"),
+      critical: crit,
+      criticalReason: critReason,
+      expectedStartS: v.whisper.expectedStartS,
+      expectedStartReason: started(v.whisper.expectedStartS, "voice.whisper"),
+      stopGraceS: 10,
+      stopGraceReason: "stateless server",
+      dataDir: wd,
+      uid: UIDS.root,
+      gid: UIDS.root,
+      dirs: [dir(wd, UIDS.root, "0755"), dir(`${wd}/data`, UIDS.root), dir(`${wd}/${PROBE_DIR}`, UIDS.root, "0700")],
+      volumes: [{ host: `${wd}/data`, container: "/data" }, probeVolume(wd)],
+      env: { ...tz },
+      command: ["--model", v.whisper.model, "--language", v.whisper.language, "--uri", `tcp://0.0.0.0:${v.whisper.port}`],
+      probe: {
+        command: ["python3", `${PROBE_MOUNT}/wyoming-probe.py`, "127.0.0.1", String(v.whisper.port), "asr"],
+        proves: "a Wyoming describe is answered with info listing an installed speech-to-text program",
+        intervalS: 30,
+        timeoutS: 20,
+      },
+      after: [],
+      usesVip: false,
+      ports: [v.whisper.port],
+    });
+    const pd = dataDir("piper");
+    out.push({
+      id: "piper",
+      title: "Wyoming Piper (text to speech)",
+      configKey: "voice.piper",
+      ...image("piper", v.piper.image, "voice.piper"),
+      critical: crit,
+      criticalReason: critReason,
+      expectedStartS: v.piper.expectedStartS,
+      expectedStartReason: started(v.piper.expectedStartS, "voice.piper"),
+      stopGraceS: 10,
+      stopGraceReason: "stateless server",
+      dataDir: pd,
+      uid: UIDS.root,
+      gid: UIDS.root,
+      dirs: [dir(pd, UIDS.root, "0755"), dir(`${pd}/data`, UIDS.root), dir(`${pd}/${PROBE_DIR}`, UIDS.root, "0700")],
+      volumes: [{ host: `${pd}/data`, container: "/data" }, probeVolume(pd)],
+      env: { ...tz },
+      command: ["--voice", v.piper.voice, "--uri", `tcp://0.0.0.0:${v.piper.port}`],
+      probe: {
+        command: ["python3", `${PROBE_MOUNT}/wyoming-probe.py`, "127.0.0.1", String(v.piper.port), "tts"],
+        proves: "a Wyoming describe is answered with info listing an installed text-to-speech program",
+        intervalS: 30,
+        timeoutS: 20,
+      },
+      after: [],
+      usesVip: false,
+      ports: [v.piper.port],
+    });
+  }
+  // Dependencies come first: the config steps (re)start services in this order.
+  out.forEach((s, i) => {
+    for (const dep of s.after) if (!out.slice(0, i).some((x) => x.id === dep)) throw new Error(`service catalog: ${s.id} needs ${dep}, which must be listed before it`);
+  });
+  return out;
+}
+
+/** The docker run options of a service, as the agent's run_opts word list. */
+export function runOptions(s: ServiceSpec): string[] {
+  const opts = [
+    // Discovery (mDNS, SSDP) and the VIP both need the member's own network stack.
+    "--network=host",
+    // Pacemaker, not docker, restarts containers.
+    "--restart=no",
+    // Containers are removed on stop (reuse=false): their logs go to the member's journal.
+    "--log-driver=journald",
+    `--log-opt=tag=haha-${s.id}`,
+  ];
+  for (const [k, val] of Object.entries(s.env)) opts.push(`--env=${k}=${val}`);
+  for (const vol of s.volumes) opts.push(`--volume=${vol.host}:${vol.container}${vol.readOnly ? ":ro" : ""}`);
+  return opts;
+}
+
+/** The agent word-splits run_opts, run_cmd and monitor_cmd: every word must be plain. */
+export function checkWords(where: string, words: string[]): void {
+  for (const w of words) {
+    if (w.length === 0 || /[\s'"\\*?[\]`;&|<>()]/.test(w)) throw new Error(`${where}: "${w}" would be split or expanded by the docker agent (no spaces, quotes or glob characters)`);
+  }
+}

@@ -1,0 +1,289 @@
+// Every file the services get on the shared mount, as a pure model: path, owner, mode, whether
+// it holds a secret, and how its text is rendered from config and the generated values. The
+// component ships exactly these; tests render the same list with known values and hand the
+// files to the real tools.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { HahaConfig } from "../../stacks/config/schema";
+import { BUILTIN_MQTT_CLIENTS } from "../../stacks/config/services";
+import { PROBE_DIR, serviceCatalog, ServiceSpec, UIDS } from "./catalog";
+import { renderBtProxy, renderEsphomeSecrets } from "./esphome";
+import { renderHaConfiguration, renderHaSecrets, renderHttpProbe } from "./homeassistant";
+import { AclUser, renderClientOptions, renderMosquittoAcl, renderMosquittoConf, renderMosquittoPasswd } from "./mosquitto";
+import { renderNodeRedSeedCredentials, renderNodeRedSeedFlows, renderNodeRedSettings } from "./nodered";
+import { renderZ2mConfiguration, renderZ2mSecrets, zigbeeNetwork } from "./zigbee2mqtt";
+
+/** Values generated once per stack (by @pulumi/random) that files are rendered from. */
+export interface ServiceSecrets {
+  /** MQTT client name to its password. */
+  mqtt: Record<string, string>;
+  recorderPassword: string;
+  /** Seed of the Zigbee network key. */
+  zigbeeKeySeed: string;
+  z2mFrontendToken: string;
+  nodeRedCredentialSecret: string;
+  /** bcrypt hash of the Node-RED editor admin's password. */
+  nodeRedAdminHash: string;
+  /** Bluetooth proxy name to its API key (base64 of 32 bytes) and OTA password. */
+  esphome: Record<string, { apiKey: string; otaPassword: string }>;
+}
+
+/** Generated values that are not secret (broadcast by the Zigbee network anyway). */
+export interface PublicSeeds {
+  /** Seed of the Zigbee PAN id and extended PAN id. */
+  zigbeePanSeed: string;
+}
+
+export type Render = { kind: "static"; text: string } | { kind: "public"; render: (p: PublicSeeds) => string } | { kind: "secret"; render: (s: ServiceSecrets, p: PublicSeeds) => string };
+
+export interface FileSpec {
+  /** The service (primitive id) the file belongs to: its apply step restarts that service. */
+  service: string;
+  path: string;
+  mode: string;
+  uid: number;
+  gid: number;
+  /** Holds or derives from a secret: shipped with secret: true. */
+  secret: boolean;
+  content: Render;
+  /** Why the file exists, for docs. */
+  purpose: string;
+}
+
+const PROBES_DIR = path.join(__dirname, "probes");
+
+/** The static probe scripts shipped with HAHA (read from components/services/probes). */
+export function probeSource(name: "z2m-health.js" | "wyoming-probe.py"): string {
+  return fs.readFileSync(path.join(PROBES_DIR, name), "utf8");
+}
+
+/** Every MQTT user with the topics it may use. */
+export function mqttAcl(c: HahaConfig): AclUser[] {
+  const base = c.services.zigbee2mqtt.baseTopic;
+  const builtin: Record<(typeof BUILTIN_MQTT_CLIENTS)[number], AclUser> = {
+    homeassistant: { user: "homeassistant", reason: "the hub: automations publish and subscribe anywhere", rules: [{ access: "readwrite", topic: "#" }] },
+    zigbee2mqtt: {
+      user: "zigbee2mqtt",
+      reason: "its own tree, and Home Assistant discovery and status",
+      rules: [
+        { access: "readwrite", topic: `${base}/#` },
+        { access: "readwrite", topic: "homeassistant/#" },
+      ],
+    },
+    nodered: { user: "nodered", reason: "flows publish and subscribe anywhere, like Home Assistant", rules: [{ access: "readwrite", topic: "#" }] },
+    monitor: {
+      user: "monitor",
+      reason: "the cluster's probes: broker statistics and the Zigbee2MQTT bridge health check, nothing else",
+      rules: [
+        { access: "read", topic: "$SYS/#" },
+        { access: "read", topic: `${base}/bridge/state` },
+        { access: "read", topic: `${base}/bridge/response/health_check` },
+        { access: "write", topic: `${base}/bridge/request/health_check` },
+      ],
+    },
+  };
+  return c.services.mosquitto.clients.map((client) =>
+    client in builtin ? builtin[client as keyof typeof builtin] : { user: client, reason: "an extra client: its own tree only", rules: [{ access: "readwrite", topic: `${client}/#` }] },
+  );
+}
+
+function spec(service: ServiceSpec, rel: string, o: { mode?: string; uid?: number; secret?: boolean; purpose: string; content: Render }): FileSpec {
+  return {
+    service: service.id,
+    path: path.posix.join(service.dataDir, rel),
+    mode: o.mode ?? "0644",
+    uid: o.uid ?? service.uid,
+    gid: o.uid ?? service.gid,
+    secret: o.secret ?? false,
+    content: o.content,
+    purpose: o.purpose,
+  };
+}
+
+/** Every file of every service in the catalog, in a stable order. */
+export function serviceFiles(c: HahaConfig): FileSpec[] {
+  const cat = new Map(serviceCatalog(c).map((s) => [s.id, s]));
+  const vip = c.network.vip;
+  const s = c.services;
+  const out: FileSpec[] = [];
+  const probe = PROBE_DIR;
+
+  const mq = cat.get("mosquitto")!;
+  out.push(
+    spec(mq, "config/mosquitto.conf", {
+      purpose: "broker configuration: no anonymous access, password file, ACL, persistence",
+      content: {
+        kind: "static",
+        text: renderMosquittoConf({
+          listeners: [{ port: s.mosquitto.port }],
+          passwordFile: "/mosquitto/config/passwd",
+          aclFile: "/mosquitto/config/acl",
+          persistence: { location: "/mosquitto/data", autosaveIntervalS: s.mosquitto.autosaveIntervalS },
+        }),
+      },
+    }),
+    spec(mq, "config/passwd", {
+      mode: "0600",
+      secret: true,
+      purpose: "one user per client, PBKDF2-SHA512 hashed as mosquitto_passwd writes it",
+      content: { kind: "secret", render: (sec) => renderMosquittoPasswd(s.mosquitto.clients.map((u) => ({ user: u, password: need(sec.mqtt, u, "MQTT password") }))) },
+    }),
+    spec(mq, "config/acl", { mode: "0640", purpose: "the topics each user may read and write", content: { kind: "static", text: renderMosquittoAcl(mqttAcl(c)) } }),
+    spec(mq, `${probe}/mosquitto_sub`, {
+      mode: "0600",
+      uid: UIDS.root,
+      secret: true,
+      purpose: "the monitor's login, read by mosquitto_sub from $XDG_CONFIG_HOME",
+      content: { kind: "secret", render: (sec) => renderClientOptions({ host: "127.0.0.1", port: s.mosquitto.port, user: "monitor", password: need(sec.mqtt, "monitor", "MQTT password") }) },
+    }),
+  );
+
+  const rec = cat.get("recorder")!;
+  out.push(
+    spec(rec, `${probe}/password`, {
+      mode: "0600",
+      secret: true,
+      purpose: "the recorder database password (POSTGRES_PASSWORD_FILE; used when the database is first created)",
+      content: { kind: "secret", render: (sec) => sec.recorderPassword },
+    }),
+  );
+
+  const z = cat.get("zigbee2mqtt")!;
+  const zc = s.zigbee2mqtt;
+  const zInputs = (p: PublicSeeds) => {
+    const net = zigbeeNetwork(p.zigbeePanSeed);
+    return {
+      brokerHost: vip,
+      brokerPort: s.mosquitto.port,
+      baseTopic: zc.baseTopic,
+      user: "zigbee2mqtt",
+      coordinator: { host: c.peripherals.zigbee.host, port: c.peripherals.zigbee.port, adapter: c.peripherals.zigbee.adapter },
+      channel: zc.channel,
+      frontendPort: zc.frontendPort,
+      panId: net.panId,
+      extPanId: net.extPanId,
+    };
+  };
+  out.push(
+    spec(z, "data/configuration.yaml", {
+      purpose: "coordinator over TCP, MQTT at the VIP, fixed network identity, frontend",
+      content: { kind: "public", render: (p) => renderZ2mConfiguration(zInputs(p)) },
+    }),
+    spec(z, "data/secret.yaml", {
+      mode: "0600",
+      secret: true,
+      purpose: "MQTT password, network key and frontend token, referenced as !secret",
+      content: {
+        kind: "secret",
+        render: (sec) => renderZ2mSecrets({ mqttPassword: need(sec.mqtt, "zigbee2mqtt", "MQTT password"), networkKey: zigbeeNetwork(sec.zigbeeKeySeed).networkKey, frontendToken: sec.z2mFrontendToken }),
+      },
+    }),
+    spec(z, `${probe}/z2m-health.js`, { purpose: "the monitor probe (bridge state and health_check over MQTT)", content: { kind: "static", text: probeSource("z2m-health.js") } }),
+    spec(z, `${probe}/probe.json`, {
+      mode: "0600",
+      secret: true,
+      purpose: "the probe's MQTT login (monitor user) and topics",
+      content: {
+        kind: "secret",
+        render: (sec) =>
+          JSON.stringify({ url: `mqtt://127.0.0.1:${s.mosquitto.port}`, username: "monitor", password: need(sec.mqtt, "monitor", "MQTT password"), baseTopic: zc.baseTopic, timeoutMs: 8000 }, null, 2) + "\n",
+      },
+    }),
+  );
+
+  const ha = cat.get("homeassistant")!;
+  const h = s.homeassistant;
+  out.push(
+    spec(ha, "config/configuration.yaml", {
+      purpose: "location, units, HTTP, recorder on PostgreSQL, the UI editors' includes",
+      content: {
+        kind: "static",
+        text: renderHaConfiguration({
+          name: "Home",
+          latitude: h.latitude,
+          longitude: h.longitude,
+          elevation: h.elevation,
+          unitSystem: h.unitSystem,
+          timeZone: h.timeZone,
+          port: h.port,
+          internalUrl: `http://${vip}:${h.port}`,
+          purgeKeepDays: h.recorder.purgeKeepDays,
+        }),
+      },
+    }),
+    spec(ha, "config/secrets.yaml", {
+      mode: "0600",
+      secret: true,
+      purpose: "recorder database URL; Home Assistant's MQTT password for the manual MQTT step",
+      content: { kind: "secret", render: (sec) => renderHaSecrets({ recorderPassword: sec.recorderPassword, recorderPort: h.recorder.port, mqttPassword: need(sec.mqtt, "homeassistant", "MQTT password") }) },
+    }),
+    spec(ha, `${probe}/monitor.sh`, {
+      purpose: "the monitor probe: /api/ must answer 401 or 200",
+      content: { kind: "static", text: renderHttpProbe({ url: `http://127.0.0.1:${h.port}/api/`, accept: [200, 401], timeoutS: 8 }) },
+    }),
+  );
+
+  const esp = cat.get("esphome")!;
+  for (const p of c.peripherals.bluetoothProxies) {
+    out.push(
+      spec(esp, `config/${p.name}.yaml`, {
+        purpose: `device configuration of Bluetooth proxy ${p.name}`,
+        content: { kind: "static", text: renderBtProxy({ name: p.name, address: p.address, subnet: c.network.subnet, gateway: c.network.gateway, dns: c.network.dns }) },
+      }),
+    );
+  }
+  out.push(
+    spec(esp, "config/secrets.yaml", {
+      mode: "0600",
+      secret: true,
+      purpose: "API encryption keys and OTA passwords of the devices",
+      content: {
+        kind: "secret",
+        render: (sec) => renderEsphomeSecrets(c.peripherals.bluetoothProxies.map((p) => ({ name: p.name, ...need(sec.esphome, p.name, "ESPHome device secrets") }))),
+      },
+    }),
+  );
+
+  const nr = cat.get("nodered")!;
+  const seed = { brokerHost: vip, brokerPort: s.mosquitto.port, user: "nodered" };
+  out.push(
+    spec(nr, "data/settings.js", {
+      mode: "0600",
+      secret: true,
+      purpose: "credentialSecret, editor login, port",
+      content: { kind: "secret", render: (sec) => renderNodeRedSettings({ port: s.nodered.port, credentialSecret: sec.nodeRedCredentialSecret, adminPasswordHash: sec.nodeRedAdminHash }) },
+    }),
+    spec(nr, "seed/flows.json", { uid: UIDS.root, purpose: "first-start flows: the MQTT broker at the VIP (copied only while no flows exist)", content: { kind: "static", text: renderNodeRedSeedFlows(seed) } }),
+    spec(nr, "seed/flows_cred.json", {
+      mode: "0600",
+      uid: UIDS.root,
+      secret: true,
+      purpose: "that broker's login, encrypted with the credentialSecret",
+      content: { kind: "secret", render: (sec) => renderNodeRedSeedCredentials(sec.nodeRedCredentialSecret, "nodered", need(sec.mqtt, "nodered", "MQTT password")) },
+    }),
+  );
+
+  for (const id of ["whisper", "piper"]) {
+    const v = cat.get(id);
+    if (v) out.push(spec(v, `${probe}/wyoming-probe.py`, { purpose: "the monitor probe (Wyoming describe)", content: { kind: "static", text: probeSource("wyoming-probe.py") } }));
+  }
+  return out;
+}
+
+function need<T>(m: Record<string, T>, key: string, what: string): T {
+  const v = m[key];
+  if (v === undefined) throw new Error(`no ${what} generated for ${key}`);
+  return v;
+}
+
+/** The text of one file given the generated values (what tests and the component both use). */
+export function renderFile(f: FileSpec, secrets: ServiceSecrets, seeds: PublicSeeds): string {
+  switch (f.content.kind) {
+    case "static":
+      return f.content.text;
+    case "public":
+      return f.content.render(seeds);
+    case "secret":
+      return f.content.render(secrets, seeds);
+  }
+}

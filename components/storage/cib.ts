@@ -1,0 +1,285 @@
+// The storage layer's contribution to the one CIB: DRBD promoted on every diskful member,
+// dlm and OCFS2 on those members, the NFS server behind the storage VIP where OCFS2 is mounted,
+// and the NFS client mount on every member. Pure: config in, fragment out.
+import { clusterMembers } from "../../stacks/config/members";
+import { subnetInfo } from "../../stacks/config/net";
+import type { HahaConfig } from "../../stacks/config/schema";
+import { CIB_IDS } from "../pacemaker/cib/ids";
+import type { CibFragment, Constraint, Op, Primitive } from "../pacemaker/cib/model";
+import { drbdDevice } from "./drbd";
+import { DIRS_UNIT, clientMountOptions, explainOptions, exportOptions, joinOptions } from "./nfs";
+
+/** Ids this layer defines in the CIB (CIB_IDS holds the ones other layers refer to). */
+export const STORAGE_IDS = {
+  drbd: (resource: string) => `drbd-${resource}`,
+  drbdClone: (resource: string) => `drbd-${resource}-clone`,
+  dlm: "dlm",
+  dlmClone: "dlm-clone",
+  ocfs2: "ocfs2-fs",
+  ocfs2Clone: "ocfs2-fs-clone",
+  nfsGroup: "nfs-group",
+  nfsDirs: "nfs-dirs",
+  nfsServer: "nfs-server",
+  nfsExport: "nfs-export",
+  storageVip: CIB_IDS.storageVip,
+  sharedMount: "shared-mount",
+  sharedMountClone: CIB_IDS.sharedMountClone,
+} as const;
+
+const op = (name: Op["name"], intervalS: number, timeoutS: number, reason: string, extra: Partial<Op> = {}): Op => ({ name, intervalS, timeoutS, reason, ...extra });
+const t = <T extends string | number | boolean>(value: T, reason: string) => ({ value, reason });
+
+export function storageCibFragment(c: HahaConfig): CibFragment {
+  const members = clusterMembers(c);
+  const diskful = members.filter((m) => m.diskful);
+  const diskless = members.filter((m) => !m.diskful);
+  const { drbd, ocfs2, nfs } = c.storage;
+  const id = STORAGE_IDS;
+  const drbdId = id.drbd(drbd.resource);
+  const drbdCloneId = id.drbdClone(drbd.resource);
+
+  const drbdPrimitive: Primitive = {
+    kind: "primitive",
+    id: drbdId,
+    class: "ocf",
+    provider: "linbit",
+    type: "drbd",
+    params: { drbd_resource: drbd.resource },
+    ops: [
+      op("start", 0, 240, "agent's advertised minimum: attach and connect can wait for a peer"),
+      op("stop", 0, 100, "agent's advertised minimum; a stop that times out escalates to fencing"),
+      op("promote", 0, 90, "agent's advertised minimum"),
+      op("demote", 0, 90, "agent's advertised minimum"),
+      op("notify", 0, 90, "agent's advertised minimum"),
+      op("monitor", 10, 20, "promoted instance: the agent's default interval; node loss itself is detected by corosync", { role: "Promoted" }),
+      op("monitor", 20, 20, "unpromoted instance (the tiebreaker): a different interval than the promoted monitor, as Pacemaker requires", { role: "Unpromoted" }),
+    ],
+    expectedStartS: t(5, "estimate: attach the local NVMe and connect to two peers on one LAN; not on the failover path (the survivor stays primary)"),
+  };
+
+  const dlmPrimitive: Primitive = {
+    kind: "primitive",
+    id: id.dlm,
+    class: "ocf",
+    provider: "pacemaker",
+    type: "controld",
+    params: {},
+    ops: [
+      op("start", 0, 90, "agent's advertised minimum"),
+      op("stop", 0, 100, "agent's advertised minimum"),
+      op("monitor", 10, 20, "agent's default; lock recovery after a failure waits for fencing, not for this monitor"),
+    ],
+    expectedStartS: t(3, "estimate: dlm_controld joins the corosync group; not on the failover path"),
+  };
+
+  const ocfs2Primitive: Primitive = {
+    kind: "primitive",
+    id: id.ocfs2,
+    class: "ocf",
+    provider: "heartbeat",
+    type: "Filesystem",
+    params: { device: drbdDevice(drbd.minor), directory: ocfs2.mountPoint, fstype: "ocfs2", options: "noatime" },
+    description: "OCFS2 on DRBD, mounted on every diskful member. noatime: reads do not write metadata (each write of it is a cluster lock round trip).",
+    ops: [
+      op("start", 0, 90, "the first mount after a member's loss replays that member's journal; more than the agent's 60 s"),
+      op("stop", 0, 90, "unmount flushes the journal; a stop that times out escalates to fencing"),
+      op("monitor", 20, 40, "depth 0 reads /proc/mounts only, so a monitor never hangs on frozen I/O while DRBD waits for fencing"),
+    ],
+    expectedStartS: t(5, "estimate: cluster mount with dlm lockspace join; not on the failover path (the survivor keeps its mount)"),
+  };
+
+  const prefix = subnetInfo(c.network.subnet).prefix;
+  const exportOpts = exportOptions();
+  const nfsPrimitives: Primitive[] = [
+    {
+      kind: "primitive",
+      id: id.nfsDirs,
+      class: "systemd",
+      type: DIRS_UNIT,
+      params: {},
+      description:
+        "mkdir -p of the export and state directories on OCFS2: the exportfs agent refuses a missing directory and a new OCFS2 is empty. No recurring monitor: there is nothing to watch, and a failed one would restart the NFS server behind it for nothing",
+      ops: [
+        op("start", 0, 20, "mkdir on a mounted filesystem; longer means OCFS2 is stuck"),
+        op("stop", 0, 20, "nothing to undo"),
+      ],
+      expectedStartS: t(1, "mkdir -p of existing directories"),
+    },
+    {
+      kind: "primitive",
+      id: id.nfsServer,
+      class: "ocf",
+      provider: "heartbeat",
+      type: "nfsserver",
+      params: {
+        nfs_shared_infodir: nfs.stateDir,
+        nfs_ip: c.network.storageVip,
+        nfs_server_scope: c.network.storageVip,
+      },
+      description:
+        "nfs_shared_infodir on OCFS2: the server that takes over knows the clients and lets them reclaim. nfs_server_scope is the VIP on every server, so NFSv4 clients may reclaim their locks after a move.",
+      ops: [
+        op("start", 0, 40, "agent's advertised minimum"),
+        op("stop", 0, 60, "more than the agent's 20 s: a stop that times out escalates to fencing"),
+        op("monitor", 10, 20, "agent's default: a dead nfsd is restarted within seconds"),
+      ],
+      expectedStartS: t(5 + nfs.graceTimeS, `estimate: about 5 s to start nfsd plus the NFSv4 grace period (haha:storage.nfs.graceTimeS = ${nfs.graceTimeS} s) during which new opens wait`),
+    },
+    {
+      kind: "primitive",
+      id: id.nfsExport,
+      class: "ocf",
+      provider: "heartbeat",
+      type: "exportfs",
+      params: { directory: nfs.exportPath, clientspec: c.network.subnet, fsid: String(nfs.fsid), options: joinOptions(exportOpts) },
+      description: `clientspec: only the cluster subnet. fsid ${nfs.fsid} fixed: file handles stay valid when the export moves (stale handles once cost 66 hours). ${explainOptions(exportOpts)}`,
+      ops: [
+        op("start", 0, 40, "agent's advertised minimum"),
+        op("stop", 0, 120, "agent's advertised minimum: unexport waits for in-flight requests"),
+        op("monitor", 10, 20, "agent's default"),
+      ],
+      expectedStartS: t(1, "exportfs of one directory"),
+    },
+    {
+      kind: "primitive",
+      id: id.storageVip,
+      class: "ocf",
+      provider: "heartbeat",
+      type: "IPaddr2",
+      params: { ip: c.network.storageVip, cidr_netmask: String(prefix), nic: c.network.guestNic },
+      description: "the NFS server's address; it moves with the server and is up last, so a reconnecting client finds the export served",
+      ops: [
+        op("start", 0, 20, "agent's advertised minimum"),
+        op("stop", 0, 20, "agent's advertised minimum"),
+        op("monitor", 10, 20, "agent's default"),
+      ],
+      expectedStartS: t(1, "address plus gratuitous ARP"),
+    },
+  ];
+
+  const mountOpts = clientMountOptions(c);
+  const sharedMount: Primitive = {
+    kind: "primitive",
+    id: id.sharedMount,
+    class: "ocf",
+    provider: "heartbeat",
+    type: "Filesystem",
+    params: { device: `${c.network.storageVip}:${nfs.exportPath}`, directory: nfs.mountPoint, fstype: "nfs4", options: joinOptions(mountOpts) },
+    description: `the export through the storage VIP, on every member. ${explainOptions(mountOpts)}`,
+    ops: [
+      op("start", 0, 60, "mount through the VIP; the export is served before it (ordered at start)"),
+      op("stop", 0, 60, "unmount; processes still using it are killed first"),
+      op("monitor", 20, 40, "depth 0 reads /proc/mounts only: a hard mount waiting for a moving server is not a failure"),
+    ],
+    expectedStartS: t(2, "NFSv4 mount of a served export"),
+  };
+
+  const resources: CibFragment["resources"] = [
+    {
+      kind: "clone",
+      id: drbdCloneId,
+      promotable: true,
+      child: drbdPrimitive,
+      meta: {
+        "promoted-max": t(Math.max(1, diskful.length), "every diskful member primary: OCFS2 is mounted on each of them (DRBD allow-two-primaries)"),
+        "promoted-node-max": t(1, "one instance per member"),
+        "clone-max": t(members.length, "DRBD runs on every member: the diskless tiebreaker's vote is what keeps quorum when a replica is lost"),
+        "clone-node-max": t(1, "one instance per member"),
+        notify: t(true, "the linbit agent needs pre/post notifications to track its peers"),
+        interleave: t(true, "each member's OCFS2 waits for its own DRBD instance, not for every instance"),
+      },
+    },
+    {
+      kind: "clone",
+      id: id.dlmClone,
+      child: dlmPrimitive,
+      meta: { interleave: t(true, "each member's OCFS2 waits for its own dlm only") },
+    },
+    {
+      kind: "clone",
+      id: id.ocfs2Clone,
+      child: ocfs2Primitive,
+      meta: { interleave: t(true, "a member's mount depends on its own DRBD and dlm instances only") },
+    },
+    { kind: "group", id: id.nfsGroup, members: nfsPrimitives },
+    {
+      kind: "clone",
+      id: id.sharedMountClone,
+      child: sharedMount,
+      meta: { interleave: t(true, "each member's services wait for their own member's mount only") },
+    },
+  ];
+
+  const constraints: Constraint[] = [
+    ...diskless.map(
+      (m): Constraint => ({
+        kind: "location",
+        id: `loc-${drbdId}-not-promoted-on-${m.name}`,
+        rsc: drbdCloneId,
+        node: m.name,
+        score: "-INFINITY",
+        role: "Promoted",
+        reason: `${m.name} is the diskless tiebreaker: it votes, it never serves the data`,
+      }),
+    ),
+    ...diskless.map(
+      (m): Constraint => ({
+        kind: "location",
+        id: `loc-${id.dlmClone}-not-on-${m.name}`,
+        rsc: id.dlmClone,
+        node: m.name,
+        score: "-INFINITY",
+        reason: `${m.name} never mounts OCFS2, so it needs no lock manager (one thing less to fail there)`,
+      }),
+    ),
+    {
+      kind: "order",
+      id: `order-${drbdId}-promote-then-${id.ocfs2}`,
+      first: drbdCloneId,
+      firstAction: "promote",
+      then: id.ocfs2Clone,
+      thenAction: "start",
+      reason: "OCFS2 mounts a primary DRBD device only",
+    },
+    {
+      kind: "colocation",
+      id: `col-${id.ocfs2}-with-${drbdId}-promoted`,
+      score: "INFINITY",
+      rsc: id.ocfs2Clone,
+      withRsc: drbdCloneId,
+      withRscRole: "Promoted",
+      reason: "OCFS2 runs where DRBD is primary",
+    },
+    { kind: "order", id: `order-${id.dlm}-then-${id.ocfs2}`, first: id.dlmClone, then: id.ocfs2Clone, reason: "OCFS2 takes its cluster locks from dlm" },
+    { kind: "colocation", id: `col-${id.ocfs2}-with-${id.dlm}`, score: "INFINITY", rsc: id.ocfs2Clone, withRsc: id.dlmClone, reason: "OCFS2 needs dlm on the same member" },
+    {
+      kind: "order",
+      id: `order-${id.ocfs2}-then-${id.nfsGroup}`,
+      first: id.ocfs2Clone,
+      then: id.nfsGroup,
+      reason: "the NFS server exports a mounted OCFS2 and keeps its state on it",
+    },
+    {
+      kind: "colocation",
+      id: `col-${id.nfsGroup}-with-${id.ocfs2}`,
+      score: "INFINITY",
+      rsc: id.nfsGroup,
+      withRsc: id.ocfs2Clone,
+      reason: "the NFS server runs on a member where OCFS2 is mounted, i.e. a diskful member",
+    },
+    {
+      kind: "order",
+      id: `order-${id.nfsGroup}-then-${id.sharedMount}`,
+      first: id.nfsGroup,
+      then: id.sharedMountClone,
+      // Not Optional: at a cold start the export comes up a transition after DRBD is promoted,
+      // and an Optional order would let the mounts start (and fail) before it.
+      orderKind: "Mandatory",
+      symmetrical: false,
+      reason:
+        "a mount starts only once the export is served; not symmetrical, so when the export moves the running hard mounts ride it out instead of being restarted with every service on them",
+    },
+  ];
+
+  return { source: "storage", resources, constraints };
+}

@@ -1,0 +1,123 @@
+// Initialization of the replicated storage as guarded, re-runnable shell steps (HostStep
+// scripts, rendered here as pure functions). Every destructive action is guarded on the
+// guest's real state: metadata only where a disk has none, the initial sync only while no
+// replica anywhere holds data, mkfs only on a blank device and never once Pacemaker runs it.
+import { shq } from "../host/connection";
+import type { DrbdHost, DrbdResourceModel } from "./drbd";
+import { drbdDevice } from "./drbd";
+
+const lines = (...l: (string | false | undefined)[]) => l.filter((x): x is string => typeof x === "string").join("\n") + "\n";
+
+/** drbdsetup events2 --now: DRBD's machine-readable state, one `exists <object> key:value...` line per object. */
+const EVENTS = `drbdsetup events2 --now "$res" 2>/dev/null`;
+
+/**
+ * On every member: check the kernel modules, create metadata on a diskful member's disk only
+ * when it has none, then bring the resource up unless it already is (Pacemaker runs it after
+ * the first deploy). drbdmeta itself refuses create-md over an existing filesystem when it
+ * cannot ask (stdin is /dev/null), so a disk with data is never initialized by accident.
+ */
+export function drbdUpScript(m: DrbdResourceModel, host: DrbdHost): string {
+  const disk = host.disk ?? "none";
+  return lines(
+    "set -eu",
+    `res=${shq(m.resource)}`,
+    `disk=${shq(disk)}`,
+    "modprobe drbd",
+    // Debian 12's in-kernel module is DRBD 8.4: no quorum, no diskless tiebreaker, no 3-node mesh.
+    `ver=$(drbdadm --version 2>/dev/null | sed -n 's/^DRBD_KERNEL_VERSION=\\([0-9][0-9]*\\)\\..*/\\1/p')`,
+    `if [ "\${ver:-0}" -lt 9 ]; then echo "DRBD kernel module \${ver:-unknown}.x is loaded; HAHA needs DRBD 9 (drbd-dkms from LINBIT): Debian's in-kernel module is 8.4" >&2; exit 1; fi`,
+    host.diskful && `modprobe ocfs2_stack_user || { echo "kernel module ocfs2_stack_user is missing: OCFS2 under Pacemaker's dlm needs it" >&2; exit 1; }`,
+    host.diskful && "modprobe ocfs2",
+    // The rendered file must name this host (uname -n) before anything acts on it.
+    `if ! drbdadm sh-resources 2>/dev/null | tr ' ' '\\n' | grep -qx "$res"; then echo "$(uname -n) is not a host of DRBD resource $res: the rendered /etc/drbd.d file and this guest's hostname disagree" >&2; exit 1; fi`,
+    `if drbdsetup status "$res" >/dev/null 2>&1; then echo "DRBD resource $res is already up: nothing to do"; exit 0; fi`,
+    host.diskful &&
+      [
+        "rc=0",
+        `err=$(drbdadm dump-md "$res" 2>&1 >/dev/null) || rc=$?`,
+        `if [ "$rc" -eq 0 ]; then`,
+        `  echo "DRBD metadata present on $disk: keeping it"`,
+        `else`,
+        `  case "$err" in`,
+        `    *"No valid meta data found"*)`,
+        `      echo "no DRBD metadata on $disk: creating it"`,
+        `      drbdadm create-md "$res" </dev/null ;;`,
+        `    *)`,
+        `      printf '%s\\n' "$err" >&2`,
+        `      echo "cannot read DRBD metadata on $disk (drbdadm dump-md exit $rc): refusing to create it" >&2`,
+        `      exit 1 ;;`,
+        `  esac`,
+        `fi`,
+      ].join("\n"),
+    `drbdadm up "$res"`,
+  );
+}
+
+/**
+ * On the first diskful member only: start the initial full sync when, and only when, every
+ * diskful replica is connected and none holds up-to-date data (a brand-new resource). A peer
+ * that cannot be reached might hold the only good data, so the step waits for it and gives up
+ * rather than guess. Any later run finds an UpToDate replica and does nothing.
+ */
+export function initialSyncScript(m: DrbdResourceModel, waitS = 300): string {
+  const self = m.hosts.find((h) => h.diskful);
+  const peers = m.hosts.filter((h) => h.diskful && h !== self).map((h) => h.name);
+  return lines(
+    "set -eu",
+    `res=${shq(m.resource)}`,
+    `peers=${shq(peers.join(" "))}`,
+    `deadline=$(( $(date +%s) + ${waitS} ))`,
+    "for p in $peers; do",
+    `  until ${EVENTS} | grep -Eq "^exists connection name:$res .*conn-name:$p .*connection:Connected( |$)"; do`,
+    `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "replica $p is not connected after ${waitS} s: refusing to decide which data is good without it" >&2; exit 1; fi`,
+    "    sleep 2",
+    "  done",
+    "done",
+    `state=$(${EVENTS})`,
+    `if printf '%s\\n' "$state" | grep -Eq ' (peer-)?disk:UpToDate( |$)'; then echo "a replica of $res is already UpToDate: no initial sync (DRBD resyncs by itself)"; exit 0; fi`,
+    `if ! printf '%s\\n' "$state" | grep -Eq "^exists device name:$res .* disk:Inconsistent( |$)"; then`,
+    `  printf '%s\\n' "$state" >&2; echo "local disk of $res is not Inconsistent: not a new resource, refusing to force it" >&2; exit 1`,
+    "fi",
+    `echo "no replica of $res holds data yet: starting the initial full sync from this member"`,
+    `drbdadm primary --force "$res"`,
+    `drbdadm secondary "$res"`,
+  );
+}
+
+/**
+ * On the first diskful member only: make OCFS2 on the DRBD device when it is blank. Skipped
+ * once the CIB holds the DRBD clone (the CIB is pushed only after this step succeeded) or the
+ * device is mounted; refuses any device holding another signature or that cannot be read.
+ */
+export function mkfsScript(m: DrbdResourceModel, o: { clusterName: string; label: string; slots: number; drbdCloneId: string }): string {
+  return lines(
+    "set -eu",
+    `res=${shq(m.resource)}`,
+    `dev=${shq(drbdDevice(m.minor))}`,
+    `if cibadmin --query --xpath ${shq(`//clone[@id="${o.drbdCloneId}"]`)} >/dev/null 2>&1; then echo "the CIB holds $res: its filesystem was made before the CIB was pushed; not touching it"; exit 0; fi`,
+    `if grep -q "^$dev " /proc/mounts; then echo "$dev is mounted: it has its filesystem"; exit 0; fi`,
+    "promoted=no",
+    `trap 'if [ "$promoted" = yes ]; then drbdadm secondary "$res" || true; fi' EXIT`,
+    `if ! ${EVENTS} | grep -Eq "^exists resource name:$res .*role:Primary( |$)"; then drbdadm primary "$res"; promoted=yes; fi`,
+    // The device must answer a read before its content is judged: a failed probe is not "blank".
+    `dd if="$dev" of=/dev/null bs=4096 count=1 iflag=direct status=none`,
+    "rc=0",
+    `fstype=$(blkid -p -s TYPE -o value "$dev") || rc=$?`,
+    `case "$rc" in`,
+    "  0)",
+    `    if [ "$fstype" = ocfs2 ]; then echo "$dev already holds OCFS2: not formatting"; exit 0; fi`,
+    `    echo "$dev holds another signature (\${fstype:-no filesystem type, e.g. a partition table}): refusing to format it; wipe it by hand if it is really unwanted" >&2; exit 1 ;;`,
+    "  2)",
+    `    echo "$dev is blank: making OCFS2"`,
+    `    mkfs.ocfs2 --cluster-stack=pcmk --cluster-name=${shq(o.clusterName)} -N ${o.slots} -L ${shq(o.label)} "$dev" </dev/null ;;`,
+    "  *)",
+    `    echo "blkid could not probe $dev (exit $rc): refusing to format it" >&2; exit 1 ;;`,
+    "esac",
+  );
+}
+
+/** HostFile onChange of the resource file: adjust a running resource; the up step starts a new one. */
+export function adjustCommand(resource: string): string {
+  return `if drbdsetup status ${shq(resource)} >/dev/null 2>&1; then drbdadm adjust ${shq(resource)}; else echo "DRBD resource ${resource} is not up yet: the up step brings it up"; fi`;
+}

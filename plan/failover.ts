@@ -1,0 +1,832 @@
+// Plan step 5 (DESIGN.md section 3): simulate failures with Pacemaker's own scheduler on the
+// rendered CIB and check that each ends as it must. Scenarios: all members up; each member
+// failing (fenced, everything on survivors, order respected); the majority failing (nothing
+// starts, nothing is fenced); a failed member returning (nothing fails back); a monitor failure
+// of each resource (restart in place, move after migration-threshold); each member in standby.
+// Each scenario gets expected vs simulated placement, its actions in order and its recovery-time
+// budget in build/<stack>/failover/. Expectations are derived from the CIB's own constraints and
+// from whatever resources it holds, never from a list of service names.
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fencingPlan } from "../components/pacemaker/cib/fencing";
+import { type CibModel, primitives as primitivesOf } from "../components/pacemaker/cib/model";
+import { renderCib } from "../components/pacemaker/cib/serialize";
+import { stackCibModel } from "../components/pacemaker/cib/stack";
+import { corosyncTiming } from "../stacks/config/cluster";
+import { clusterMembers } from "../stacks/config/members";
+import type { HahaConfig } from "../stacks/config/schema";
+import { criticalPath, type ChainLink, type Duration, type Durations } from "./simulate-budget";
+import { type CibInfo, durationMs, migrationThreshold, parseCib, type OpInfo, type PrimitiveInfo } from "./simulate-cib";
+import {
+  type ClusterState,
+  crmVerify,
+  describeStep,
+  featureSet,
+  type GraphAction,
+  type Instance,
+  setNodeAttribute,
+  setTransientAttribute,
+  type Simulation,
+  simulate,
+  stampFeatureSet,
+  ToolError,
+} from "./simulate";
+import type { PlanContext, StepResult } from "./types";
+
+/** Targets from the issue: benchmark output of the plan, reported, not enforced as scenario failures. */
+export const TARGETS = { detectionS: 10, memberFailureS: 90 } as const;
+
+export type ScenarioKind = "all-up" | "member-fail" | "member-return" | "quorum-loss" | "monitor-failure" | "migration-threshold" | "standby";
+
+export interface Budget {
+  detectionS: number;
+  detectionNote: string;
+  fencingS: number;
+  /** Seconds of the transition's slowest chain after fencing (the starts that matter). */
+  startsS: number;
+  chain: ChainLink[];
+  totalS: number;
+  /** member-fail only: the same failure when only the guest died and fence_pve works. */
+  guestOnly?: { fencingS: number; totalS: number; chain: ChainLink[] };
+  targetS?: number;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  kind: ScenarioKind;
+  ok: boolean;
+  problems: string[];
+  /** Resource -> what must be true afterwards. */
+  expected: Record<string, string>;
+  /** Resource -> where the scheduler put it. */
+  simulated: Record<string, string>;
+  fenced: string[];
+  /** The transition's actions in execution order. */
+  actions: string[];
+  budget?: Budget;
+  /** crm_simulate's command line (paths relative to the scenario's working directory). */
+  command: string;
+}
+
+export interface FailoverReport {
+  ok: boolean;
+  scenarios: ScenarioResult[];
+  /** The short table the plan prints. */
+  summary: string[];
+  /** One row per scenario (summary.txt). */
+  table: string[];
+  detectionS: number;
+  worstMemberFailureS?: number;
+}
+
+interface Env {
+  config: HahaConfig;
+  /** Primitives each primitive is (transitively) ordered after: it cannot serve before they do. */
+  ancestors: Map<string, Set<string>>;
+  cib: CibInfo;
+  members: string[];
+  stonith: boolean;
+  watchdog: boolean;
+  workDir: string;
+  durations: (fence: (node: string) => Duration) => Durations;
+  hostLostFence: (node: string) => Duration;
+  /** Some fencing level of the member works when its host is gone. */
+  fenceSurvivesHostLoss: (node: string) => boolean;
+  guestOnlyFence: (node: string) => Duration;
+  detection: Duration;
+}
+
+// ---------------------------------------------------------------------------------------------
+// state helpers
+
+const ACTIVE = new Set(["Started", "Promoted", "Unpromoted", "Starting"]);
+const active = (i: Instance) => i.node !== undefined && ACTIVE.has(i.role);
+
+/** Active instances of a top-level resource or of one primitive. */
+function instancesOf(cib: CibInfo, state: ClusterState, id: string): Instance[] {
+  const top = cib.tops.get(id);
+  const prims = new Set(top ? top.primitives : [id]);
+  return state.instances.filter((i) => prims.has(i.id) && (top ? i.top === id : true) && active(i));
+}
+
+const nodesOf = (cib: CibInfo, state: ClusterState, id: string) => [...new Set(instancesOf(cib, state, id).map((i) => i.node!))].sort();
+
+function describeTop(cib: CibInfo, state: ClusterState, id: string): string {
+  const inst = instancesOf(cib, state, id);
+  if (inst.length === 0) return "Stopped";
+  const top = cib.tops.get(id);
+  if (top?.promotable) {
+    const promoted = [...new Set(inst.filter((i) => i.role === "Promoted").map((i) => i.node!))].sort();
+    return `on ${nodesOf(cib, state, id).join(", ")}; Promoted on ${promoted.join(", ") || "none"}`;
+  }
+  return `${top?.kind === "clone" ? "on" : "Started"} ${nodesOf(cib, state, id).join(", ")}`;
+}
+
+function simulatedPlacement(cib: CibInfo, state: ClusterState): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const id of [...cib.tops.keys()].sort()) out[id] = describeTop(cib, state, id);
+  return out;
+}
+
+/**
+ * Members where a clone may run (or be promoted, with role): online, not in standby, not banned,
+ * and where everything it is colocated with (INFINITY) runs in the role asked for.
+ */
+function cloneEligible(cib: CibInfo, state: ClusterState, cloneId: string, role?: string): string[] {
+  const top = cib.tops.get(cloneId)!;
+  const ids = new Set([cloneId, ...top.primitives]);
+  const banned = new Set(cib.locations.filter((l) => ids.has(l.rsc) && l.score === "-INFINITY" && (l.role === undefined || l.role === role)).map((l) => l.node));
+  let nodes = state.nodes.filter((n) => n.online && !n.standby && !n.unclean && !banned.has(n.name)).map((n) => n.name);
+  for (const c of cib.colocations) {
+    if (!c.directed || (c.score !== "INFINITY" && c.score !== "+INFINITY") || !ids.has(c.dependent)) continue;
+    if (c.dependentRole !== undefined && c.dependentRole !== role) continue;
+    const where = new Set(instancesOf(cib, state, c.primary).filter((i) => !c.primaryRole || i.role === c.primaryRole).map((i) => i.node));
+    nodes = nodes.filter((n) => where.has(n));
+  }
+  return nodes;
+}
+
+function cloneCount(meta: Record<string, string>, key: string, alt: string, fallback: number): number {
+  const v = meta[key] ?? meta[alt];
+  return v === undefined ? fallback : Number(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// generic checks (each returns problems; empty is fine)
+
+function checkColocations(cib: CibInfo, state: ClusterState): string[] {
+  const problems: string[] = [];
+  for (const c of cib.colocations) {
+    if (c.score !== "INFINITY" && c.score !== "+INFINITY") continue;
+    const dep = instancesOf(cib, state, c.dependent).filter((i) => !c.dependentRole || i.role === c.dependentRole);
+    const prim = instancesOf(cib, state, c.primary).filter((i) => !c.primaryRole || i.role === c.primaryRole);
+    const primNodes = new Set(prim.map((i) => i.node));
+    if (c.directed) {
+      for (const d of dep) {
+        if (!primNodes.has(d.node)) problems.push(`colocation ${c.id}: ${c.dependent} runs on ${d.node} but ${c.primary}${c.primaryRole ? ` (${c.primaryRole})` : ""} does not`);
+      }
+    } else if (dep.length > 0 && prim.length > 0 && !cib.tops.get(c.dependent)?.kind.startsWith("clone")) {
+      const depNodes = new Set(dep.map((i) => i.node));
+      if ([...depNodes].some((n) => !primNodes.has(n))) problems.push(`colocation ${c.id}: ${c.dependent} and ${c.primary} run on different members`);
+    }
+  }
+  return problems;
+}
+
+function checkLocations(cib: CibInfo, state: ClusterState): string[] {
+  const problems: string[] = [];
+  for (const l of cib.locations) {
+    if (l.score !== "-INFINITY") continue;
+    const on = instancesOf(cib, state, l.rsc).filter((i) => i.node === l.node && (!l.role || i.role === l.role));
+    if (on.length > 0) problems.push(`location ${l.id}: ${l.rsc} runs on ${l.node}, which it is banned from`);
+  }
+  return problems;
+}
+
+/** Mandatory orders in the final state: `then` active means `first` is active too. */
+function checkOrdersFinal(cib: CibInfo, state: ClusterState): string[] {
+  const problems: string[] = [];
+  for (const o of cib.orders) {
+    if (o.kind !== "Mandatory" || o.firstAction !== "start" || o.thenAction !== "start") continue;
+    if (instancesOf(cib, state, o.then).length > 0 && instancesOf(cib, state, o.first).length === 0) {
+      problems.push(`order ${o.id}: ${o.then} runs while ${o.first}, which must start first, does not`);
+    }
+  }
+  return problems;
+}
+
+/** Mandatory orders in the transition: each `then` action waits (transitively) for each `first` action of this transition. */
+function checkOrdersGraph(cib: CibInfo, graph: GraphAction[]): string[] {
+  const problems: string[] = [];
+  const byId = new Map(graph.map((a) => [a.id, a]));
+  const ancestors = new Map<string, Set<string>>();
+  const up = (id: string): Set<string> => {
+    const known = ancestors.get(id);
+    if (known) return known;
+    const set = new Set<string>();
+    ancestors.set(id, set);
+    for (const i of byId.get(id)?.inputs ?? []) {
+      set.add(i);
+      for (const a of up(i)) set.add(a);
+    }
+    return set;
+  };
+  const prims = (id: string) => new Set(cib.tops.get(id)?.primitives ?? [id]);
+  for (const o of cib.orders) {
+    if (o.kind !== "Mandatory") continue;
+    const fp = prims(o.first);
+    const tp = prims(o.then);
+    const firsts = graph.filter((a) => a.kind === "rsc_op" && a.operation === o.firstAction && a.resource && fp.has(a.resource));
+    const thens = graph.filter((a) => a.kind === "rsc_op" && a.operation === o.thenAction && a.resource && tp.has(a.resource));
+    const interleave = cib.tops.get(o.first)?.kind === "clone" && cib.tops.get(o.then)?.kind === "clone" && cib.tops.get(o.then)?.meta.interleave === "true";
+    for (const t of thens) {
+      const before = up(t.id);
+      for (const f of firsts) {
+        if (interleave && f.node !== t.node) continue;
+        if (!before.has(f.id)) problems.push(`order ${o.id}: ${o.thenAction} ${t.resource} on ${t.node} does not wait for ${o.firstAction} ${f.resource} on ${f.node}`);
+      }
+    }
+  }
+  return problems;
+}
+
+function checkCommon(cib: CibInfo, sim: Simulation, allowBlocked = false): string[] {
+  const problems = [...checkColocations(cib, sim.out.after), ...checkLocations(cib, sim.out.after), ...checkOrdersFinal(cib, sim.out.after), ...checkOrdersGraph(cib, sim.graph)];
+  for (const i of sim.out.after.instances) if (i.failed) problems.push(`${i.id} is failed on ${i.node ?? "?"} after the transition`);
+  if (!allowBlocked) {
+    for (const a of sim.out.actions) if (a.blocked) problems.push(`blocked: ${a.action} ${a.resource ?? a.node ?? ""}${a.reason ? ` (${a.reason})` : ""}`);
+    if (sim.out.code !== 0) problems.push(`crm_simulate exited ${sim.out.code}: the transition could not complete`);
+  }
+  return problems;
+}
+
+function checkFenced(sim: Simulation, expected: string[]): string[] {
+  const got = [...sim.out.fenced].sort();
+  const want = [...expected].sort();
+  if (JSON.stringify(got) === JSON.stringify(want)) return [];
+  return [`fenced ${got.length ? got.join(", ") : "nothing"}, expected ${want.length ? want.join(", ") : "nothing"}`];
+}
+
+/** Every top-level resource placed as it must be on the given state: primitives/groups once, clones on every eligible member. */
+function checkAllPlaced(cib: CibInfo, state: ClusterState, expected: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const top of cib.tops.values()) {
+    const inst = instancesOf(cib, state, top.id);
+    const nodes = nodesOf(cib, state, top.id);
+    if (top.kind === "clone") {
+      const eligible = cloneEligible(cib, state, top.id);
+      const max = cloneCount(top.meta, "clone-max", "clone-max", state.nodes.length);
+      const want = Math.min(max, eligible.length);
+      expected[top.id] ??= `on ${want === eligible.length ? eligible.join(", ") : `${want} of ${eligible.join(", ")}`}`;
+      if (nodes.length !== want || nodes.some((n) => !eligible.includes(n))) problems.push(`${top.id}: expected on ${want} eligible member(s) (${eligible.join(", ")}), simulated ${describeTop(cib, state, top.id)}`);
+      if (top.promotable) {
+        const promotable = cloneEligible(cib, state, top.id, "Promoted").filter((n) => nodes.includes(n));
+        const pmax = cloneCount(top.meta, "promoted-max", "master-max", 1);
+        const pwant = Math.min(pmax, promotable.length);
+        const promoted = new Set(inst.filter((i) => i.role === "Promoted").map((i) => i.node)).size;
+        expected[top.id] += `; Promoted on ${pwant}`;
+        if (promoted !== pwant) problems.push(`${top.id}: expected ${pwant} Promoted instance(s), simulated ${promoted}`);
+      }
+    } else {
+      expected[top.id] ??= "Started on one member";
+      if (nodes.length !== 1) problems.push(`${top.id}: expected Started on exactly one member, simulated ${describeTop(cib, state, top.id)}`);
+      if (top.kind === "group" && new Set(inst.map((i) => i.id)).size !== top.primitives.length) problems.push(`${top.id}: not all group members run`);
+    }
+  }
+  return problems;
+}
+
+function checkStayed(cib: CibInfo, before: ClusterState, after: ClusterState, exceptOn: string[], expected: Record<string, string>, includeStonith: boolean): string[] {
+  const problems: string[] = [];
+  for (const top of cib.tops.values()) {
+    if (top.kind === "clone" || (top.stonith && !includeStonith)) continue;
+    const was = nodesOf(cib, before, top.id);
+    if (was.length === 0 || was.some((n) => exceptOn.includes(n))) continue;
+    expected[top.id] = `stays on ${was.join(", ")}`;
+    const now = nodesOf(cib, after, top.id);
+    if (JSON.stringify(now) !== JSON.stringify(was)) problems.push(`${top.id}: moved from ${was.join(", ")} to ${now.join(", ") || "nowhere"}; it had no reason to`);
+  }
+  return problems;
+}
+
+function checkClonesKept(cib: CibInfo, before: ClusterState, after: ClusterState, gone: string[]): string[] {
+  const problems: string[] = [];
+  for (const top of cib.tops.values()) {
+    if (top.kind !== "clone") continue;
+    const kept = nodesOf(cib, before, top.id).filter((n) => !gone.includes(n));
+    const now = nodesOf(cib, after, top.id);
+    const lost = kept.filter((n) => !now.includes(n));
+    if (lost.length > 0) problems.push(`${top.id}: its instance on ${lost.join(", ")} stopped; only ${gone.join(", ") || "nothing"} failed`);
+  }
+  return problems;
+}
+
+function stoppedOrRestarted(sim: Simulation, resources: Set<string>): string[] {
+  return sim.out.transition.filter((t) => t.kind === "resource" && (t.op === "stop" || t.op === "demote") && t.resource && resources.has(t.resource.replace(/:\d+$/, ""))).map(describeStep);
+}
+
+/**
+ * The promotion scores the agents of promotable clones would set (crm_simulate runs no agent):
+ * on every member not banned from the Promoted role; for DRBD (ocf:linbit:drbd) only on diskful
+ * members, because the agent gives a diskless peer no score.
+ */
+async function setPromotionScores(env: Env, file: string, dir: string, nodes: string[]): Promise<void> {
+  const diskful = new Set(clusterMembers(env.config).filter((m) => m.diskful).map((m) => m.name));
+  for (const top of env.cib.tops.values()) {
+    if (!top.promotable) continue;
+    const banned = new Set(env.cib.locations.filter((l) => (l.rsc === top.id || top.primitives.includes(l.rsc)) && l.score === "-INFINITY" && (l.role === undefined || l.role === "Promoted" || l.role === "Master")).map((l) => l.node));
+    for (const id of top.primitives) {
+      const p = env.cib.primitives.get(id)!;
+      const drbd = p.provider === "linbit" && p.type === "drbd";
+      for (const n of nodes) {
+        if (banned.has(n) || (drbd && !diskful.has(n))) continue;
+        await setTransientAttribute(file, dir, n, `master-${id}`, "10000");
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// scenario plumbing
+
+interface Run {
+  id: string;
+  sim: Simulation;
+  dir: string;
+}
+
+async function runSim(env: Env, id: string, input: string, opts: { quorum: boolean; nodeUp?: string[]; nodeFail?: string[]; inject?: string[]; prepare?: (file: string, dir: string) => Promise<void> }): Promise<Run> {
+  const dir = path.join(env.workDir, id);
+  await fs.mkdir(dir, { recursive: true });
+  await fs.copyFile(input, path.join(dir, "input.xml"));
+  if (opts.prepare) await opts.prepare("input.xml", dir);
+  const sim = await simulate(dir, {
+    input: "input.xml",
+    output: "next.xml",
+    graph: "graph.xml",
+    quorum: opts.quorum,
+    nodeUp: opts.nodeUp,
+    nodeFail: opts.nodeFail,
+    inject: opts.inject,
+    watchdog: env.watchdog,
+  });
+  await fs.writeFile(path.join(dir, "simulate.xml"), sim.xml);
+  return { id, sim, dir };
+}
+
+function result(
+  id: string,
+  title: string,
+  kind: ScenarioKind,
+  env: Env,
+  run: Run,
+  problems: string[],
+  expected: Record<string, string>,
+  budget?: Budget,
+): ScenarioResult {
+  return {
+    id,
+    title,
+    kind,
+    ok: problems.length === 0,
+    problems,
+    expected,
+    simulated: simulatedPlacement(env.cib, run.sim.out.after),
+    fenced: run.sim.out.fenced,
+    actions: run.sim.out.transition.map(describeStep),
+    budget,
+    command: `crm_simulate ${run.sim.args.join(" ")}`,
+  };
+}
+
+function budgetOf(env: Env, graph: GraphAction[], detection: Duration, fence: (node: string) => Duration, targetS?: number): Budget {
+  const starting = (a: GraphAction) => a.kind === "rsc_op" && (a.operation === "start" || a.operation === "promote") && a.resource !== undefined;
+  const extra = (a: GraphAction): string[] => {
+    if (!starting(a)) return [];
+    const before = env.ancestors.get(a.resource!);
+    return before ? graph.filter((g) => starting(g) && before.has(g.resource!)).map((g) => g.id) : [];
+  };
+  const p = criticalPath(graph, env.durations(fence), extra);
+  return {
+    detectionS: detection.seconds,
+    detectionNote: detection.note,
+    fencingS: p.fencingS,
+    startsS: round(p.totalS - p.fencingS),
+    chain: p.chain,
+    totalS: round(detection.seconds + p.totalS),
+    targetS,
+  };
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+// ---------------------------------------------------------------------------------------------
+// the scenarios
+
+async function allUp(env: Env, cibFile: string): Promise<{ res: ScenarioResult; state: string; after: ClusterState }> {
+  // Members up first (status entries), then the agents' promotion scores, then the transition.
+  const prepDir = path.join(env.workDir, "members-up");
+  await fs.mkdir(prepDir, { recursive: true });
+  await fs.copyFile(cibFile, path.join(prepDir, "input.xml"));
+  await simulate(prepDir, { input: "input.xml", output: "next.xml", graph: "graph.xml", quorum: true, nodeUp: env.members, watchdog: env.watchdog, execute: false });
+  await setPromotionScores(env, "next.xml", prepDir, env.members);
+  const run = await runSim(env, "all-up", path.join(prepDir, "next.xml"), { quorum: true });
+  const expected: Record<string, string> = {};
+  const problems = [...checkCommon(env.cib, run.sim), ...checkFenced(run.sim, []), ...checkAllPlaced(env.cib, run.sim.out.after, expected)];
+  const verify = await crmVerify("next.xml", run.dir);
+  if (!verify.ok) problems.push(`crm_verify refuses the CIB with all members up: ${verify.messages.join(" | ")}`);
+  const budget = budgetOf(env, run.sim.graph, { seconds: 0, note: "cold start: nothing to detect" }, env.hostLostFence);
+  return { res: result("all-up", "all members up", "all-up", env, run, problems, expected, budget), state: path.join(run.dir, "next.xml"), after: run.sim.out.after };
+}
+
+async function memberFail(env: Env, up: string, m: string): Promise<{ res: ScenarioResult; state: string }> {
+  const id = `fail-${m}`;
+  const run = await runSim(env, id, up, { quorum: true, nodeFail: [m] });
+  const before = run.sim.out.before;
+  const after = run.sim.out.after;
+  const expected: Record<string, string> = {};
+  const problems = [...checkCommon(env.cib, run.sim), ...checkFenced(run.sim, env.stonith ? [m] : [])];
+  for (const top of env.cib.tops.values()) {
+    if (top.kind === "clone" || top.stonith) continue;
+    const was = nodesOf(env.cib, before, top.id);
+    if (was.includes(m)) {
+      expected[top.id] = `moves from ${m} to a survivor`;
+      const now = nodesOf(env.cib, after, top.id);
+      if (now.length !== 1 || now[0] === m) problems.push(`${top.id}: expected on a survivor, simulated ${describeTop(env.cib, after, top.id)}`);
+    }
+  }
+  problems.push(...checkStayed(env.cib, before, after, [m], expected, false), ...checkClonesKept(env.cib, before, after, [m]));
+  for (const top of env.cib.tops.values()) {
+    if (top.kind !== "clone") continue;
+    expected[top.id] = `keeps its instances on ${nodesOf(env.cib, before, top.id).filter((n) => n !== m).join(", ") || "no survivor"}`;
+    if (top.promotable) {
+      const promotable = cloneEligible(env.cib, after, top.id, "Promoted").filter((n) => nodesOf(env.cib, after, top.id).includes(n));
+      const want = Math.min(cloneCount(top.meta, "promoted-max", "master-max", 1), promotable.length);
+      const got = new Set(instancesOf(env.cib, after, top.id).filter((i) => i.role === "Promoted").map((i) => i.node)).size;
+      expected[top.id] += `; Promoted on ${want}`;
+      if (got !== want) problems.push(`${top.id}: expected ${want} Promoted instance(s) on the survivors, simulated ${got}`);
+    }
+  }
+  if (env.stonith && !env.fenceSurvivesHostLoss(m)) {
+    problems.push(`no fencing level of ${m} works with its host gone: crm_simulate assumes fencing succeeded, the survivors would wait for it forever`);
+  }
+  const budget = budgetOf(env, run.sim.graph, env.detection, env.hostLostFence, TARGETS.memberFailureS);
+  const guest = budgetOf(env, run.sim.graph, env.detection, env.guestOnlyFence);
+  budget.guestOnly = { fencingS: guest.fencingS, totalS: guest.totalS, chain: guest.chain };
+  const title = `${m} fails with its host${env.stonith ? " (fenced)" : ""}`;
+  return { res: result(id, title, "member-fail", env, run, problems, expected, budget), state: path.join(run.dir, "next.xml") };
+}
+
+async function memberReturn(env: Env, failed: string, m: string): Promise<ScenarioResult> {
+  const id = `return-${m}`;
+  const run = await runSim(env, id, failed, { quorum: true, nodeUp: [m], prepare: (file, dir) => setPromotionScores(env, file, dir, [m]) });
+  const before = run.sim.out.before;
+  const after = run.sim.out.after;
+  const expected: Record<string, string> = {};
+  const problems = [...checkCommon(env.cib, run.sim), ...checkFenced(run.sim, []), ...checkStayed(env.cib, before, after, [], expected, true), ...checkClonesKept(env.cib, before, after, [])];
+  const nonClones = new Set([...env.cib.tops.values()].filter((t) => t.kind !== "clone").flatMap((t) => t.primitives));
+  for (const s of stoppedOrRestarted(run.sim, nonClones)) problems.push(`${s}: nothing may fail back or restart when ${m} returns`);
+  for (const top of env.cib.tops.values()) {
+    if (top.kind !== "clone") continue;
+    const eligible = cloneEligible(env.cib, after, top.id);
+    const max = cloneCount(top.meta, "clone-max", "clone-max", after.nodes.length);
+    if (eligible.includes(m) && max >= eligible.length) {
+      expected[top.id] = `gains an instance on ${m}`;
+      if (!nodesOf(env.cib, after, top.id).includes(m)) problems.push(`${top.id}: no instance started on the returning ${m}`);
+    }
+  }
+  return result(id, `${m} returns (nothing fails back)`, "member-return", env, run, problems, expected);
+}
+
+async function quorumLoss(env: Env, up: string, survivors: string[]): Promise<ScenarioResult> {
+  const failing = env.members.filter((m) => !survivors.includes(m));
+  const id = `quorum-loss-${survivors.join("+")}`;
+  const run = await runSim(env, id, up, { quorum: false, nodeFail: failing });
+  const expected: Record<string, string> = { "*": `nothing starts, nothing is fenced; no-quorum-policy ${env.cib.properties["no-quorum-policy"] ?? "stop"} on ${survivors.join(", ")}` };
+  const problems = [...checkFenced(run.sim, [])];
+  for (const t of run.sim.out.transition) {
+    if (t.kind === "resource" && (t.op === "start" || t.op === "promote")) problems.push(`${describeStep(t)}: a partition without quorum must not start anything`);
+  }
+  for (const i of run.sim.out.after.instances) if (i.failed) problems.push(`${i.id} is failed on ${i.node ?? "?"}`);
+  return result(id, `${failing.join(" + ")} fail: ${survivors.join(", ")} without quorum`, "quorum-loss", env, run, problems, expected);
+}
+
+function monitorFor(cib: CibInfo, primitiveId: string, role: string): OpInfo | undefined {
+  const mons = cib.primitives.get(primitiveId)?.ops.filter((o) => o.name === "monitor" && o.intervalMs > 0) ?? [];
+  const wanted = role === "Promoted" ? ["Promoted", "Master"] : role === "Unpromoted" ? ["Unpromoted", "Slave", undefined] : [undefined, "Started"];
+  return mons.find((o) => wanted.includes(o.role)) ?? mons.find((o) => o.role === undefined);
+}
+
+async function monitorScenarios(env: Env, up: string, upState: ClusterState, p: PrimitiveInfo): Promise<ScenarioResult[]> {
+  const out: ScenarioResult[] = [];
+  const insts = upState.instances.filter((i) => i.id === p.id && i.top === p.top && active(i));
+  const inst = insts.find((i) => i.role === "Promoted") ?? insts[0];
+  if (!inst) return out;
+  const node = inst.node!;
+  const mon = monitorFor(env.cib, p.id, inst.role);
+  if (!mon) return out;
+  const spec = `${p.id}_monitor_${mon.intervalMs}@${node}=7`;
+  const onFail = mon.onFail ?? "restart";
+  const detection = { seconds: mon.intervalMs / 1000, note: `the ${mon.intervalMs / 1000} s monitor notices it` };
+  const onceId = `monitor-${p.id}`;
+  const run = await runSim(env, onceId, up, { quorum: true, inject: [spec] });
+  const expected: Record<string, string> = {};
+  const problems: string[] = [];
+  if (onFail === "fence") {
+    expected[p.id] = `on-fail=fence: ${node} is fenced`;
+    problems.push(...checkCommon(env.cib, run.sim), ...checkFenced(run.sim, env.stonith ? [node] : []));
+  } else if (onFail === "restart") {
+    expected[p.id] = `restarted in place on ${node}`;
+    problems.push(...checkCommon(env.cib, run.sim), ...checkFenced(run.sim, []));
+    const restarted = run.sim.out.transition.some((t) => t.kind === "resource" && t.op === "start" && t.resource?.replace(/:\d+$/, "") === p.id && t.node === node);
+    if (!restarted) problems.push(`${p.id}: expected a restart on ${node}, the transition has none`);
+    const now = run.sim.out.after.instances.filter((i) => i.id === p.id && i.top === p.top && active(i) && i.node === node);
+    if (now.length === 0) problems.push(`${p.id}: no longer runs on ${node} after one failure (migration-threshold ${migrationThreshold(env.cib, p.id)})`);
+    problems.push(...checkStayed(env.cib, run.sim.out.before, run.sim.out.after, [], expected, false));
+  } else if (onFail === "ignore") {
+    expected[p.id] = "on-fail=ignore: left as is";
+    problems.push(...checkFenced(run.sim, []));
+    if (stoppedOrRestarted(run.sim, new Set([p.id])).length > 0) problems.push(`${p.id}: on-fail=ignore, yet the transition acts on it`);
+  } else if (onFail === "stop") {
+    expected[p.id] = "on-fail=stop: stopped";
+    problems.push(...checkFenced(run.sim, []));
+    if (instancesOf(env.cib, run.sim.out.after, p.id).some((i) => i.node === node)) problems.push(`${p.id}: on-fail=stop, yet it still runs on ${node}`);
+  } else {
+    expected[p.id] = `on-fail=${onFail}: not checked by this plan`;
+  }
+  const budget = onFail === "restart" || onFail === "fence" ? budgetOf(env, run.sim.graph, detection, env.guestOnlyFence) : undefined;
+  out.push(result(onceId, `${p.id} monitor fails once on ${node}`, "monitor-failure", env, run, problems, expected, budget));
+
+  const threshold = migrationThreshold(env.cib, p.id);
+  if (onFail !== "restart" || threshold >= 1000000) return out;
+  // Fail it `threshold` times in a row on the same member: then it must leave that member.
+  let state = up;
+  let last: Run | undefined;
+  for (let k = 1; k <= threshold; k++) {
+    last = await runSim(env, `threshold-${p.id}/${k}`, state, { quorum: true, inject: [spec] });
+    state = path.join(last.dir, "next.xml");
+  }
+  const tRun = last!;
+  const texp: Record<string, string> = {};
+  const tprob = [...checkCommon(env.cib, tRun.sim), ...checkFenced(tRun.sim, [])];
+  const top = env.cib.tops.get(p.top)!;
+  const here = tRun.sim.out.after.instances.filter((i) => i.id === p.id && i.top === p.top && active(i) && i.node === node);
+  if (here.length > 0) tprob.push(`${p.id}: still on ${node} after ${threshold} failures (migration-threshold ${threshold})`);
+  if (top.kind === "clone") {
+    texp[p.id] = `its instance leaves ${node} after ${threshold} failures`;
+  } else {
+    texp[top.id] = `moves off ${node} after ${threshold} failures, with what is colocated with it`;
+    const now = nodesOf(env.cib, tRun.sim.out.after, top.id);
+    if (now.length !== 1 || now[0] === node) tprob.push(`${top.id}: expected on another member, simulated ${describeTop(env.cib, tRun.sim.out.after, top.id)}`);
+  }
+  const tbudget = budgetOf(env, tRun.sim.graph, detection, env.guestOnlyFence);
+  out.push(result(`threshold-${p.id}`, `${p.id} fails ${threshold}x on ${node} (migration-threshold)`, "migration-threshold", env, tRun, tprob, texp, tbudget));
+  return out;
+}
+
+async function standby(env: Env, up: string, m: string): Promise<ScenarioResult> {
+  const id = `standby-${m}`;
+  const run = await runSim(env, id, up, { quorum: true, prepare: (file, dir) => setNodeAttribute(file, dir, m, "standby", "on") });
+  const before = run.sim.out.before;
+  const after = run.sim.out.after;
+  const expected: Record<string, string> = {};
+  const problems = [...checkCommon(env.cib, run.sim), ...checkFenced(run.sim, []), ...checkAllPlaced(env.cib, after, expected), ...checkStayed(env.cib, before, after, [m], expected, false)];
+  for (const i of after.instances) if (active(i) && i.node === m) problems.push(`${i.id} still runs on ${m}, which is in standby`);
+  for (const top of env.cib.tops.values()) if (top.kind !== "clone" && nodesOf(env.cib, before, top.id).includes(m)) expected[top.id] = `moves off ${m}`;
+  const budget = budgetOf(env, run.sim.graph, { seconds: 0, note: "planned: no detection" }, env.guestOnlyFence);
+  return result(id, `${m} in standby (rolling maintenance)`, "standby", env, run, problems, expected, budget);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface SimulateOptions {
+  config: HahaConfig;
+  cibXml: string;
+  /** Where crm_simulate's own files go (input, saved state, graph, output per scenario). Emptied first. */
+  workDir: string;
+  /** The model the CIB was rendered from: its primitives' declared start times. Default: the stack's model from config. */
+  model?: CibModel;
+}
+
+/** For each primitive, every primitive it is ordered after (Mandatory orders, group order), transitively. */
+export function orderAncestors(cib: CibInfo): Map<string, Set<string>> {
+  const prims = (id: string) => cib.tops.get(id)?.primitives ?? [id];
+  const direct = new Map<string, Set<string>>();
+  const add = (then: string, first: string) => {
+    if (then === first) return;
+    const set = direct.get(then) ?? new Set<string>();
+    set.add(first);
+    direct.set(then, set);
+  };
+  for (const o of cib.orders) {
+    if (o.kind !== "Mandatory") continue;
+    for (const t of prims(o.then)) for (const f of prims(o.first)) add(t, f);
+  }
+  for (const top of cib.tops.values()) {
+    // A group starts its members one after the other.
+    if (top.kind === "group") top.primitives.forEach((p, i) => top.primitives.slice(0, i).forEach((q) => add(p, q)));
+  }
+  const out = new Map<string, Set<string>>();
+  const walk = (id: string, seen: Set<string>): Set<string> => {
+    const known = out.get(id);
+    if (known) return known;
+    const all = new Set<string>();
+    for (const f of direct.get(id) ?? []) {
+      if (seen.has(f)) continue;
+      all.add(f);
+      for (const g of walk(f, new Set([...seen, id]))) all.add(g);
+    }
+    out.set(id, all);
+    return all;
+  };
+  for (const id of cib.primitives.keys()) walk(id, new Set([id]));
+  return out;
+}
+
+function makeEnv(config: HahaConfig, cib: CibInfo, workDir: string, model: CibModel): Env {
+  const members = clusterMembers(config);
+  const plan = new Map(fencingPlan(config, members).map((f) => [f.member.name, f.levels]));
+  const declared = new Map(model.fragments.flatMap((f) => f.resources.flatMap(primitivesOf)).map((p) => [p.id, p.expectedStartS]));
+  const opTimeoutDefault = durationMs(cib.opDefaults.timeout) ?? 20000;
+  const start = (resource: string): Duration => {
+    const p = cib.primitives.get(resource);
+    if (!p || p.class === "stonith") return { seconds: 0, note: "fence device: registration only" };
+    const d = declared.get(resource);
+    if (d) return { seconds: d.value, note: `expectedStartS: ${d.reason}` };
+    const t = p.ops.find((o) => o.name === "start")?.timeoutMs ?? opTimeoutDefault;
+    return { seconds: t / 1000, note: "no expectedStartS declared: its start timeout stands in" };
+  };
+  const t = corosyncTiming(config);
+  const hostLostFence = (node: string): Duration => {
+    const levels = plan.get(node) ?? [];
+    let s = 0;
+    const parts: string[] = [];
+    for (const l of levels) {
+      if (l.needsHost !== null) {
+        s += l.failS.value;
+        parts.push(`${l.agent} fails (${l.failS.value} s: ${l.failS.reason})`);
+        continue;
+      }
+      s += l.successS.value;
+      parts.push(`${l.agent} (${l.successS.value} s: ${l.successS.reason})`);
+      return { seconds: s, note: parts.join(", then ") };
+    }
+    return { seconds: s, note: levels.length === 0 ? "no fencing configured" : `no level works with the host gone: ${parts.join(", then ")}` };
+  };
+  const guestOnlyFence = (node: string): Duration => {
+    const l = plan.get(node)?.[0];
+    return l ? { seconds: l.successS.value, note: `${l.agent} (${l.successS.reason})` } : { seconds: 0, note: "no fencing configured" };
+  };
+  return {
+    config,
+    ancestors: orderAncestors(cib),
+    cib,
+    members: members.map((m) => m.name),
+    stonith: cib.properties["stonith-enabled"] !== "false",
+    watchdog: config.cluster.fencing.enabled && config.cluster.fencing.watchdog.enabled,
+    workDir,
+    durations: (fence) => ({ start, fence }),
+    hostLostFence,
+    fenceSurvivesHostLoss: (node) => (plan.get(node) ?? []).some((l) => l.needsHost === null),
+    guestOnlyFence,
+    detection: { seconds: round(t.detectionMs / 1000), note: `corosync token ${t.effectiveTokenMs} ms + consensus ${t.consensusMs} ms` },
+  };
+}
+
+const fmt = (s: number | undefined) => (s === undefined ? "-" : `${round(s)}s`);
+
+/** Scenario kinds shown one row each in the short summary; the others are counted per kind. */
+const ROW_KINDS = new Set<ScenarioKind>(["all-up", "member-fail"]);
+const GROUP_TITLES: Partial<Record<ScenarioKind, string>> = {
+  "member-return": "a failed member returns, nothing fails back",
+  "quorum-loss": "majority lost: nothing starts, nothing is fenced",
+  "monitor-failure": "a monitor fails once: restart in place",
+  "migration-threshold": "fails migration-threshold times: it moves",
+  standby: "each member in standby (rolling maintenance)",
+};
+
+/**
+ * The failover table. `full`: one row per scenario (summary.txt); otherwise the member failures
+ * get a row each, the other kinds one line each, and any scenario that ended wrong its own row.
+ */
+function summarize(scenarios: ScenarioResult[], detectionS: number, worst: number | undefined, full: boolean): string[] {
+  const passed = scenarios.filter((s) => s.ok).length;
+  const groupTitle = (kind: ScenarioKind, title: string) => {
+    const group = scenarios.filter((s) => s.kind === kind);
+    return `${title}: ${group.filter((s) => s.ok).length}/${group.length}`;
+  };
+  const titles = full ? scenarios.map((s) => s.title) : [...scenarios.filter((s) => ROW_KINDS.has(s.kind)).map((s) => s.title), ...Object.entries(GROUP_TITLES).map(([k, t]) => groupTitle(k as ScenarioKind, t))];
+  const width = Math.max(...titles.map((t) => t.length), 8);
+  const lines = [`failover: ${scenarios.length} crm_simulate scenarios, ${passed} as expected, ${scenarios.length - passed} not`, `  ${"scenario".padEnd(width)}  result  detect   fence  starts   total`];
+  const row = (s: ScenarioResult) => {
+    const b = s.budget;
+    lines.push(`  ${s.title.padEnd(width)}  ${(s.ok ? "ok" : "WRONG").padEnd(6)}  ${fmt(b?.detectionS).padStart(6)}  ${fmt(b?.fencingS).padStart(6)}  ${fmt(b?.startsS).padStart(6)}  ${fmt(b?.totalS).padStart(6)}`);
+    for (const p of s.problems) lines.push(`      - ${p}`);
+  };
+  for (const s of scenarios) if (full || ROW_KINDS.has(s.kind)) row(s);
+  if (!full) {
+    for (const [kind, title] of Object.entries(GROUP_TITLES) as [ScenarioKind, string][]) {
+      const group = scenarios.filter((s) => s.kind === kind);
+      if (group.length === 0) continue;
+      const worstTotal = Math.max(...group.map((s) => s.budget?.totalS ?? 0));
+      const dash = "-".padStart(6);
+      lines.push(`  ${groupTitle(kind, title).padEnd(width)}  ${(group.every((s) => s.ok) ? "ok" : "WRONG").padEnd(6)}  ${dash}  ${dash}  ${dash}  ${(worstTotal > 0 ? `<=${fmt(worstTotal)}` : "-").padStart(6)}`);
+      for (const s of group.filter((x) => !x.ok)) row(s);
+    }
+  }
+  lines.push(`  detection (token + consensus): ${fmt(detectionS)} (target <= ${TARGETS.detectionS}s: ${detectionS <= TARGETS.detectionS ? "met" : "MISSED"})`);
+  if (worst !== undefined) {
+    const w = scenarios.filter((s) => s.kind === "member-fail").sort((a, b) => (b.budget?.totalS ?? 0) - (a.budget?.totalS ?? 0))[0];
+    lines.push(`  single-member failure, host lost: worst ${fmt(worst)} (target <= ${TARGETS.memberFailureS}s: ${worst <= TARGETS.memberFailureS ? "met" : "MISSED"})`);
+    if (w?.budget) lines.push(`    critical chain: ${[`detect ${fmt(w.budget.detectionS)}`, ...w.budget.chain.map((c) => `${c.action} ${fmt(c.seconds)}`)].join(" -> ")}`);
+  }
+  return lines;
+}
+
+/** crm_simulate runs a few at a time: each is single-threaded and short. */
+const CONCURRENCY = 4;
+
+/** Run tasks at most `limit` at a time; results in task order. */
+async function inPool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
+
+/**
+ * Run every scenario. crm_simulate works in `workDir` (its files carry wall-clock timestamps, so
+ * they are kept out of the plan's output unless asked for); nothing is written to `dir`.
+ */
+export async function simulateScenarios(o: SimulateOptions): Promise<FailoverReport> {
+  await fs.rm(o.workDir, { recursive: true, force: true });
+  const workDir = o.workDir;
+  await fs.mkdir(workDir, { recursive: true });
+  const cib = parseCib(o.cibXml);
+  const env = makeEnv(o.config, cib, workDir, o.model ?? stackCibModel(o.config));
+  const unknownNodes = cib.nodes.filter((n) => !env.members.includes(n.uname));
+  if (unknownNodes.length > 0 || cib.nodes.length !== env.members.length) {
+    throw new Error(`the CIB's nodes (${cib.nodes.map((n) => n.uname).join(", ")}) are not the config's members (${env.members.join(", ")})`);
+  }
+  const base = path.join(workDir, "cib.xml");
+  await fs.writeFile(base, o.cibXml);
+  await stampFeatureSet("cib.xml", workDir, await featureSet(workDir));
+
+  const first = await allUp(env, base);
+  const up = first.state;
+  // Every other scenario starts from the all-up state and is independent of the others.
+  const tasks: (() => Promise<ScenarioResult[]>)[] = [];
+  if (env.members.length >= 2) {
+    for (const m of env.members) {
+      tasks.push(async () => {
+        const f = await memberFail(env, up, m);
+        return [f.res, await memberReturn(env, f.state, m)];
+      });
+    }
+  }
+  const minority = Math.floor((env.members.length - 1) / 2);
+  if (minority >= 1) {
+    for (let i = 0; i < env.members.length; i++) {
+      const survivors = Array.from({ length: minority }, (_, k) => env.members[(i + k) % env.members.length]!);
+      tasks.push(async () => [await quorumLoss(env, up, survivors)]);
+    }
+  }
+  for (const p of [...cib.primitives.values()].filter((x) => x.class !== "stonith").sort((a, b) => a.id.localeCompare(b.id))) {
+    tasks.push(() => monitorScenarios(env, up, first.after, p));
+  }
+  if (env.members.length >= 2) for (const m of env.members) tasks.push(async () => [await standby(env, up, m)]);
+  const scenarios = [first.res, ...(await inPool(tasks, CONCURRENCY)).flat()];
+
+  const memberFails = scenarios.filter((s) => s.kind === "member-fail" && s.budget);
+  const worst = memberFails.length > 0 ? Math.max(...memberFails.map((s) => s.budget!.totalS)) : undefined;
+  const ok = scenarios.every((s) => s.ok);
+  return {
+    ok,
+    scenarios,
+    summary: summarize(scenarios, env.detection.seconds, worst, false),
+    table: summarize(scenarios, env.detection.seconds, worst, true),
+    detectionS: env.detection.seconds,
+    worstMemberFailureS: worst,
+  };
+}
+
+/** Plan step 5: writes build/<stack>/failover/ and returns the failover table. */
+export async function runFailover(ctx: PlanContext, cibXml: string): Promise<StepResult> {
+  const dir = path.join(ctx.outDir, "failover");
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "haha-failover-"));
+  let report: FailoverReport;
+  const notes: string[] = [];
+  try {
+    const model = stackCibModel(ctx.config);
+    if (renderCib(model) !== cibXml) notes.push("  note: the CIB differs from the one rendered from config alone; start times are taken from config's model");
+    report = await simulateScenarios({ config: ctx.config, cibXml, workDir, model });
+  } catch (e) {
+    const msg = e instanceof ToolError ? e.message : `failover simulation could not run: ${(e as Error).message}`;
+    return { ok: false, summary: [`failover: ${msg}`] };
+  } finally {
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+  for (const [i, s] of report.scenarios.entries()) {
+    await fs.writeFile(path.join(dir, `${String(i + 1).padStart(2, "0")}-${s.id.replace(/[^A-Za-z0-9._+-]/g, "_")}.json`), JSON.stringify(s, null, 2) + "\n");
+  }
+  const index = {
+    ok: report.ok,
+    targets: TARGETS,
+    detectionS: report.detectionS,
+    worstMemberFailureS: report.worstMemberFailureS,
+    scenarios: report.scenarios.map((s) => ({ id: s.id, title: s.title, kind: s.kind, ok: s.ok, totalS: s.budget?.totalS, problems: s.problems.length })),
+  };
+  await fs.writeFile(path.join(dir, "summary.json"), JSON.stringify(index, null, 2) + "\n");
+  await fs.writeFile(path.join(dir, "summary.txt"), [...report.table, ...notes].join("\n") + "\n");
+  return { ok: report.ok, summary: [...report.summary, `  every scenario: ${path.join(dir, "summary.txt")} and one JSON file each`, ...notes] };
+}

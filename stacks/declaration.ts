@@ -1,0 +1,47 @@
+// What the stack as a whole declares to the policy pack: the waivers it accepts, its switches and
+// its failure domains. A real `pulumi preview` hands policies resources, never stack config, so
+// this component carries those values as its args (inputs) and outputs, plain and known at preview.
+import * as pulumi from "@pulumi/pulumi";
+import type { HahaConfig, Waiver } from "./config/schema";
+
+export const DECLARATION_TYPE = "haha:stack:Declaration";
+
+/** Something that fails as a whole: a Proxmox host, or a switch (a stack group fails together). */
+export interface FailureDomain {
+  name: string;
+  kind: "host" | "switch";
+  /** Proxmox hosts lost with this domain. */
+  hosts: string[];
+  /** Switches lost with this domain. */
+  switches: string[];
+}
+
+export interface StackDeclarationArgs {
+  waivers: Waiver[];
+  switches: { name: string; model: string; stackGroup?: string }[];
+  failureDomains: FailureDomain[];
+}
+
+/** The declaration of a validated config: every host, and every switch or switch stack group. */
+export function stackDeclarationArgs(c: HahaConfig): StackDeclarationArgs {
+  const domains: FailureDomain[] = c.nodes.map((n) => ({ name: n.name, kind: "host", hosts: [n.name], switches: [] }));
+  const groups = new Map<string, string[]>();
+  for (const s of c.switches) {
+    const group = s.stackGroup ?? s.name;
+    groups.set(group, [...(groups.get(group) ?? []), s.name]);
+  }
+  for (const [name, switches] of groups) domains.push({ name, kind: "switch", hosts: [], switches });
+  return {
+    waivers: c.waivers.map((w) => ({ policy: w.policy, target: w.target, reason: w.reason })),
+    switches: c.switches.map((s) => (s.stackGroup ? { name: s.name, model: s.model, stackGroup: s.stackGroup } : { name: s.name, model: s.model })),
+    failureDomains: domains,
+  };
+}
+
+export class StackDeclaration extends pulumi.ComponentResource {
+  constructor(name: string, args: StackDeclarationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(DECLARATION_TYPE, name, { ...args }, opts);
+    // Stack policies read outputs; repeat the args there so both kinds of policy see them.
+    this.registerOutputs({ ...args });
+  }
+}

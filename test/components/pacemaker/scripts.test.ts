@@ -1,0 +1,169 @@
+// The steps the pacemaker layer runs on members, run here with the real Pacemaker tools against a
+// CIB file standing in for the live cluster (every tool honours CIB_file); only `crm_node --quorum`,
+// which asks corosync, is answered by a stand-in.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, describe, it } from "node:test";
+import { XMLParser } from "fast-xml-parser";
+import { buildCibModel, CIB_DIGEST_PROPERTY } from "../../../components/pacemaker/cib/build";
+import { renderCib } from "../../../components/pacemaker/cib/serialize";
+import { renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload } from "../../../components/pacemaker/scripts";
+import { parseCib } from "../../../plan/simulate-cib";
+import { clusterMembers } from "../../../stacks/config/members";
+import { mutatedConfig, prodConfig } from "../../helpers/config";
+import { tempDir } from "../../helpers/plan";
+import { dummy, servicesFixture, storageFixture } from "./fixtures";
+import type { Op } from "../../../components/pacemaker/cib/model";
+
+const dummyWithOps = (id: string, ops: Op[]) => ({ ...dummy(id), ops });
+
+const dir = tempDir("haha-push-");
+const live = path.join(dir, "live.xml");
+const cibFile = path.join(dir, "cib.xml");
+const script = path.join(dir, "haha-cib-push");
+const bin = path.join(dir, "bin");
+
+function setQuorum(q: 0 | 1) {
+  fs.writeFileSync(path.join(bin, "crm_node"), `#!/bin/sh\n[ "$1" = --quorum ] && echo ${q}\n`, { mode: 0o755 });
+}
+
+function push(env: Record<string, string> = {}) {
+  const r = spawnSync("sh", [script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CIB_file: live, TMPDIR: dir, ...env } });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const cibAttrs = (file: string) => (new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "" }).parse(fs.readFileSync(file, "utf8")) as { cib: Record<string, string> }).cib;
+const epoch = (file: string) => Number(cibAttrs(file).epoch);
+const run = (cmd: string, args: string[], env: Record<string, string> = {}) => {
+  const r = spawnSync(cmd, args, { encoding: "utf8", cwd: dir, env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+};
+
+const c = prodConfig();
+const fragments = () => [storageFixture(c), servicesFixture()];
+
+before(() => {
+  fs.mkdirSync(bin);
+  setQuorum(1);
+  // The "live cluster": the current configuration with every member up and everything started.
+  fs.writeFileSync(path.join(dir, "old.xml"), renderCib(buildCibModel(c, fragments())));
+  run("crm_simulate", ["-x", "old.xml", "-S", "-q", "1", ...clusterMembers(c).flatMap((m) => ["--node-up", m.name]), "--save-output", "live.xml"]);
+  // What the DC maintains itself, which a push must keep.
+  run("crm_attribute", ["--type", "crm_config", "--name", "dc-version", "--update", "2.1.5-test"], { CIB_file: live });
+  fs.writeFileSync(script, renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 2 }), { mode: 0o755 });
+});
+
+describe("haha-cib-push", () => {
+  it("replaces the live configuration in one change, keeps the status and the DC's properties, and records the digest", () => {
+    const next = mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 200));
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(next, fragments())));
+    const before = epoch(live);
+    const r = push();
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /applied CIB [0-9a-f]{64}/);
+    const after = parseCib(fs.readFileSync(live, "utf8"));
+    assert.equal(after.rscDefaults["resource-stickiness"], "200");
+    assert.equal(after.properties[CIB_DIGEST_PROPERTY], crypto.createHash("sha256").update(fs.readFileSync(cibFile)).digest("hex"));
+    assert.equal(after.properties["dc-version"], "2.1.5-test");
+    assert.ok(epoch(live) > before, "the cluster bumps the epoch itself: no replace of an older CIB");
+    assert.match(fs.readFileSync(live, "utf8"), /<node_state /, "the status section is untouched");
+  });
+
+  it("does nothing when the digest is live already (a second member, or a re-run)", () => {
+    const before = epoch(live);
+    const r = push();
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /is live already/);
+    assert.equal(epoch(live), before);
+  });
+
+  it("refuses to change a minority partition's configuration", () => {
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 300)), fragments())));
+    const before = fs.readFileSync(live, "utf8");
+    setQuorum(0);
+    try {
+      const r = push();
+      assert.equal(r.status, 1);
+      assert.match(r.out, /no quorum: refusing/);
+      assert.equal(fs.readFileSync(live, "utf8"), before);
+    } finally {
+      setQuorum(1);
+    }
+  });
+
+  it("applies nothing when the new CIB does not validate against the schema", () => {
+    const frag = { source: "broken", resources: [{ kind: "primitive" as const, id: "noprov", class: "ocf" as const, type: "Dummy", params: {}, ops: [] }], constraints: [] };
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(c, [...fragments(), frag])));
+    const before = fs.readFileSync(live, "utf8");
+    const r = push();
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /does not validate against its schema; the cluster keeps its current configuration/);
+    assert.equal(fs.readFileSync(live, "utf8"), before);
+  });
+
+  it("applies nothing when crm_verify refuses the new CIB against the live state", () => {
+    const dup = dummyWithOps("dupmon", [
+      { name: "monitor", intervalS: 10, timeoutS: 20, reason: "x" },
+      { name: "monitor", intervalS: 10, timeoutS: 20, role: "Started", reason: "the same interval twice: Pacemaker refuses it" },
+    ]);
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(c, [...fragments(), { source: "broken", resources: [dup], constraints: [] }])));
+    const before = fs.readFileSync(live, "utf8");
+    const r = push();
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /is duplicate of[\s\S]*crm_verify refuses the new CIB/);
+    assert.equal(fs.readFileSync(live, "utf8"), before);
+  });
+
+  it("skips on a member where Pacemaker does not run: another member applies the CIB", () => {
+    const r = push({ CIB_file: path.join(dir, "no-such-cib.xml") });
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /Pacemaker does not run here/);
+  });
+
+  it("lets members try in node-id order, a few seconds apart", () => {
+    assert.doesNotMatch(renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 120 }), /\nsleep \d+\n/);
+    assert.match(renderCibPushScript({ cibPath: cibFile, nodeId: 3, staggerS: 5, waitS: 120 }), /\nsleep 10\n/);
+  });
+});
+
+describe("corosync authkey install", () => {
+  it("turns the base64 text into the 256-byte binary key, root-only", () => {
+    const key = crypto.randomBytes(256);
+    const b64 = path.join(dir, "authkey.b64");
+    const target = path.join(dir, "authkey");
+    fs.writeFileSync(b64, key.toString("base64"));
+    const r = spawnSync("sh", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(fs.readFileSync(target), key);
+    assert.equal(fs.statSync(target).mode & 0o777, 0o400);
+  });
+
+  it("refuses a key of the wrong size and leaves the old one", () => {
+    const b64 = path.join(dir, "short.b64");
+    const target = path.join(dir, "authkey-short");
+    fs.writeFileSync(target, "old");
+    fs.writeFileSync(b64, crypto.randomBytes(16).toString("base64"));
+    const r = spawnSync("sh", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.equal(fs.readFileSync(target, "utf8"), "old");
+  });
+});
+
+describe("cluster start", () => {
+  it("is valid shell, enables sbd before corosync starts, and corosync before pacemaker", () => {
+    const text = renderClusterStart({ clusterName: "haha", sbd: true });
+    for (const s of [text, renderCorosyncReload("haha"), renderCibPushScript({ cibPath: "/etc/haha/cib.xml", nodeId: 2, staggerS: 5, waitS: 120 })]) {
+      const r = spawnSync("sh", ["-n"], { input: s, encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const at = (needle: string) => text.indexOf(needle);
+    assert.ok(at("systemctl enable sbd") >= 0 && at("systemctl enable sbd") < at("systemctl start corosync"));
+    assert.ok(at("systemctl start corosync") < at("systemctl start pacemaker"));
+    assert.match(text, /if \[ ! -e '\/var\/lib\/haha\/member-of-haha' \]; then/);
+    assert.match(renderClusterStart({ clusterName: "haha", sbd: false }), /systemctl disable sbd/);
+  });
+});
