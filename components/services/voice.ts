@@ -12,7 +12,7 @@ import { HostFile } from "../host/file";
 import { HostStep } from "../host/step";
 import type { GuestIntent, ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
-import { subnetInfo } from "../../stacks/config/net";
+import { cloudVmArgs } from "../proxmox/vm";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { dockerProvider } from "./docker";
 import { ollamaIntent } from "./intent";
@@ -98,48 +98,14 @@ export class VoiceGuest extends HahaComponent {
         this.child(),
       );
     }
-    const prefix = subnetInfo(c.network.subnet).prefix;
     this.vm = new proxmox.VmLegacy(
       `${name}-vm`,
       {
-        nodeName: g.node,
-        vmId: g.vmid,
-        name: g.name,
+        ...cloudVmArgs(c, { node: g.node, vmid: g.vmid, name: g.name, address: g.address, cores: g.cores, memoryMiB: g.memoryMiB, diskGiB: g.diskGiB }),
         description: `HAHA voice guest ${g.name}: Ollama on the GPU of ${g.node}. Not critical: pinned to its host on purpose.`,
         tags: ["haha", "voice", "non-critical"],
-        onBoot: true,
-        started: true,
-        // The GPU is in this host: the guest cannot move, and nothing critical depends on it.
-        migrate: false,
-        machine: "q35",
-        operatingSystem: { type: "l26" },
-        agent: { enabled: true, trim: true },
-        cpu: { cores: g.cores, type: "host" },
-        // A passed-through device pins all guest memory: no ballooning.
-        memory: { dedicated: g.memoryMiB, floating: 0 },
-        scsiHardware: "virtio-scsi-single",
-        disks: [
-          {
-            interface: "virtio0",
-            datastoreId: c.proxmox.vmDatastore,
-            fileId: `${c.proxmox.imageDatastore}:iso/${c.proxmox.cloudImage.fileName}`,
-            size: g.diskGiB,
-            discard: "on",
-            iothread: true,
-          },
-        ],
-        networkDevices: [{ bridge: c.network.bridge, model: "virtio" }],
-        initialization: {
-          datastoreId: c.proxmox.vmDatastore,
-          ipConfigs: [{ ipv4: { address: `${g.address}/${prefix}`, gateway: c.network.gateway } }],
-          dns: { servers: c.network.dns },
-          userAccount: { username: c.ssh.user, keys: [c.ssh.publicKey] },
-        },
         // Compute only: the GPU is not the guest's display (xvga off), its ROM is read at boot.
         hostpcis: [{ device: "hostpci0", mapping: g.gpuMapping, pcie: true, rombar: true, xvga: false }],
-        usbs: [],
-        rebootAfterUpdate: false,
-        stopOnDestroy: true,
       },
       this.child({ dependsOn: this.gpuMapping ? [this.gpuMapping] : [] }),
     );
