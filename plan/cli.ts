@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { readStackFile } from "../stacks/config/load";
-import { ConfigError, formatProblem, parseConfig } from "../stacks/config/validate";
+import { ConfigError, formatProblem, missingSecrets, parseConfig } from "../stacks/config/validate";
 import { runFailover } from "./failover";
 import { hostFiles, mirrorFiles, renderedCib, writeJson } from "./files";
 import { runProgram } from "./mocks";
@@ -65,7 +65,10 @@ export async function main(argv: string[], log: (line: string) => void = console
   let stackFile, config;
   try {
     stackFile = readStackFile(opts.file);
-    config = parseConfig(stackFile.raw, path.relative(process.cwd(), opts.file) || opts.file);
+    const source = path.relative(process.cwd(), opts.file) || opts.file;
+    config = parseConfig(stackFile.raw, source);
+    const missing = missingSecrets(config, stackFile.secretsSet);
+    if (missing.length > 0) throw new ConfigError(source, missing);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     log(`plan: ${e.source}: the stack config is invalid (${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}):`);

@@ -213,3 +213,13 @@ export function crossCheck(c: HahaConfig): ConfigProblem[] {
   problems.push(...storageCrossCheck(c));
   return problems;
 }
+
+/**
+ * Secrets the config makes necessary, checked with the config so a missing one stops the run
+ * before any resource (exit 2), not half-way through declaring the cluster.
+ */
+export function missingSecrets(c: HahaConfig, present: readonly string[]): ConfigProblem[] {
+  const withBmc = c.nodes.flatMap((n, i) => (n.bmc ? [`haha:nodes[${i}].bmc`] : []));
+  if (withBmc.length === 0 || present.includes("bmcPassword")) return [];
+  return [{ path: "haha:bmcPassword", value: undefined, expected: `a secret, because ${withBmc.join(", ")} declare a BMC for fence_ipmilan: \`pulumi config set --secret haha:bmcPassword\`` }];
+}

@@ -53,6 +53,7 @@ const cases: Case[] = [
   { name: "waiver without a real reason", mutate: (r) => (r.waivers[0].reason = "because"), path: "haha:waivers[0].reason", expect: /reason of at least 20/ },
   { name: "NFS export outside the OCFS2 filesystem", mutate: (r) => (r.storage.nfs.exportPath = "/srv/elsewhere"), path: "haha:storage.nfs.exportPath", expect: /OCFS2 filesystem/ },
   { name: "unknown top-level key", mutate: (r) => (r.colour = "blue"), path: "haha:colour", expect: /unknown key/ },
+  { name: "a BMC without its password secret", mutate: (r) => (r.nodes[0].bmc = { address: "10.0.180.11", username: "fence" }), path: "haha:bmcPassword", expect: /declare a BMC for fence_ipmilan/ },
   { name: "secret set in clear", mutate: () => undefined, extra: { "haha:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----" }, path: "haha:sshPrivateKey", expect: /set it with `pulumi config set --secret haha:sshPrivateKey`/ },
 ];
 
