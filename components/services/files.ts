@@ -8,7 +8,7 @@ import type { HahaConfig } from "../../stacks/config/schema";
 import { BUILTIN_MQTT_CLIENTS } from "../../stacks/config/services";
 import { PROBE_DIR, serviceCatalog, ServiceSpec, UIDS } from "./catalog";
 import { renderBtProxy, renderEsphomeSecrets } from "./esphome";
-import { renderHaConfiguration, renderHaSecrets, renderHttpProbe } from "./homeassistant";
+import { haInputs, renderHaConfiguration, renderHaSecrets, renderHttpProbe } from "./homeassistant";
 import { AclUser, renderClientOptions, renderMosquittoAcl, renderMosquittoConf, renderMosquittoPasswd } from "./mosquitto";
 import { renderNodeRedSeedCredentials, renderNodeRedSeedFlows, renderNodeRedSettings } from "./nodered";
 import { renderZ2mConfiguration, renderZ2mSecrets, zigbeeNetwork } from "./zigbee2mqtt";
@@ -198,17 +198,7 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
       purpose: "location, units, HTTP, recorder on PostgreSQL, the UI editors' includes",
       content: {
         kind: "static",
-        text: renderHaConfiguration({
-          name: "Home",
-          latitude: h.latitude,
-          longitude: h.longitude,
-          elevation: h.elevation,
-          unitSystem: h.unitSystem,
-          timeZone: h.timeZone,
-          port: h.port,
-          internalUrl: `http://${vip}:${h.port}`,
-          purgeKeepDays: h.recorder.purgeKeepDays,
-        }),
+        text: renderHaConfiguration(haInputs(c)),
       },
     }),
     spec(ha, "config/secrets.yaml", {

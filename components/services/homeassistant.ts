@@ -1,6 +1,7 @@
 // Home Assistant's configuration.yaml and secrets.yaml, the recorder on PostgreSQL, and the
 // probe script its monitor runs. Integrations Home Assistant configures only in its UI (MQTT,
 // Wyoming, Ollama, the voice pipeline) are the documented manual steps of docs/services.md.
+import type { HahaConfig } from "../../stacks/config/schema";
 import { IncludeRef, renderYaml, SecretRef } from "./yamlfile";
 
 export interface HaInputs {
@@ -22,6 +23,22 @@ export const HA_UI_FILES: Record<string, string> = {
   "scripts.yaml": "{}\n",
   "scenes.yaml": "[]\n",
 };
+
+/** The stack config's Home Assistant settings as the renderer's inputs; its URL is the services VIP. */
+export function haInputs(c: HahaConfig): HaInputs {
+  const h = c.services.homeassistant;
+  return {
+    name: "Home",
+    latitude: h.latitude,
+    longitude: h.longitude,
+    elevation: h.elevation,
+    unitSystem: h.unitSystem,
+    timeZone: h.timeZone,
+    port: h.port,
+    internalUrl: `http://${c.network.vip}:${h.port}`,
+    purgeKeepDays: h.recorder.purgeKeepDays,
+  };
+}
 
 export function haConfiguration(i: HaInputs): Record<string, unknown> {
   return {

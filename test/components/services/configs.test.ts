@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { renderFile, serviceCatalog, serviceFiles } from "../../../components/services";
 import { btProxyConfig } from "../../../components/services/esphome";
-import { haConfiguration, haSecretFile } from "../../../components/services/homeassistant";
+import { haConfiguration, haInputs, haSecretFile } from "../../../components/services/homeassistant";
 import { decryptNodeRedCredentials, MQTT_BROKER_NODE_ID, nodeRedSeedFlows, nodeRedSettings } from "../../../components/services/nodered";
 import { IncludeRef, parseYamlFile, SecretRef } from "../../../components/services/yamlfile";
 import { prodConfig } from "../../helpers/config";
@@ -34,18 +34,7 @@ describe("Home Assistant files", () => {
   const conf = () => parseYamlFile(renderedAt(c, `${mount}/homeassistant/config/configuration.yaml`, secrets));
 
   it("configuration.yaml parses back to the model, with real !secret and !include tags", () => {
-    const h = c.services.homeassistant;
-    const model = haConfiguration({
-      name: "Home",
-      latitude: h.latitude,
-      longitude: h.longitude,
-      elevation: h.elevation,
-      unitSystem: h.unitSystem,
-      timeZone: h.timeZone,
-      port: h.port,
-      internalUrl: `http://${c.network.vip}:${h.port}`,
-      purgeKeepDays: h.recorder.purgeKeepDays,
-    });
+    const model = haConfiguration(haInputs(c));
     const parsed = conf() as Record<string, Record<string, unknown>>;
     assert.deepEqual(parsed, model);
     assert.ok(parsed.recorder!.db_url instanceof SecretRef);
