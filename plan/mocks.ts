@@ -5,7 +5,7 @@ import { isUnknown } from "@pulumi/pulumi/output";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import { secretPlaceholder, StackFileConfig } from "../stacks/config/load";
-import { SECRET_KEYS } from "../stacks/config/schema";
+import { SECRET_KEYS, SecretKey } from "../stacks/config/schema";
 import type { StackOutputs } from "../stacks/haha";
 import { program } from "../stacks/program";
 import type { RecordedResource } from "./types";
@@ -15,10 +15,24 @@ const isSecret = (v: unknown): v is { value: unknown } =>
   v !== null && typeof v === "object" && (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
 
 /**
- * Deterministic stand-ins for what providers compute. @pulumi/random yields placeholders
- * named after the resource, never real secrets, and always marked secret.
+ * Where secret values come from. The plan has none: every secret is a `<secret:NAME>` placeholder.
+ * A lab, which deploys for real, hands real values it generated and keeps in its own folder.
  */
-function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+export interface SecretSource {
+  /** The clear value of a `haha:*` stack secret (e.g. the lab's own deploy key). */
+  config(key: SecretKey): string | undefined;
+  /** The outputs a @pulumi/random resource yields (every one of them is marked secret); undefined: placeholders. */
+  random(type: string, name: string, inputs: Record<string, unknown>): Record<string, string> | undefined;
+}
+
+/**
+ * Deterministic stand-ins for what providers compute. @pulumi/random yields placeholders
+ * named after the resource, never real secrets, and always marked secret (unless a lab's
+ * SecretSource hands real values).
+ */
+function mockState(type: string, name: string, inputs: Record<string, unknown>, source?: SecretSource): Record<string, unknown> {
+  const real = type.startsWith("random:") ? source?.random(type, name, inputs) : undefined;
+  if (real) return { ...inputs, ...Object.fromEntries(Object.entries(real).map(([k, v]) => [k, { ...SECRET, value: v }])) };
   const secret = (suffix = "") => ({ ...SECRET, value: secretPlaceholder(`${name}${suffix}`) });
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
@@ -78,12 +92,18 @@ export interface ProgramRun {
  * Run `fn` inside a stack under Pulumi's mocks and record every resource it registers.
  * One run per process: the Pulumi runtime's state is global.
  */
-export async function recordUnderMocks<T>(stack: string, preview: boolean, configure: () => void, fn: () => Promise<T>): Promise<{ resources: RecordedResource[]; outputs: T }> {
+export async function recordUnderMocks<T>(
+  stack: string,
+  preview: boolean,
+  configure: () => void,
+  fn: () => Promise<T>,
+  source?: SecretSource,
+): Promise<{ resources: RecordedResource[]; outputs: T }> {
   const recorded = new Map<string, RecordedResource>();
   const duplicates: string[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args: pulumi.runtime.MockResourceArgs) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockState(args.type, args.name, args.inputs) }),
+      newResource: (args: pulumi.runtime.MockResourceArgs) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockState(args.type, args.name, args.inputs, source) }),
       call: () => ({}),
     },
     "haha",
@@ -123,15 +143,15 @@ export async function recordUnderMocks<T>(stack: string, preview: boolean, confi
   return { resources, outputs };
 }
 
-/** The stack file's config as the Pulumi runtime holds it; secrets are `<secret:KEY>` placeholders. */
-export function setStackConfig(file: StackFileConfig): void {
+/** The stack file's config as the Pulumi runtime holds it; secrets are `<secret:KEY>` placeholders (or a lab's real values). */
+export function setStackConfig(file: StackFileConfig, source?: SecretSource): void {
   const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(file.raw)) config[`haha:${k}`] = JSON.stringify(v);
   const secretKeys: string[] = [];
   for (const [k, spec] of Object.entries(SECRET_KEYS)) {
     // Required secrets, and optional ones the stack file sets, get a placeholder.
     if (spec.required || file.secretsSet.includes(k as never)) {
-      config[`haha:${k}`] = secretPlaceholder(k);
+      config[`haha:${k}`] = source?.config(k as SecretKey) ?? secretPlaceholder(k);
       secretKeys.push(`haha:${k}`);
     }
   }
@@ -139,6 +159,6 @@ export function setStackConfig(file: StackFileConfig): void {
 }
 
 /** Run stacks/program.ts, the real program, under mocks with the stack file's config. */
-export function runProgram(stack: string, file: StackFileConfig, preview: boolean): Promise<ProgramRun> {
-  return recordUnderMocks(stack, preview, () => setStackConfig(file), program);
+export function runProgram(stack: string, file: StackFileConfig, preview: boolean, source?: SecretSource): Promise<ProgramRun> {
+  return recordUnderMocks(stack, preview, () => setStackConfig(file, source), program, source);
 }
