@@ -103,7 +103,8 @@ function hosts(config: HahaConfig, runs: Map<string, PlacedItem[]>, drbd: Map<st
 }
 
 function domains(ctx: PlanContext, rules: RuleResult[]): ReportDomain[] {
-  const { model } = domainModel(new StackView(ctx.resources.map(toOfflineResource)));
+  // Only HAHA's own components carry the intents the analysis reads; the rest would cost time.
+  const { model } = domainModel(new StackView(ctx.resources.filter((r) => r.type.startsWith("haha:")).map(toOfflineResource)));
   if (!model) return [];
   const waived = rules.find((r) => r.name === "failure-domains")?.waived ?? [];
   return analyseFailureDomains(model).map((o) => {

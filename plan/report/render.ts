@@ -2,7 +2,7 @@
 // the report's model. Pure: model in, HTML out.
 import { domainSvg, hostStates } from "./domains";
 import type { LabMeasurement, ReportModel, ReportScenario } from "./model";
-import { secs, timelineSvg } from "./timeline";
+import { secs, timelineHtml } from "./timeline";
 import { topologySvg } from "./topology";
 import { el, serialize, type XNode } from "./xml";
 
@@ -54,12 +54,28 @@ line.tick { stroke: var(--line); }
 line.fault { stroke: var(--fg); stroke-width: 1.5; }
 line.target { stroke: var(--target); stroke-width: 2; stroke-dasharray: 5 3; }
 line.median { stroke: var(--fg); stroke-width: 2; }
-rect.bar-detect { fill: var(--detect); }
-rect.bar-fence { fill: var(--fence); }
-rect.bar-start { fill: var(--start); }
-rect.bar-lab { fill: var(--lab); opacity: 0.8; }
+.tl { font-size: 13px; margin: 8px 0; }
+.tl-row { display: grid; grid-template-columns: minmax(0, 22em) minmax(0, 1fr); column-gap: 10px; align-items: center; min-height: 22px; }
+.tl-label { font-family: ui-monospace, DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 12px; }
+.tl-track { position: relative; height: 22px; margin-right: 4.5em; }
+.tl-axis .tl-track { border-bottom: 1px solid var(--line); }
+.tl-tick { position: absolute; bottom: 2px; font-size: 11px; color: var(--muted); white-space: nowrap; transform: translateX(-50%); }
+.tl-tick.tick-first { transform: none; padding-left: 5px; }
+.tl-tick.tick-last { transform: none; }
+.tl-fault { position: absolute; left: 0; top: 0; bottom: 0; border-left: 2px solid var(--fg); }
+.tl-target { position: absolute; top: 0; bottom: 0; border-left: 2px dashed var(--target); }
+.tl-total .tl-fault, .tl-total .tl-target { bottom: 50%; }
+.bar { position: absolute; top: 4px; height: 14px; border-radius: 2px; }
+.bar-detect { background: var(--detect); }
+.bar-fence { background: var(--fence); }
+.bar-start { background: var(--start); }
+.bar-lab { background: var(--lab); opacity: 0.85; }
+.tl-median { position: absolute; top: -3px; bottom: -3px; border-left: 3px solid var(--fg); margin-left: -1px; }
+.tl-value { position: absolute; top: 2px; margin-left: 5px; font-size: 12px; white-space: nowrap; }
+.tl-target-label { position: absolute; top: 2px; font-size: 12px; white-space: nowrap; font-weight: bold; }
 .narrow { display: none; }
-@media (max-width: 700px) { .wide { display: none; } .narrow { display: block; } body { padding: 10px; } }
+@media (max-width: 700px) { .wide { display: none; } .narrow { display: block; } body { padding: 10px; }
+  .tl-row { grid-template-columns: minmax(0, 1fr); } .tl-label { padding-top: 4px; } .tl-axis .tl-label { display: none; } }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 340px), 1fr)); gap: 12px; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px; min-width: 0; }
 .card.lost { border: 2px dashed var(--bad); }
@@ -120,8 +136,7 @@ function scenario(m: ReportModel, s: ReportScenario): XNode {
     "article",
     { class: "scenario", id: `scenario-${s.id}`, "data-scenario": s.id },
     el("h3", {}, `${s.title}: `, el("span", { class: s.ok ? "ok" : "bad" }, s.ok ? "ends as expected" : "ENDS WRONG"), `, total ${secs(s.totalS)}`),
-    timelineSvg(s, lab, false, "wide"),
-    timelineSvg(s, lab, true, "narrow"),
+    timelineHtml(s, lab),
     s.detectionNote ? el("p", { class: "note" }, `Detection: ${s.detectionNote}.`) : undefined,
     s.guestOnly ? el("p", { class: "note" }, `When only the guest dies and its host answers: fencing ${secs(s.guestOnly.fencingS)}, total ${secs(s.guestOnly.totalS)}.`) : undefined,
     lab.length === 0 ? el("p", { class: "note" }, "No lab has measured this scenario yet.") : undefined,

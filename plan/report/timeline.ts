@@ -1,15 +1,9 @@
-// A failover scenario as a horizontal bar chart: the fault at 0 s, detection, fencing and each
-// start on the critical path one after the other (the plan's budget), the target as a line, and
-// a lab's measured min/median/max as a range bar beside them when a lab measured this scenario.
-import { charsFitting, lineHeight, pack, svg, text, textWidth } from "./draw";
+// A failover scenario as a horizontal bar chart in HTML and CSS (one layout for every width: on a
+// phone each label sits above its bar): the fault at 0 s, detection, fencing and each start on the
+// critical path one after the other (the plan's budget), the target as a line through every row,
+// and a lab's measured min/median/max as a range bar with a median mark when a lab measured it.
 import type { LabMeasurement, ReportScenario } from "./model";
 import { el, type XNode } from "./xml";
-
-const M = 12;
-const SIZE = 11;
-const BAR = 14;
-const ROW = 22;
-const VALUE_W = 52;
 
 interface Row {
   label: string;
@@ -33,7 +27,14 @@ function rowsOf(s: ReportScenario, lab: LabMeasurement[]): Row[] {
     t += c.seconds;
   }
   for (const m of lab) {
-    rows.push({ label: `${m.lab} measured ${m.what} (${m.rounds} rounds)`, start: m.minS, seconds: m.maxS - m.minS, median: m.medianS, cls: "bar-lab", value: `${secs(m.minS)}/${secs(m.medianS)}/${secs(m.maxS)}` });
+    rows.push({
+      label: `${m.lab} measured ${m.what} over ${m.rounds} rounds${m.ok ? "" : " (FAILED)"}: min ${secs(m.minS)}, median ${secs(m.medianS)}, max ${secs(m.maxS)}`,
+      start: m.minS,
+      seconds: m.maxS - m.minS,
+      median: m.medianS,
+      cls: "bar-lab",
+      value: secs(m.medianS),
+    });
   }
   return rows;
 }
@@ -43,62 +44,39 @@ function niceStep(max: number): number {
   return 600;
 }
 
-/** `narrow`: each label on its own line above its bar (a phone's width). */
-export function timelineSvg(s: ReportScenario, lab: LabMeasurement[], narrow: boolean, cls: string): XNode {
+const pct = (n: number) => `${Math.round(n * 100) / 100}%`;
+
+export function timelineHtml(s: ReportScenario, lab: LabMeasurement[]): XNode {
   const rows = rowsOf(s, lab);
   const maxS = Math.max(s.totalS, s.targetS ?? 0, ...lab.map((m) => m.maxS), 1);
   const step = niceStep(maxS);
   const axisMax = Math.ceil(maxS / step) * step;
-  const W = narrow ? 360 : 760;
-  const maxLabel = narrow ? charsFitting(W - 2 * M, SIZE) : 40;
-  const labels = rows.map((r) => pack([r.label], maxLabel));
-  const labelW = narrow ? 0 : Math.min(Math.max(...labels.flat().map((l) => textWidth(l, SIZE)), 60), textWidth("x".repeat(maxLabel), SIZE)) + 12;
-  const valueW = Math.max(VALUE_W, ...rows.map((r) => textWidth(r.value, SIZE) + 8));
-  const x0 = M + labelW;
-  const bw = W - x0 - M - valueW;
-  const X = (sec: number) => x0 + (sec / axisMax) * bw;
-  const kids: XNode[] = [];
+  const at = (sec: number) => (sec / axisMax) * 100;
+  const target = s.targetS !== undefined ? el("span", { class: "tl-target", style: `left: ${pct(at(s.targetS))}`, "aria-hidden": "true" }) : undefined;
+  const fault = el("span", { class: "tl-fault", "aria-hidden": "true" });
 
-  // Axis with ticks on top.
-  let y = M + lineHeight(SIZE);
+  const ticks: XNode[] = [];
   for (let v = 0; v <= axisMax + 1e-9; v += step) {
-    kids.push(el("line", { x1: X(v), y1: y + 4, x2: X(v), y2: y + 8, class: "tick" }));
-    kids.push(text(X(v), y, `${v} s`, SIZE - 1, "t-muted", { anchor: v === 0 ? "start" : v >= axisMax ? "end" : "middle" }));
+    const edge = v === 0 ? "tick-first" : v >= axisMax ? "tick-last" : "";
+    ticks.push(el("span", { class: `tl-tick ${edge}`.trim(), style: v >= axisMax ? "right: 0" : `left: ${pct(at(v))}`, "data-label": "tick" }, `${v} s`));
   }
-  y += 10;
-  const top = y;
-  kids.push(text(x0 + 4, y + 12, "fault", SIZE, "t-strong", { bold: true }));
-  y += ROW;
+  const row = (label: XNode | string, track: XNode[], cls = "") => el("div", { class: `tl-row ${cls}`.trim() }, el("span", { class: "tl-label" }, label), el("span", { class: "tl-track" }, fault, target, ...track));
 
-  rows.forEach((r, i) => {
-    const lines = labels[i]!;
-    if (narrow) {
-      for (const l of lines) {
-        y += lineHeight(SIZE);
-        kids.push(text(M, y - 3, l, SIZE, "t-label"));
-      }
-    }
-    const by = y + (narrow ? 2 : (ROW - BAR) / 2);
-    if (!narrow) lines.forEach((l, k) => kids.push(text(M, y + 15 + k * lineHeight(SIZE), l, SIZE, "t-label")));
-    const w = Math.max(r.seconds > 0 ? (r.seconds / axisMax) * bw : 0, 2);
-    kids.push(el("rect", { x: X(r.start), y: by, width: w, height: BAR, class: `bar ${r.cls}`, "data-bar": r.label }, el("title", {}, `${r.label}: ${r.value}`)));
-    if (r.median !== undefined) kids.push(el("line", { x1: X(r.median), y1: by - 2, x2: X(r.median), y2: by + BAR + 2, class: "median" }));
-    kids.push(text(X(r.start) + w + 4, by + BAR - 3, r.value, SIZE, "t-value"));
-    y += narrow ? BAR + 6 : Math.max(ROW, lines.length * lineHeight(SIZE) + 6);
-  });
-
-  // The fault line and the target line run through every row.
-  kids.push(el("line", { x1: X(0), y1: top, x2: X(0), y2: y, class: "fault" }));
-  y += 4;
-  const total = `total ${secs(s.totalS)}`;
-  kids.push(text(M, y + 12, total, SIZE, "t-strong", { bold: true }));
-  if (s.targetS !== undefined) {
-    kids.push(el("line", { x1: X(s.targetS), y1: top, x2: X(s.targetS), y2: y, class: "target" }));
-    const label = `target ${secs(s.targetS)}: ${s.totalS <= s.targetS ? "met" : "MISSED"}`;
-    // Right-aligned on the target line, clear of the total on the left.
-    const lx = Math.max(X(s.targetS), M + textWidth(total, SIZE) + 12 + textWidth(label, SIZE));
-    kids.push(text(Math.min(lx, W - M), y + 12, label, SIZE, s.totalS <= s.targetS ? "t-ok" : "t-bad", { anchor: "end" }));
+  const body: XNode[] = [row("", ticks, "tl-axis"), row(el("strong", {}, "fault"), [])];
+  for (const r of rows) {
+    const end = at(r.start + r.seconds);
+    const bar = el(
+      "span",
+      { class: `bar ${r.cls}`, style: `left: ${pct(at(r.start))}; width: max(2px, ${pct(at(r.seconds))})`, "data-bar": r.label, title: `${r.label}: ${r.value}` },
+      r.median !== undefined ? el("span", { class: "tl-median", style: `left: ${pct(((r.median - r.start) / Math.max(r.seconds, 1e-9)) * 100)}` }) : undefined,
+    );
+    body.push(row(r.label, [bar, el("span", { class: "tl-value", style: `left: ${pct(end)}`, "data-label": "value" }, r.value)]));
   }
-  y += lineHeight(SIZE) + M;
-  return svg(W, y, `Timeline of scenario ${s.title}: total ${secs(s.totalS)}`, `timeline ${cls}`, kids);
+  const verdict = s.targetS === undefined ? undefined : s.totalS <= s.targetS ? "met" : "MISSED";
+  body.push(
+    row(el("strong", {}, `total ${secs(s.totalS)}`), [
+      s.targetS !== undefined ? el("span", { class: `tl-target-label ${verdict === "met" ? "ok" : "bad"}`, style: `right: ${pct(100 - at(s.targetS))}`, "data-label": "target" }, `target ${secs(s.targetS)}: ${verdict}`) : undefined,
+    ].filter((x): x is XNode => x !== undefined), "tl-total"),
+  );
+  return el("div", { class: "tl", role: "img", "aria-label": `Timeline of ${s.title}: total ${secs(s.totalS)}${verdict ? `, target ${secs(s.targetS!)} ${verdict}` : ""}`, "data-timeline": s.id }, ...body);
 }

@@ -134,13 +134,16 @@ export function topologySvg(model: ReportModel, cols: number, cls: string): XNod
   y += side ? SW_H : swBoxes.length * (SW_H + PAD) - PAD;
   y += cablesDrawn ? CABLES : GAP;
 
-  const hh = Math.max(...model.hosts.map(hostHeight));
+  // Hosts of one row share its height; rows stack.
+  const heights = model.hosts.map(hostHeight);
+  const rowH = Array.from({ length: rows }, (_, r) => Math.max(...heights.slice(r * cols, (r + 1) * cols)));
   const attach: { x: number; y: number; switch?: string }[] = [];
   const hostNodes: XNode[] = [];
+  let rowY = y;
   model.hosts.forEach((h, i) => {
-    const x = M + (i % cols) * (COL + GAP);
-    const hy = y + Math.floor(i / cols) * (hh + GAP);
-    const d = hostDrawing(h, x, hy, hh);
+    const r = Math.floor(i / cols);
+    if (i > 0 && i % cols === 0) rowY += rowH[r - 1]! + GAP;
+    const d = hostDrawing(h, M + (i % cols) * (COL + GAP), rowY, rowH[r]!);
     hostNodes.push(d.node);
     attach.push(...d.slaves);
   });
@@ -159,7 +162,7 @@ export function topologySvg(model: ReportModel, cols: number, cls: string): XNod
     kids.unshift(el("g", { class: "cables" }, ...cables));
   }
   kids.push(...hostNodes);
-  y += rows * hh + (rows - 1) * GAP + GAP;
+  y += rowH.reduce((a, b) => a + b, 0) + (rows - 1) * GAP + GAP;
 
   // Peripherals: on the network, never on a host; boxes flow left to right.
   const per: Line[][] = [];
