@@ -6,6 +6,7 @@ import { CIB_IDS } from "../../components/pacemaker/cib/ids";
 import { analyseFailureDomains, domainModel } from "../../policies/failure-domains";
 import type { RuleResult } from "../../policies/evaluate";
 import { StackView } from "../../policies/view";
+import { WAIVED_VIOLATIONS } from "../../policies/waivers";
 import { clusterMembers } from "../../stacks/config/members";
 import type { HahaConfig } from "../../stacks/config/schema";
 import type { ScenarioResult } from "../failover";
@@ -184,7 +185,8 @@ export function reportModel(ctx: PlanContext): ReportModel {
     level: r.level,
     status: r.status,
     description: r.description,
-    violations: r.violations.map((v) => ({ subject: v.subject ?? v.resource?.name ?? "stack", problem: v.problem ?? v.message, fix: v.fix })),
+    // waived-violations repeats each waived finding for a preview's output; here they sit under their rules (as in the summary).
+    violations: (r.name === WAIVED_VIOLATIONS ? r.violations.filter((v) => !/ waived by haha:waivers\[/.test(v.subject ?? "")) : r.violations).map((v) => ({ subject: v.subject ?? v.resource?.name ?? "stack", problem: v.problem ?? v.message, fix: v.fix })),
     waived: r.waived.map((v) => ({ subject: v.subject ?? v.resource?.name ?? "stack", waiver: v.waiver?.index ?? -1 })),
   }));
   return {

@@ -1,5 +1,6 @@
 // report.html: one self-contained page (no script, no network, no external file) rendered from
 // the report's model. Pure: model in, HTML out.
+import { WAIVED_VIOLATIONS } from "../../policies/waivers";
 import { domainSvg, hostStates } from "./domains";
 import type { LabMeasurement, ReportModel, ReportScenario } from "./model";
 import { secs, timelineHtml } from "./timeline";
@@ -30,6 +31,7 @@ code { font-family: ui-monospace, DejaVu Sans Mono, Menlo, Consolas, monospace; 
 nav a { margin-right: 12px; color: var(--vip); }
 a { color: var(--vip); }
 svg { display: block; max-width: 100%; height: auto; }
+svg.topology { margin: 0 auto; }
 svg text { font-family: DejaVu Sans Mono, Menlo, Consolas, ui-monospace, monospace; fill: var(--fg); }
 .verdict { font-weight: bold; }
 .ok, .t-ok { color: var(--ok); fill: var(--ok); }
@@ -194,6 +196,7 @@ function policy(m: ReportModel): XNode {
   const waiverList = p.waivers.map((w) =>
     el("li", {}, el("strong", {}, `haha:waivers[${w.index}]`), ` ${w.policy}, target ${w.target}: ${w.reason}`),
   );
+  const waivedCount = p.rules.reduce((n, r) => n + r.waived.length, 0);
   const rules = p.rules.map((r) => {
     const waived = new Map<number, string[]>();
     for (const w of r.waived) waived.set(w.waiver, [...(waived.get(w.waiver) ?? []), w.subject]);
@@ -205,6 +208,7 @@ function policy(m: ReportModel): XNode {
       ` `,
       el("strong", {}, r.name),
       ` (${r.level}): ${r.description}`,
+      r.name === WAIVED_VIOLATIONS && waivedCount > 0 ? el("p", { class: "note" }, `${waivedCount} waived finding(s) in all, each listed under its rule above.`) : undefined,
       r.violations.length ? el("ul", {}, ...r.violations.map((v) => el("li", {}, `${v.subject}: ${v.problem}`, v.fix ? el("br", {}) : undefined, v.fix ? `fix: ${v.fix}` : undefined))) : undefined,
       waived.size
         ? el("ul", {}, ...[...waived].map(([i, subjects]) => el("li", {}, `waived by haha:waivers[${i}] (${subjects.length} finding${subjects.length === 1 ? "" : "s"}): ${subjects.join("; ")}. Reason: ${p.waivers.find((w) => w.index === i)?.reason ?? "?"}`)))
