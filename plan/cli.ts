@@ -103,7 +103,7 @@ export async function main(argv: string[], log: (line: string) => void = console
   for (const line of failover.summary) log(line);
   const ok = policy.ok && failover.ok;
   log(ok ? "result: safe to apply (exit 0)" : "result: UNSAFE, see above (exit 1)");
-  log(`report: ${path.relative(process.cwd(), writeReport(ctx)) || "report.html"}`);
+  log(`report: ${writeReport(ctx)}`);
   return ok ? 0 : 1;
 }
 

@@ -5,9 +5,10 @@ import type { PlanContext } from "../types";
 import { reportModel } from "./load";
 import { renderReport } from "./render";
 
-/** Writes build/<stack>/report.html and returns its path. */
+/** Writes build/<stack>/report.html and returns its path as a person would type it (relative to the working directory when inside it). */
 export function writeReport(ctx: PlanContext): string {
   const file = path.join(ctx.outDir, "report.html");
   fs.writeFileSync(file, renderReport(reportModel(ctx)));
-  return file;
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") ? rel : file;
 }

@@ -115,7 +115,9 @@ export function topologySvg(model: ReportModel, cols: number, cls: string): XNod
   const cablesDrawn = rows === 1;
 
   // Switches: side by side when they fit, else one per row.
-  const swBoxes = model.switches.map((s) => ({ s, w: Math.max(textWidth(s.name, NAME), textWidth(s.model, DETAIL), textWidth(s.stackGroup ? `stack ${s.stackGroup}` : "switch", DETAIL)) + 24 }));
+  // Wide enough to take its cables apart (when drawn): 16 units per cable.
+  const cablesOf = (sw: string) => (cablesDrawn ? model.hosts.flatMap((h) => h.bond.slaves).filter((x) => x.switch === sw).length : 0);
+  const swBoxes = model.switches.map((s) => ({ s, w: Math.max(textWidth(s.name, NAME) + 24, textWidth(`${s.model}${s.stackGroup ? `, stack ${s.stackGroup}` : ""}`, DETAIL) + 24, cablesOf(s.name) * 16) }));
   const side = swBoxes.reduce((a, b) => a + b.w, 0) + (swBoxes.length - 1) * GAP <= W - 2 * M;
   const swPlaced = new Map<string, Placed>();
   let y = M;
