@@ -32,6 +32,7 @@ nav a { margin-right: 12px; color: var(--vip); }
 a { color: var(--vip); }
 svg { display: block; max-width: 100%; height: auto; }
 svg.topology { margin: 0 auto; }
+.card svg.domain { width: min(100%, 420px); }
 svg text { font-family: DejaVu Sans Mono, Menlo, Consolas, ui-monospace, monospace; fill: var(--fg); }
 .verdict { font-weight: bold; }
 .ok, .t-ok { color: var(--ok); fill: var(--ok); }
