@@ -6,9 +6,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { breakText, pack } from "../../plan/report/draw";
 import { labMeasurements } from "../../plan/report/load";
 import type { ReportModel } from "../../plan/report/model";
 import { renderReport } from "../../plan/report/render";
+import { topologySvg } from "../../plan/report/topology";
+import type { XNode } from "../../plan/report/xml";
 import { tempDir } from "../helpers/plan";
 
 const EVIL = `<script>alert("x")</script> & 'quotes'`;
@@ -98,5 +101,40 @@ describe("labMeasurements", () => {
     assert.match(r.problems[0]!, /lab-ns\/report\.json: scenarios\.0\.measured\.recoveryS\.median: /);
     fs.writeFileSync(path.join(dir, "lab-ns", "report.json"), "{");
     assert.match(labMeasurements(dir).problems[0]!, /lab-ns\/report\.json: not JSON/);
+  });
+});
+
+describe("layout", () => {
+  it("packs and breaks labels within their width", () => {
+    assert.deepEqual(pack(["esphome", "homeassistant", "mosquitto"], 24), ["esphome, homeassistant,", "mosquitto"]);
+    assert.deepEqual(pack(["a", "b"], 20, "fencing: "), ["fencing: a, b"]);
+    assert.deepEqual(pack([], 20, "fencing: "), []);
+    for (const line of breakText("a-very-long-resource-name-without-spaces and more", 10)) assert.ok(line.length <= 10, line);
+  });
+
+  it("places host boxes apart for any number of hosts, in one row or one column", () => {
+    const m = model();
+    const base = m.hosts[0]!;
+    m.hosts = Array.from({ length: 9 }, (_, i) => ({ ...structuredClone(base), name: `pve${i}`, member: { ...structuredClone(base.member), name: `ha${i}` } }));
+    for (const cols of [9, 1]) {
+      const hosts: { x: number; y: number; w: number; h: number }[] = [];
+      const walk = (n: XNode) => {
+        for (const [k, v] of Object.entries(n)) {
+          if (k === ":@" || !Array.isArray(v)) continue;
+          const attrs = (n[":@"] ?? {}) as Record<string, string>;
+          if (k === "g" && attrs["@_data-host"]) {
+            const rect = (v as XNode[])[0]!;
+            const a = rect[":@"] as Record<string, string>;
+            hosts.push({ x: +a["@_x"]!, y: +a["@_y"]!, w: +a["@_width"]!, h: +a["@_height"]! });
+          }
+          (v as XNode[]).forEach(walk);
+        }
+      };
+      walk(topologySvg(m, cols, "t"));
+      assert.equal(hosts.length, 9);
+      for (const [i, a] of hosts.entries()) {
+        for (const b of hosts.slice(i + 1)) assert.ok(a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y, `cols ${cols}: ${JSON.stringify(a)} overlaps ${JSON.stringify(b)}`);
+      }
+    }
   });
 });
