@@ -1,5 +1,5 @@
 // Runs the offline plan as a user does (a child process), or writes a stack file to plan.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -37,17 +37,4 @@ export function writeStackFile(raw: Record<string, unknown>, stack = "test", ext
   const file = path.join(dir, `Pulumi.${stack}.yaml`);
   fs.writeFileSync(file, stringify({ config }));
   return file;
-}
-
-/** runPlanCli without blocking: several plans can run side by side. */
-export function runPlanCliAsync(args: string[]): Promise<PlanRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), ...args], { cwd: ROOT, env: { ...process.env, HAHA_DEBUG: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
 }

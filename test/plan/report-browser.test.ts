@@ -4,14 +4,28 @@
 // overflows the window, no label leaves its box or overlaps another, text keeps its contrast in
 // both color schemes, and nothing is fetched from the network. Writes docs/report-prod.png.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { type Browser, launch } from "../helpers/browser";
 import { PROD_STACK_FILE, prodConfig, ROOT } from "../helpers/config";
-import { runPlanCliAsync, tempDir, writeStackFile } from "../helpers/plan";
+import { type PlanRun, tempDir, writeStackFile } from "../helpers/plan";
 import { generatedRaw } from "../helpers/stacks";
+
+/** The plan as a user runs it, without blocking: both stacks plan side by side. */
+function runPlanCliAsync(args: string[]): Promise<PlanRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), ...args], { cwd: ROOT, env: { ...process.env, HAHA_DEBUG: "" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 const CHECKS = path.join(__dirname, "../helpers/report-checks.js");
 const SCREENSHOT = path.join(ROOT, "docs/report-prod.png");
