@@ -9,7 +9,8 @@ if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && comman
   && command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null && [ -x /usr/sbin/fence_pve ] \
   && [ -d /usr/lib/ocf/resource.d/heartbeat ] && command -v mkfs.ocfs2 >/dev/null \
   && command -v nfsconf >/dev/null && command -v systemd-analyze >/dev/null \
-  && command -v curl >/dev/null && command -v python3 >/dev/null && [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ]; then
+  && command -v curl >/dev/null && command -v python3 >/dev/null \
+  && [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ]; then
   exit 0
 fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
