@@ -11,6 +11,7 @@ import { runFailover } from "./failover";
 import { hostFiles, mirrorFiles, renderedCib, writeJson } from "./files";
 import { runProgram } from "./mocks";
 import { runPolicies } from "./policy";
+import { writeReport } from "./report";
 import { layerCounts } from "./summary";
 import type { PlanContext, StepResult } from "./types";
 
@@ -102,6 +103,7 @@ export async function main(argv: string[], log: (line: string) => void = console
   for (const line of failover.summary) log(line);
   const ok = policy.ok && failover.ok;
   log(ok ? "result: safe to apply (exit 0)" : "result: UNSAFE, see above (exit 1)");
+  log(`report: ${writeReport(ctx)}`);
   return ok ? 0 : 1;
 }
 
