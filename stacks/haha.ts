@@ -5,6 +5,7 @@ import { clusterPackages, GuestPackages } from "../components/host/packages";
 import { ClusterCib, ClusterMembership } from "../components/pacemaker";
 import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../components/proxmox";
 import { ServiceConfigs, ServiceCredentials, ServiceSet, VoiceAssistant } from "../components/services";
+import { serviceCatalog } from "../components/services/catalog";
 import { ProxmoxNfsStorage, ReplicatedStorage } from "../components/storage";
 import type { Output } from "@pulumi/pulumi";
 import type { Secrets } from "./config/load";
@@ -40,7 +41,14 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   const services = new ServiceSet("services", layer, { dependsOn: [storage] });
   const cib = new ClusterCib(
     "cib",
-    { ...layer, fencePassword: fencing.password, bmcPassword: secrets.bmcPassword, fragments: [storage.cibFragment, services.cibFragment] },
+    {
+      ...layer,
+      fencePassword: fencing.password,
+      bmcPassword: secrets.bmcPassword,
+      fragments: [storage.cibFragment, services.cibFragment],
+      // Their files go onto the shared mount after the push: new ones wait stopped until then.
+      awaitingFiles: serviceCatalog(c).map((s) => s.id),
+    },
     { dependsOn: [membership, storage, services] },
   );
   // The service files go to the shared mount, which exists once Pacemaker runs the CIB.

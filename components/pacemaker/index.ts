@@ -49,10 +49,15 @@ export class ClusterMembership extends HahaComponent {
     const sbdText = sbd ? renderSbdDefaults(c) : undefined;
     this.started = args.members.map((m, i) => {
       const connection = args.connections[i]!;
-      const conf = new HostFile(`${name}-${m.name}-corosync-conf`, { connection, path: COROSYNC_CONF_PATH, content: corosyncConf, mode: "0644", onChange: renderCorosyncReload(c.cluster.name) }, this.child());
       const key = new HostFile(
         `${name}-${m.name}-authkey`,
         { connection, path: AUTHKEY_B64_PATH, content: authkey.base64, mode: "0400", secret: true, onChange: renderAuthkeyInstall(AUTHKEY_B64_PATH) },
+        this.child(),
+      );
+      // `corosync -t` reads the keyfile the config names: it runs once the key is installed.
+      const conf = new HostFile(
+        `${name}-${m.name}-corosync-conf`,
+        { connection, path: COROSYNC_CONF_PATH, content: corosyncConf, mode: "0644", onChange: renderCorosyncReload(c.cluster.name), applyAfter: [key.apply!] },
         this.child(),
       );
       const files: pulumi.Resource[] = [conf, key];
@@ -79,6 +84,8 @@ export interface ClusterCibArgs extends LayerArgs {
   bmcPassword?: pulumi.Input<string>;
   /** What the other layers contribute to the one CIB. */
   fragments: CibFragment[];
+  /** Primitives whose files are written after the push: new ones enter the cluster stopped (renderCibPushScript). */
+  awaitingFiles?: string[];
 }
 
 /** The one CIB: rendered from the model, shipped to /etc/haha/cib.xml on every member, pushed atomically. */
@@ -112,7 +119,7 @@ export class ClusterCib extends HahaComponent {
       deps.push(
         new HostFile(
           `${name}-${m.name}-push-script`,
-          { connection, path: CIB_PUSH_PATH, content: renderCibPushScript({ cibPath: CIB_PATH, nodeId: m.nodeId, staggerS: 5, waitS: 120 }), mode: "0755" },
+          { connection, path: CIB_PUSH_PATH, content: renderCibPushScript({ cibPath: CIB_PATH, nodeId: m.nodeId, staggerS: 5, waitS: 120, awaitingFiles: args.awaitingFiles }), mode: "0755" },
           this.child(),
         ),
       );

@@ -10,7 +10,7 @@ export const MEMBER_MARKER_DIR = "/var/lib/haha";
 
 /** Properties the cluster maintains itself in cib-bootstrap-options; a push keeps their live values. */
 /** What the push script calls from pacemaker-cli-utils; it checks each is there before anything else. */
-export const CIB_PUSH_TOOLS = ["cibadmin", "crm_attribute", "crm_node", "crm_verify"];
+export const CIB_PUSH_TOOLS = ["cibadmin", "crm_attribute", "crm_node", "crm_resource", "crm_verify"];
 
 export const CLUSTER_MAINTAINED_PROPERTIES = ["dc-version", "cluster-infrastructure", "cluster-name", "have-watchdog", "last-lrm-refresh"];
 
@@ -24,7 +24,16 @@ export interface CibPushOptions {
   staggerS: number;
   /** How long to wait for this member's Pacemaker to answer with quorum after a (re)start. */
   waitS: number;
+  /**
+   * Primitives whose files are written after the push (onto the shared mount, which exists only
+   * once Pacemaker runs the CIB): one that is new to the cluster enters it stopped and marked
+   * awaiting its files; its apply step starts it once they are written.
+   */
+  awaitingFiles?: string[];
 }
+
+/** The meta attribute that marks a primitive held stopped until its files are written. */
+export const AWAITING_FILES_META = "haha-awaiting-files";
 
 /**
  * Pushes the rendered CIB into the running cluster in one atomic change: the configuration
@@ -102,6 +111,24 @@ export function renderCibPushScript(o: CibPushOptions): string {
     "  fi",
     "done",
     'CIB_file="$work/candidate.xml" crm_attribute --type crm_config --name "$prop" --update "$sum" >/dev/null',
+    ...(o.awaitingFiles && o.awaitingFiles.length > 0
+      ? [
+          "# A new primitive whose files are written after this push enters the cluster stopped (its",
+          "# apply step starts it); one that exists keeps its live target-role (an operator's stop too).",
+          `for r in ${o.awaitingFiles.map(shq).join(" ")}; do`,
+          `  if cibadmin --query --xpath "//primitive[@id='$r']" >/dev/null 2>&1; then`,
+          `    for a in target-role ${AWAITING_FILES_META}; do`,
+          '      v=$(crm_resource --resource "$r" --meta --get-parameter "$a" --quiet 2>/dev/null || true)',
+          '      if [ -n "$v" ]; then CIB_file="$work/candidate.xml" crm_resource --resource "$r" --meta --set-parameter "$a" --parameter-value "$v" >/dev/null; fi',
+          "    done",
+          "  else",
+          '    CIB_file="$work/candidate.xml" crm_resource --resource "$r" --meta --set-parameter target-role --parameter-value Stopped >/dev/null',
+          `    CIB_file="$work/candidate.xml" crm_resource --resource "$r" --meta --set-parameter ${AWAITING_FILES_META} --parameter-value true >/dev/null`,
+          '    say "$r is new: held stopped until its files are written"',
+          "  fi",
+          "done",
+        ]
+      : []),
     "",
     "# 4. crm_verify against the live state; nothing is applied unless it passes.",
     'if ! CIB_file="$work/candidate.xml" crm_verify --live-check -V; then',

@@ -18,6 +18,7 @@ import type { GuestConnection } from "../host/connection";
 import { shq } from "../host/connection";
 import { HostFile } from "../host/file";
 import { HostStep } from "../host/step";
+import { AWAITING_FILES_META } from "../pacemaker/scripts";
 import type { ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
 import type { CibFragment } from "../pacemaker/cib/model";
@@ -144,15 +145,21 @@ function dirScript(s: ServiceSpec): string[] {
 }
 
 /**
- * Restart a service whose files changed, or clear the failed start it had before they existed
- * (the first deploy: Pacemaker tried it as soon as the CIB arrived), then wait until the cluster
- * has settled, so a service that depends on this one is only cleaned up once this one runs.
+ * Start a service that waits stopped for its files (new to the cluster: the CIB push held it,
+ * so Pacemaker never ran it without them), restart one whose files changed, or clear a failed
+ * start; then wait until the cluster has settled, so a service that depends on this one is only
+ * started once this one runs.
  */
 export function applyScript(s: ServiceSpec): string {
   const wait = startTimeoutS(s) + stopTimeoutS(s);
   return [
-    "set -eu",
-    `if crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
+    "set -euo pipefail",
+    // A service new to the cluster waits stopped for its files (the CIB push holds it): start it.
+    `if [ -n "$(crm_resource --resource ${s.id} --meta --get-parameter ${AWAITING_FILES_META} --quiet 2>/dev/null || true)" ]; then`,
+    `  crm_resource --resource ${s.id} --meta --delete-parameter ${AWAITING_FILES_META}`,
+    `  crm_resource --resource ${s.id} --meta --delete-parameter target-role`,
+    `  crm_resource --wait --timeout=${wait}s`,
+    `elif crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
     `  crm_resource --resource ${s.id} --restart --timeout=${wait}s`,
     "else",
     `  crm_resource --resource ${s.id} --cleanup`,

@@ -51,6 +51,13 @@ describe("ClusterMembership", () => {
     }
   });
 
+  it("validates corosync.conf (corosync -t reads the keyfile) only once the authkey is installed", () => {
+    for (const m of members) {
+      const check = named(`cluster-${m.name}-corosync-conf-apply`);
+      assert.ok(check.dependencies.includes(named(`cluster-${m.name}-authkey-apply`).urn), `${m.name}: corosync -t may run before the authkey exists`);
+    }
+  });
+
   it("generates one 256-byte authkey and ships it as secret base64, decoded to a root-only binary key", () => {
     const keys = resources.filter((r) => r.type === "random:index/randomBytes:RandomBytes");
     assert.equal(keys.length, 1);

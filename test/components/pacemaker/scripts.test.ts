@@ -134,6 +134,27 @@ describe("haha-cib-push", () => {
     assert.match(r.stderr, /cibadmin is not installed \(Debian package pacemaker-cli-utils\): the CIB is NOT applied/);
   });
 
+  it("holds a new primitive whose files come later stopped, and keeps a live one's target-role (an operator's stop)", () => {
+    const held = path.join(dir, "haha-cib-push-held");
+    fs.writeFileSync(held, renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 2, awaitingFiles: ["fx-mosquitto", "fx-newservice"] }), { mode: 0o755 });
+    run("crm_resource", ["--resource", "fx-mosquitto", "--meta", "--set-parameter", "target-role", "--parameter-value", "Stopped"], { CIB_file: live });
+    const frag = { source: "new", resources: [dummy("fx-newservice")], constraints: [] };
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 150)), [...fragments(), frag])));
+    const r = spawnSync("bash", [held], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CIB_file: live, TMPDIR: dir } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /fx-newservice is new: held stopped until its files are written/);
+    const meta = (id: string, a: string) => run("crm_resource", ["--resource", id, "--meta", "--get-parameter", a, "--quiet"], { CIB_file: live }).trim();
+    assert.equal(meta("fx-newservice", "target-role"), "Stopped");
+    assert.equal(meta("fx-newservice", "haha-awaiting-files"), "true");
+    assert.equal(meta("fx-mosquitto", "target-role"), "Stopped", "the operator's stop survives the push");
+    assert.equal(meta("fx-mosquitto", "haha-awaiting-files"), "");
+    // The crm_simulate view of the live CIB: nothing starts the held service.
+    const sim = spawnSync("crm_simulate", ["-x", live, "-S", "-q", "1", "--save-output", path.join(dir, "held-next.xml")], { encoding: "utf8" });
+    assert.equal(sim.status, 0, sim.stderr);
+    assert.doesNotMatch(sim.stdout, /Start\s+fx-newservice/);
+    run("crm_resource", ["--resource", "fx-mosquitto", "--meta", "--delete-parameter", "target-role"], { CIB_file: live });
+  });
+
   it("lets members try in node-id order, a few seconds apart", () => {
     assert.doesNotMatch(renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 120 }), /\nsleep \d+\n/);
     assert.match(renderCibPushScript({ cibPath: cibFile, nodeId: 3, staggerS: 5, waitS: 120 }), /\nsleep 10\n/);
