@@ -89,6 +89,8 @@ export class ReplicatedStorage extends HahaComponent {
 
     const upSteps: HostStep[] = [];
     const drbdHosts = new Set(resourceHosts(model).map((h) => h.name));
+    // drbdadm adjust one member at a time, in node order: each waits for its peer to be back.
+    let previousAdjust: pulumi.Resource | undefined;
     args.members.forEach((m, i) => {
       const connection = args.connections[i]!;
       const host = model.hosts[i]!;
@@ -96,9 +98,18 @@ export class ReplicatedStorage extends HahaComponent {
       if (drbdHosts.has(m.name)) {
         const res = new HostFile(
           `${name}-${m.name}-drbd-res`,
-          { connection, path: drbdResPath(d.resource), content: resText, mode: "0600", secret: true, onChange: adjustCommand(d.resource) },
+          {
+            connection,
+            path: drbdResPath(d.resource),
+            content: resText,
+            mode: "0600",
+            secret: true,
+            onChange: adjustCommand(model),
+            applyAfter: previousAdjust ? [previousAdjust] : [],
+          },
           this.child(),
         );
+        previousAdjust = res.apply;
         upSteps.push(
           new HostStep(
             `${name}-${m.name}-drbd-up`,

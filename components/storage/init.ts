@@ -150,7 +150,28 @@ export function mkfsScript(m: DrbdResourceModel, o: { clusterName: string; label
   );
 }
 
-/** HostFile onChange of the resource file: adjust a running resource; the up step starts a new one. */
-export function adjustCommand(resource: string): string {
-  return `if drbdsetup status ${shq(resource)} >/dev/null 2>&1; then drbdadm adjust ${shq(resource)}; else echo "DRBD resource ${resource} is not up yet: the up step brings it up"; fi`;
+/**
+ * HostFile onChange of the resource file: adjust a running resource, then wait until this
+ * member is connected to its peer(s) again with every disk UpToDate, so the next member (whose
+ * adjust is ordered after this one) never adjusts while this one is still reconnecting: a changed
+ * net option applied on both primaries at once would disconnect them and the fence-peer handler
+ * would reboot one. A resource that is not up is left to the up step.
+ */
+export function adjustCommand(m: Pick<DrbdResourceModel, "resource" | "version">, waitS = 300): string {
+  const healthy =
+    m.version === "8.4"
+      ? `[ "$(drbdadm cstate "$res" 2>/dev/null)" = Connected ] && [ "$(drbdadm dstate "$res" 2>/dev/null)" = UpToDate/UpToDate ]`
+      : `s=$(${EVENTS}) && ! printf '%s\\n' "$s" | grep -E ' connection:[A-Za-z]+' | grep -vq ' connection:Connected' && ! printf '%s\\n' "$s" | grep -Eq ' (peer-)?disk:(Inconsistent|Outdated|DUnknown|Negotiating|Attaching|Failed|Consistent)'`;
+  return lines(
+    "set -euo pipefail",
+    `res=${shq(m.resource)}`,
+    `if ! drbdsetup status "$res" >/dev/null 2>&1; then echo "DRBD resource $res is not up yet: the up step brings it up"; exit 0; fi`,
+    `drbdadm adjust "$res"`,
+    `deadline=$(( $(date +%s) + ${waitS} ))`,
+    `until ${healthy}; do`,
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "DRBD resource $res on $(uname -n) is not connected and UpToDate ${waitS} s after drbdadm adjust: the next member does not adjust; see drbdadm status $res" >&2; exit 1; fi`,
+    "  sleep 2",
+    "done",
+    `echo "DRBD resource $res adjusted on $(uname -n) and back in sync"`,
+  );
 }

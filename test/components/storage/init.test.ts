@@ -313,10 +313,23 @@ describe("mkfs step", () => {
   });
 });
 
-describe("adjust on change", () => {
-  it("adjusts a running resource and leaves a new one to the up step", () => {
-    assert.deepEqual(run(adjustCommand("haha"), { up: true }).log, ["drbdadm adjust haha"]);
-    const fresh = run(adjustCommand("haha"));
+describe("adjust on change (one member at a time)", () => {
+  const adjust = (waitS = 1) => adjustCommand(model(), waitS);
+  it("adjusts a running resource, then waits until it is connected and UpToDate again before it reports done", () => {
+    const r = run(adjust(), { up: true, env: { FAKE_DSTATE: "UpToDate/UpToDate" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.log, ["drbdadm adjust haha"]);
+    assert.match(r.stdout, /adjusted on .* and back in sync/);
+  });
+
+  it("fails (so the next member does not adjust) while the peer has not reconnected", () => {
+    const r = run(adjust(), { up: true, env: { FAKE_CSTATE: "WFConnection", FAKE_DSTATE: "UpToDate/DUnknown" } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /is not connected and UpToDate 1 s after drbdadm adjust: the next member does not adjust/);
+  });
+
+  it("leaves a resource that is not up to the up step", () => {
+    const fresh = run(adjust());
     assert.equal(fresh.status, 0);
     assert.deepEqual(fresh.log, []);
   });

@@ -76,8 +76,12 @@ describe("ReplicatedStorage", () => {
       assert.equal(inputs(f).content, expected);
       assert.ok(f.secretInputs.includes("content"), "the shared secret is inside: the whole content is secret");
       assert.equal(inputs(f).mode, "0600");
-      assert.match(inputs(f).onChange, /drbdadm adjust 'haha'/);
+      assert.match(inputs(f).onChange, /drbdadm adjust "\$res"/);
     }
+    // One member at a time: the second replica's adjust waits for the first one's.
+    const apply = (host: string) => resources.find((r) => r.type === "command:remote:Command" && r.name === `storage-${host}-drbd-res-apply`)!;
+    assert.ok(apply("nllei01ha02").dependencies.includes(apply("nllei01ha01").urn), "the adjusts of both replicas may run at once");
+    assert.ok(!apply("nllei01ha01").dependencies.includes(apply("nllei01ha02").urn));
     const secret = resources.find((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name === "storage-drbd-secret")!;
     assert.equal(inputs(secret).length, DRBD_SECRET_SIZE);
     assert.equal(inputs(secret).special, false);
