@@ -10,6 +10,14 @@ export const MEMBER_MARKER_DIR = "/var/lib/haha";
 
 /** Properties the cluster maintains itself in cib-bootstrap-options; a push keeps their live values. */
 /** What the push script calls from pacemaker-cli-utils; it checks each is there before anything else. */
+/**
+ * Constraints the cluster or an operator adds to the live CIB, which a push keeps: the DRBD
+ * fence-peer handler's (a peer that must not be promoted until resynced) and crm_resource's
+ * --ban/--move (cli-ban-*, cli-prefer-*).
+ */
+export const KEPT_CONSTRAINT_PREFIXES = ["drbd-fence-by-handler-", "cli-ban-", "cli-prefer-"];
+const KEPT_XPATH = `/cib/configuration/constraints/*[${KEPT_CONSTRAINT_PREFIXES.map((p) => `starts-with(@id,'${p}')`).join(" or ")}]`;
+
 export const CIB_PUSH_TOOLS = ["cibadmin", "crm_attribute", "crm_node", "crm_resource", "crm_verify"];
 
 export const CLUSTER_MAINTAINED_PROPERTIES = ["dc-version", "cluster-infrastructure", "cluster-name", "have-watchdog", "last-lrm-refresh"];
@@ -104,6 +112,34 @@ export function renderCibPushScript(o: CibPushOptions): string {
     "fi",
     'cibadmin --query > "$work/candidate.xml"',
     'CIB_file="$work/candidate.xml" cibadmin --replace --scope configuration --xml-file "$work/configuration.xml"',
+    "# What the cluster and the operators added live is kept: the node entries with their",
+    "# attributes (standby, maintenance), and the constraints of the DRBD fence-peer handler and",
+    "# of crm_resource --ban/--move. One that the new configuration cannot carry (its resource is",
+    "# gone) makes crm_verify refuse the push below, naming it: clear it first, then push.",
+    'cibadmin --query --xpath "/cib/configuration/nodes/node" --node-path 2>/dev/null > "$work/nodes.txt" || true',
+    'while IFS= read -r path; do',
+    '  xml=$(cibadmin --query --xpath "$path")',
+    '  if CIB_file="$work/candidate.xml" cibadmin --query --xpath "$path" >/dev/null 2>&1; then',
+    '    CIB_file="$work/candidate.xml" cibadmin --replace --xpath "$path" --xml-text "$xml"',
+    "  else",
+    '    CIB_file="$work/candidate.xml" cibadmin --create --scope nodes --xml-text "$xml"',
+    "  fi",
+    'done < "$work/nodes.txt"',
+    `kept="${KEPT_XPATH}"`,
+    'cibadmin --query --xpath "$kept" --node-path 2>/dev/null > "$work/kept.txt" || true',
+    'while IFS= read -r path; do',
+    '  xml=$(cibadmin --query --xpath "$path")',
+    '  if ! CIB_file="$work/candidate.xml" cibadmin --query --xpath "$path" >/dev/null 2>&1; then',
+    '    id=${path##*@id=}; id=${id%]}',
+    '    if ! out=$(CIB_file="$work/candidate.xml" cibadmin --create --scope constraints --xml-text "$xml" 2>&1); then',
+    "      # cibadmin prints the whole rejected CIB with line numbers; keep its verdict only.",
+    "      err=$(printf '%s\n' \"$out\" | grep -v '^ *[0-9][0-9]* ' | tr -s '\n' ' ' || true)",
+    '      say "refusing to push: live constraint $id ($xml) cannot be kept in the new configuration ($err); remove it (crm_resource --clear, or cibadmin --delete) and run the push again" >&2',
+    "      exit 1",
+    "    fi",
+    '    say "keeping live constraint $id"',
+    "  fi",
+    'done < "$work/kept.txt"',
     "# The properties the cluster maintains keep their live values.",
     `for p in ${CLUSTER_MAINTAINED_PROPERTIES.join(" ")}; do`,
     '  if v=$(crm_attribute --type crm_config --name "$p" --query --quiet 2>/dev/null); then',
@@ -132,7 +168,7 @@ export function renderCibPushScript(o: CibPushOptions): string {
     "",
     "# 4. crm_verify against the live state; nothing is applied unless it passes.",
     'if ! CIB_file="$work/candidate.xml" crm_verify --live-check -V; then',
-    '  say "crm_verify refuses the new CIB; the cluster keeps its current configuration" >&2',
+    '  say "crm_verify refuses the new CIB (with the live constraints and node attributes kept, listed above); the cluster keeps its current configuration" >&2',
     "  exit 1",
     "fi",
     "",

@@ -155,6 +155,34 @@ describe("haha-cib-push", () => {
     run("crm_resource", ["--resource", "fx-mosquitto", "--meta", "--delete-parameter", "target-role"], { CIB_file: live });
   });
 
+  it("keeps what the cluster and operators added: fence-peer and ban/move constraints, node standby", () => {
+    const env = { CIB_file: live };
+    run("crm_resource", ["--ban", "--resource", "fx-mosquitto", "--node", "nllei01ha01"], env);
+    run("crm_resource", ["--move", "--resource", "fx-homeassistant", "--node", "nllei01ha02"], env);
+    run("cibadmin", ["--create", "--scope", "constraints", "--xml-text",
+      '<rsc_location rsc="fx-drbd-clone" id="drbd-fence-by-handler-haha-fx-drbd-clone"><rule role="Promoted" score="-INFINITY" id="drbd-fence-by-handler-haha-rule-fx-drbd-clone"><expression attribute="#uname" operation="ne" value="nllei01ha01" id="drbd-fence-by-handler-haha-expr-1-fx-drbd-clone"/></rule></rsc_location>'], env);
+    run("crm_attribute", ["--node", "nllei01ha03", "--name", "standby", "--update", "on"], env);
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 170)), fragments())));
+    const r = push();
+    assert.equal(r.status, 0, r.out);
+    const ids = run("cibadmin", ["--query", "--scope", "constraints"], env);
+    for (const id of ["cli-ban-fx-mosquitto-on-nllei01ha01", "cli-prefer-fx-homeassistant", "drbd-fence-by-handler-haha-fx-drbd-clone"]) assert.match(ids, new RegExp(`id="${id}"`), `${id} dropped by the push`);
+    assert.equal(run("crm_attribute", ["--node", "nllei01ha03", "--name", "standby", "--query", "--quiet"], env).trim(), "on");
+    assert.equal(parseCib(fs.readFileSync(live, "utf8")).rscDefaults["resource-stickiness"], "170", "and the new configuration is applied");
+  });
+
+  it("refuses, naming it, to push while a kept constraint points at a resource the new configuration drops", () => {
+    const env = { CIB_file: live };
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(c, [storageFixture(c), { ...servicesFixture(), resources: servicesFixture().resources.filter((x) => x.id !== "fx-mosquitto"), constraints: [] }])));
+    const before = fs.readFileSync(live, "utf8");
+    const r = push();
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /refusing to push: live constraint 'cli-ban-fx-mosquitto-on-nllei01ha01' \(<rsc_location .*\) cannot be kept in the new configuration \(.*Update does not conform to the configured schema.*\); remove it \(crm_resource --clear, or cibadmin --delete\)/);
+    assert.equal(fs.readFileSync(live, "utf8"), before);
+    for (const id of ["cli-ban-fx-mosquitto-on-nllei01ha01", "cli-prefer-fx-homeassistant"]) run("cibadmin", ["--delete", "--xml-text", `<rsc_location id="${id}"/>`], env);
+    run("crm_attribute", ["--node", "nllei01ha03", "--name", "standby", "--delete"], env);
+  });
+
   it("lets members try in node-id order, a few seconds apart", () => {
     assert.doesNotMatch(renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 120 }), /\nsleep \d+\n/);
     assert.match(renderCibPushScript({ cibPath: cibFile, nodeId: 3, staggerS: 5, waitS: 120 }), /\nsleep 10\n/);
