@@ -82,7 +82,9 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
     class: "ocf",
     provider: "heartbeat",
     type: "Filesystem",
-    params: { device: drbdDevice(drbd.minor), directory: ocfs2.mountPoint, fstype: "ocfs2", options: "noatime" },
+    // force_unmount=safe: on stop, kill what holds the mount by walking /proc, not with fuser,
+    // which stats the mount and hangs on frozen I/O (DRBD waiting for fencing).
+    params: { device: drbdDevice(drbd.minor), directory: ocfs2.mountPoint, fstype: "ocfs2", options: "noatime", force_unmount: "safe" },
     description: "OCFS2 on DRBD, mounted on every diskful member. noatime: reads do not write metadata (each write of it is a cluster lock round trip).",
     ops: [
       op("start", 0, 90, "the first mount after a member's loss replays that member's journal; more than the agent's 60 s"),
@@ -168,7 +170,9 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
     class: "ocf",
     provider: "heartbeat",
     type: "Filesystem",
-    params: { device: `${c.network.storageVip}:${nfs.exportPath}`, directory: nfs.mountPoint, fstype: "nfs4", options: joinOptions(mountOpts) },
+    // force_unmount=safe: the default (true) runs fuser, which stats a hard NFS mount whose
+    // server is moving and hangs until the stop times out, and a failed stop ends in fencing.
+    params: { device: `${c.network.storageVip}:${nfs.exportPath}`, directory: nfs.mountPoint, fstype: "nfs4", options: joinOptions(mountOpts), force_unmount: "safe" },
     description: `the export through the storage VIP, on every member. ${explainOptions(mountOpts)}`,
     ops: [
       op("start", 0, 60, "mount through the VIP; the export is served before it (ordered at start)"),

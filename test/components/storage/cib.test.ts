@@ -89,8 +89,10 @@ describe("storage CIB fragment", () => {
     const vip = prims.get(CIB_IDS.storageVip)!;
     assert.deepEqual(vip.params, { ip: "10.0.181.51", cidr_netmask: "24", nic: "eth0" });
     const mount = prims.get(STORAGE_IDS.sharedMount)!;
-    assert.deepEqual(mount.params, { device: "10.0.181.51:/srv/ocfs2/export", directory: "/srv/haha", fstype: "nfs4", options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2" });
+    assert.deepEqual(mount.params, { device: "10.0.181.51:/srv/ocfs2/export", directory: "/srv/haha", fstype: "nfs4", options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2", force_unmount: "safe" });
     assert.equal(prims.get(STORAGE_IDS.ocfs2)!.params.device, "/dev/drbd0");
+    // No fuser on a possibly stalled mount (NFS moving, DRBD frozen waiting for fencing).
+    assert.equal(prims.get(STORAGE_IDS.ocfs2)!.params.force_unmount, "safe");
   });
 
   it("declares the start times that matter for the failover budget, each with its reason", () => {
