@@ -45,7 +45,7 @@ export class HostFile extends HahaComponent {
     const logging = args.secret ? "none" : "stdoutAndStderr";
     // Write to a temporary file beside the target, then rename: readers never see half a file.
     const write = [
-      "set -eu",
+      "set -euo pipefail",
       `mkdir -p ${shq(dir)}`,
       `tmp=$(mktemp ${shq(dir)}/.haha.XXXXXX)`,
       `cat > "$tmp"`,

@@ -54,7 +54,7 @@ export class GuestPackages extends HahaComponent {
         // Idempotent: apt-get install of installed packages is a no-op. Services stay disabled:
         // Pacemaker, not systemd, decides where they run.
         create: [
-          "set -eu",
+          "set -euo pipefail",
           "export DEBIAN_FRONTEND=noninteractive",
           "apt-get update -q",
           `apt-get install -y -q --no-install-recommends ${list}`,

@@ -13,7 +13,7 @@ import type { CibFragment } from "./cib/model";
 import { renderCib } from "./cib/serialize";
 import { COROSYNC_AUTHKEY_BYTES, COROSYNC_CONF_PATH, renderCorosync } from "./corosync";
 import { renderSbdDefaults, SBD_DEFAULTS_PATH } from "./sbd";
-import { CIB_PATH, CIB_PUSH_PATH, renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload } from "./scripts";
+import { CIB_PATH, CIB_PUSH_PATH, renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload, renderSbdRestart } from "./scripts";
 
 export { buildCibModel } from "./cib/build";
 export { clusterIntent, fencingPlan } from "./cib/fencing";
@@ -47,6 +47,7 @@ export class ClusterMembership extends HahaComponent {
     // corosync's key is 256 random bytes; base64 carries them through text, the guest decodes them.
     const authkey = new random.RandomBytes(`${name}-authkey`, { length: COROSYNC_AUTHKEY_BYTES }, this.child());
     const sbdText = sbd ? renderSbdDefaults(c) : undefined;
+    let previousSbd: pulumi.Resource | undefined;
     this.started = args.members.map((m, i) => {
       const connection = args.connections[i]!;
       const key = new HostFile(
@@ -61,7 +62,16 @@ export class ClusterMembership extends HahaComponent {
         this.child(),
       );
       const files: pulumi.Resource[] = [conf, key];
-      if (sbdText) files.push(new HostFile(`${name}-${m.name}-sbd`, { connection, path: SBD_DEFAULTS_PATH, content: sbdText, mode: "0644" }, this.child()));
+      if (sbdText) {
+        // A changed file restarts sbd with the member's cluster stack, one member at a time.
+        const sbdFile = new HostFile(
+          `${name}-${m.name}-sbd`,
+          { connection, path: SBD_DEFAULTS_PATH, content: sbdText, mode: "0644", onChange: renderSbdRestart(c.cluster.name), applyAfter: previousSbd ? [previousSbd] : [] },
+          this.child(),
+        );
+        previousSbd = sbdFile.apply;
+        files.push(sbdFile);
+      }
       return new HostStep(
         `${name}-${m.name}-start`,
         {

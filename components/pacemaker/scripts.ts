@@ -183,7 +183,7 @@ export function renderCibPushScript(o: CibPushOptions): string {
 export function renderAuthkeyInstall(b64Path: string, keyPath = COROSYNC_AUTHKEY_PATH): string {
   const dir = keyPath.replace(/\/[^/]+$/, "");
   return script([
-    "set -eu",
+    "set -euo pipefail",
     "umask 077",
     `tmp=$(mktemp ${shq(`${dir}/.authkey.XXXXXX`)})`,
     `base64 -d ${shq(b64Path)} > "$tmp"`,
@@ -205,7 +205,7 @@ const memberMarker = (clusterName: string) => `${MEMBER_MARKER_DIR}/member-of-${
  */
 export function renderCorosyncReload(clusterName: string): string {
   return script([
-    "set -eu",
+    "set -euo pipefail",
     "corosync -t",
     `if [ -e ${shq(memberMarker(clusterName))} ] && systemctl is-active --quiet corosync; then corosync-cfgtool -R; fi`,
   ]);
@@ -225,7 +225,7 @@ export interface ClusterStartOptions {
 export function renderClusterStart(o: ClusterStartOptions): string {
   const marker = memberMarker(o.clusterName);
   return script([
-    "set -eu",
+    "set -euo pipefail",
     o.sbd ? "systemctl enable sbd" : "systemctl disable sbd 2>/dev/null || true",
     "systemctl enable corosync pacemaker",
     `if [ ! -e ${shq(marker)} ]; then`,
@@ -236,5 +236,31 @@ export function renderClusterStart(o: ClusterStartOptions): string {
     "systemctl start pacemaker",
     `mkdir -p ${shq(MEMBER_MARKER_DIR)}`,
     `echo ${shq(o.clusterName)} > ${shq(marker)}`,
+  ]);
+}
+
+/**
+ * HostFile onChange of /etc/default/sbd: sbd reads it only at its start, and sbd is started and
+ * stopped with corosync (it refuses a start of its own), so a changed file restarts this member's
+ * cluster stack; its resources move away and back under stickiness. The applies of the members
+ * are chained in node order and each waits until its member is back online with quorum, so only
+ * one member is ever down for it. Before the first start (no member marker) it does nothing: the
+ * start step starts sbd with the new file.
+ */
+export function renderSbdRestart(clusterName: string, waitS = 300): string {
+  return script([
+    "set -euo pipefail",
+    `if [ ! -e ${shq(memberMarker(clusterName))} ] || ! systemctl is-active --quiet corosync; then echo "not a running member yet: the cluster start step starts sbd with the new settings"; exit 0; fi`,
+    'echo "sbd settings changed: restarting the cluster stack on $(uname -n) (sbd starts with corosync)"',
+    "systemctl stop pacemaker",
+    "systemctl stop corosync",
+    "systemctl start corosync",
+    "systemctl start pacemaker",
+    `deadline=$(( $(date +%s) + ${waitS} ))`,
+    'until [ "$(crm_node --quorum 2>/dev/null)" = 1 ] && crm_mon -1 --output-as=text 2>/dev/null | grep -Eq "Online:.*\\b$(uname -n)\\b"; do',
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "$(uname -n) is not back online with quorum ${waitS} s after restarting its cluster stack for sbd: the next member does not restart" >&2; exit 1; fi`,
+    "  sleep 2",
+    "done",
+    `systemctl is-active --quiet sbd || { echo "sbd is not running on $(uname -n) after the restart" >&2; exit 1; }`,
   ]);
 }

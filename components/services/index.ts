@@ -187,7 +187,7 @@ export class ServiceConfigs extends HahaComponent {
       `${name}-await-mount`,
       {
         connection: conn,
-        create: [`for i in $(seq 1 120); do mountpoint -q ${shq(mount)} && exit 0; sleep 5; done`, `echo ${shq(`${mount} is not mounted after 600 s: is the shared-mount clone running?`)} >&2`, "exit 1"].join("\n"),
+        create: ["set -euo pipefail", `for i in $(seq 1 120); do mountpoint -q ${shq(mount)} && exit 0; sleep 5; done`, `echo ${shq(`${mount} is not mounted after 600 s: is the shared-mount clone running?`)} >&2`, "exit 1"].join("\n"),
         triggers: [mount],
       },
       this.child(),
@@ -195,7 +195,7 @@ export class ServiceConfigs extends HahaComponent {
 
     const applied = new Map<string, HostStep>();
     for (const s of serviceCatalog(c)) {
-      const lines = ["set -eu", ...dirScript(s)];
+      const lines = ["set -euo pipefail", ...dirScript(s)];
       // Home Assistant's UI editors own these: created empty once, never overwritten.
       if (s.id === "homeassistant") {
         for (const [file, text] of Object.entries(HA_UI_FILES)) lines.push(`[ -e ${shq(`${s.dataDir}/config/${file}`)} ] || printf '%s' ${shq(text)} > ${shq(`${s.dataDir}/config/${file}`)}`);
@@ -236,7 +236,7 @@ export class ServiceConfigs extends HahaComponent {
     const data = `${s.dataDir}/data`;
     const seed = `${s.dataDir}/seed`;
     const script = [
-      "set -eu",
+      "set -euo pipefail",
       `if [ ! -s ${shq(`${data}/flows.json`)} ] || [ "$(tr -d ' \\n' < ${shq(`${data}/flows.json`)})" = "[]" ]; then`,
       `  install -o ${s.uid} -g ${s.gid} -m 0644 ${shq(`${seed}/flows.json`)} ${shq(`${data}/flows.json`)}`,
       `  install -o ${s.uid} -g ${s.gid} -m 0600 ${shq(`${seed}/flows_cred.json`)} ${shq(`${data}/flows_cred.json`)}`,

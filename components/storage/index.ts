@@ -75,7 +75,7 @@ export class ReplicatedStorage extends HahaComponent {
       // this config at preview; should anyone apply it without the pack, this step fails the
       // update before the CIB and the services (which come after storage) are touched.
       const message = `HAHA storage refuses haha:storage.drbd:\n${refused.map((r) => `  - ${r}`).join("\n")}`;
-      new HostStep(`${name}-refused`, { connection: args.connections[0]!, create: `printf '%s\\n' ${shq(message)} >&2; exit 1`, triggers: [message] }, this.child());
+      new HostStep(`${name}-refused`, { connection: args.connections[0]!, create: `set -euo pipefail\nprintf '%s\\n' ${shq(message)} >&2\nexit 1`, triggers: [message] }, this.child());
       this.registerOutputs({ intent, refused });
       return;
     }

@@ -105,6 +105,15 @@ describe("commands the cluster members run", () => {
     assert.deepEqual(missing, [], [...seen].map(([c, p]) => `${c}=${p}`).join(" "));
   });
 
+  it("each stop at the first failure, also inside a pipeline (set -euo pipefail; bash, not dash)", () => {
+    const loose = scripts
+      .filter((s) => /[\n;|]/.test(s.text.trim()))
+      .filter((s) => !/^(#![^\n]*\n)?(#[^\n]*\n)*set -euo pipefail\n/.test(s.text))
+      .map((s) => `${s.where}: ${s.text.split("\n")[0]}`);
+    assert.deepEqual(loose, []);
+    for (const s of scripts) assert.equal(spawnSync("bash", ["-n"], { input: s.text, encoding: "utf8" }).status, 0, `${s.where} is not valid bash`);
+  });
+
   it("include what Pacemaker's agents and the CIB push need, which apt leaves out without Recommends", () => {
     const installs = installedBy(Object.keys(CLUSTER_PACKAGES));
     assert.ok(installs.has("pacemaker-cli-utils"), "cibadmin, crm_verify, crm_attribute, crm_node: the CIB push, ocf:linbit:drbd, ocf:pacemaker:controld, crm-fence-peer");

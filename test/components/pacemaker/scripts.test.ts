@@ -195,7 +195,7 @@ describe("corosync authkey install", () => {
     const b64 = path.join(dir, "authkey.b64");
     const target = path.join(dir, "authkey");
     fs.writeFileSync(b64, key.toString("base64"));
-    const r = spawnSync("sh", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(fs.readFileSync(target), key);
     assert.equal(fs.statSync(target).mode & 0o777, 0o400);
@@ -206,7 +206,7 @@ describe("corosync authkey install", () => {
     const target = path.join(dir, "authkey-short");
     fs.writeFileSync(target, "old");
     fs.writeFileSync(b64, crypto.randomBytes(16).toString("base64"));
-    const r = spawnSync("sh", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
     assert.equal(r.status, 1);
     assert.equal(fs.readFileSync(target, "utf8"), "old");
   });

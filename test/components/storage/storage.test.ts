@@ -140,7 +140,7 @@ describe("ReplicatedStorage with a refused config (protocol A)", () => {
     assert.ok(!resources.some((r) => r.name === "unsafe-drbd-secret"));
     const s = steps("unsafe");
     assert.deepEqual(s.map((x) => x.name), ["unsafe-refused"]);
-    const r = spawnSync("sh", ["-c", inputs(s[0]!).create], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", inputs(s[0]!).create], { encoding: "utf8" });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /HAHA storage refuses haha:storage\.drbd:\n {2}- protocol A: expected C/);
   });
