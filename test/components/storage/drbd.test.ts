@@ -102,6 +102,15 @@ describe("DRBD 8.4 resource file (the default: Debian's kernel)", () => {
     });
   }
 
+  it("takes the disk by its stable /dev/disk/by-id name (haha:nodes[].drbdDisk.device)", () => {
+    const id = "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T123456A";
+    const c = mutatedConfig((raw) => (raw.nodes[0].drbdDisk.device = id));
+    const file = write(renderDrbdResource(drbdModel(c, SECRET)), "byid.res");
+    const r = drbdadm(["-d", "-c", file, "up", "haha"], "nllei01ha01", "8.4");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^drbdsetup-84 attach 0 ${id} ${id} internal `, "m"));
+  });
+
   it("names only the two replicas: the third member is no host of the resource", () => {
     const file = write(renderDrbdResource(drbdModel(prodConfig(), SECRET)), "haha84.res");
     const r = drbdadm(["-d", "-c", file, "up", "haha"], "nllei01ha03", "8.4");
