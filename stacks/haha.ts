@@ -1,10 +1,11 @@
 // Composes the whole smart home from a validated config: Proxmox hosts and guests, then the
 // packages, corosync membership, storage, services and finally the one CIB that ties them.
 import { GuestConnection } from "../components/host/connection";
-import { GuestPackages } from "../components/host/packages";
+import { clusterPackages, GuestPackages } from "../components/host/packages";
 import { ClusterCib, ClusterMembership } from "../components/pacemaker";
 import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../components/proxmox";
 import { ServiceConfigs, ServiceCredentials, ServiceSet, VoiceAssistant } from "../components/services";
+import { serviceCatalog } from "../components/services/catalog";
 import { ProxmoxNfsStorage, ReplicatedStorage } from "../components/storage";
 import type { Output } from "@pulumi/pulumi";
 import type { Secrets } from "./config/load";
@@ -34,13 +35,20 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey }));
   const layer = { config: c, members, connections };
 
-  const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]! }, { dependsOn: [guests[i]!] }));
+  const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]!, packages: clusterPackages(c) }, { dependsOn: [guests[i]!] }));
   const membership = new ClusterMembership("cluster", layer, { dependsOn: packages });
   const storage = new ReplicatedStorage("storage", layer, { dependsOn: [membership] });
   const services = new ServiceSet("services", layer, { dependsOn: [storage] });
   const cib = new ClusterCib(
     "cib",
-    { ...layer, fencePassword: fencing.password, bmcPassword: secrets.bmcPassword, fragments: [storage.cibFragment, services.cibFragment] },
+    {
+      ...layer,
+      fencePassword: fencing.password,
+      bmcPassword: secrets.bmcPassword,
+      fragments: [storage.cibFragment, services.cibFragment],
+      // Their files go onto the shared mount after the push: new ones wait stopped until then.
+      awaitingFiles: serviceCatalog(c).map((s) => s.id),
+    },
     { dependsOn: [membership, storage, services] },
   );
   // The service files go to the shared mount, which exists once Pacemaker runs the CIB.

@@ -22,6 +22,8 @@ export interface HostFileArgs {
   secret?: boolean;
   /** Idempotent command run on the guest after the file changed (reload, adjust, ...). */
   onChange?: string;
+  /** What the onChange command needs done first beyond this file (another file's apply, a peer's step). */
+  applyAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 export class HostFile extends HahaComponent {
@@ -35,14 +37,15 @@ export class HostFile extends HahaComponent {
     const mode = args.mode ?? "0644";
     if (!/^0[0-7]{3}$/.test(mode)) throw new Error(`HostFile ${name}: mode "${mode}" is not an octal mode such as 0644`);
     const content = args.secret ? pulumi.secret(args.content) : pulumi.output(args.content);
-    super("haha:host:File", name, { ...args, content, mode }, opts);
+    const { applyAfter: _after, ...shown } = args;
+    super("haha:host:File", name, { ...shown, content, mode }, opts);
 
     const owner = `${args.owner ?? "root"}:${args.group ?? args.owner ?? "root"}`;
     const dir = path.posix.dirname(args.path);
     const logging = args.secret ? "none" : "stdoutAndStderr";
     // Write to a temporary file beside the target, then rename: readers never see half a file.
     const write = [
-      "set -eu",
+      "set -euo pipefail",
       `mkdir -p ${shq(dir)}`,
       `tmp=$(mktemp ${shq(dir)}/.haha.XXXXXX)`,
       `cat > "$tmp"`,
@@ -61,7 +64,7 @@ export class HostFile extends HahaComponent {
         `${name}-apply`,
         { connection: sshConnection(args.connection), create: args.onChange, triggers: [this.contentHash], logging, addPreviousOutputInEnv: false },
         // Replacing host config must not run the new apply before the old one is gone.
-        this.child({ dependsOn: [this.write], deleteBeforeReplace: true }),
+        this.child({ dependsOn: [this.write, ...(args.applyAfter ?? [])], deleteBeforeReplace: true }),
       );
     }
     this.registerOutputs({ path: args.path, host: args.connection.host, contentHash: this.contentHash });

@@ -1,5 +1,6 @@
 // The Debian packages every cluster guest needs, installed once and again only when the list changes.
 import * as pulumi from "@pulumi/pulumi";
+import type { HahaConfig } from "../../stacks/config/schema";
 import { HahaComponent } from "../component";
 import { GuestConnection, shq } from "./connection";
 import { HostStep } from "./step";
@@ -8,11 +9,13 @@ import { HostStep } from "./step";
 export const CLUSTER_PACKAGES: Record<string, string> = {
   pacemaker: "the cluster resource manager that places every service",
   corosync: "membership and quorum",
-  pcs: "cluster bootstrap (host auth) and the atomic CIB push",
+  // Only a Recommends of pacemaker: --no-install-recommends drops it, and with it every tool
+  // the CIB push, the storage steps and the linbit, controld and fence-peer agents call.
+  "pacemaker-cli-utils": "cibadmin, crm_verify, crm_attribute, crm_node, crm_resource, crm_mon: the CIB push and the agents' own calls",
   "resource-agents": "ocf:heartbeat agents: IPaddr2, Filesystem, docker, nfsserver, exportfs",
   "fence-agents": "fence_pve and fence_ipmilan",
   sbd: "watchdog self-fencing on the guest's i6300esb",
-  "drbd-utils": "drbdadm and the crm-fence-peer.9.sh handlers",
+  "drbd-utils": "drbdadm, drbdsetup, the ocf:linbit:drbd agent and the crm-fence-peer handlers",
   "ocfs2-tools": "mkfs.ocfs2 and the o2cb/dlm user space",
   "dlm-controld": "the distributed lock manager OCFS2 needs under Pacemaker",
   "nfs-kernel-server": "the HA NFS export",
@@ -22,6 +25,16 @@ export const CLUSTER_PACKAGES: Record<string, string> = {
   "mosquitto-clients": "mosquitto_sub for the broker's authenticated monitor",
   curl: "HTTP probes of Home Assistant, Node-RED and the ESPHome dashboard",
 };
+
+/** DRBD 9 (haha:storage.drbd.version "9"): LINBIT's module and tools, from LINBIT's repository. */
+export const DRBD9_PACKAGES: Record<string, string> = {
+  "drbd-dkms": "the DRBD 9 kernel module (Debian's kernel has 8.4); from LINBIT's apt repository, which the user adds (docs/storage.md); not tested here",
+};
+
+/** The packages of a cluster member for this config. */
+export function clusterPackages(c: Pick<HahaConfig, "storage">): Record<string, string> {
+  return c.storage.drbd.version === "9" ? { ...CLUSTER_PACKAGES, ...DRBD9_PACKAGES } : CLUSTER_PACKAGES;
+}
 
 export interface GuestPackagesArgs {
   connection: GuestConnection;
@@ -41,7 +54,7 @@ export class GuestPackages extends HahaComponent {
         // Idempotent: apt-get install of installed packages is a no-op. Services stay disabled:
         // Pacemaker, not systemd, decides where they run.
         create: [
-          "set -eu",
+          "set -euo pipefail",
           "export DEBIAN_FRONTEND=noninteractive",
           "apt-get update -q",
           `apt-get install -y -q --no-install-recommends ${list}`,

@@ -13,7 +13,7 @@ import type { CibFragment } from "./cib/model";
 import { renderCib } from "./cib/serialize";
 import { COROSYNC_AUTHKEY_BYTES, COROSYNC_CONF_PATH, renderCorosync } from "./corosync";
 import { renderSbdDefaults, SBD_DEFAULTS_PATH } from "./sbd";
-import { CIB_PATH, CIB_PUSH_PATH, renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload } from "./scripts";
+import { CIB_PATH, CIB_PUSH_PATH, renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload, renderSbdRestart } from "./scripts";
 
 export { buildCibModel } from "./cib/build";
 export { clusterIntent, fencingPlan } from "./cib/fencing";
@@ -47,16 +47,31 @@ export class ClusterMembership extends HahaComponent {
     // corosync's key is 256 random bytes; base64 carries them through text, the guest decodes them.
     const authkey = new random.RandomBytes(`${name}-authkey`, { length: COROSYNC_AUTHKEY_BYTES }, this.child());
     const sbdText = sbd ? renderSbdDefaults(c) : undefined;
+    let previousSbd: pulumi.Resource | undefined;
     this.started = args.members.map((m, i) => {
       const connection = args.connections[i]!;
-      const conf = new HostFile(`${name}-${m.name}-corosync-conf`, { connection, path: COROSYNC_CONF_PATH, content: corosyncConf, mode: "0644", onChange: renderCorosyncReload(c.cluster.name) }, this.child());
       const key = new HostFile(
         `${name}-${m.name}-authkey`,
         { connection, path: AUTHKEY_B64_PATH, content: authkey.base64, mode: "0400", secret: true, onChange: renderAuthkeyInstall(AUTHKEY_B64_PATH) },
         this.child(),
       );
+      // `corosync -t` reads the keyfile the config names: it runs once the key is installed.
+      const conf = new HostFile(
+        `${name}-${m.name}-corosync-conf`,
+        { connection, path: COROSYNC_CONF_PATH, content: corosyncConf, mode: "0644", onChange: renderCorosyncReload(c.cluster.name), applyAfter: [key.apply!] },
+        this.child(),
+      );
       const files: pulumi.Resource[] = [conf, key];
-      if (sbdText) files.push(new HostFile(`${name}-${m.name}-sbd`, { connection, path: SBD_DEFAULTS_PATH, content: sbdText, mode: "0644" }, this.child()));
+      if (sbdText) {
+        // A changed file restarts sbd with the member's cluster stack, one member at a time.
+        const sbdFile = new HostFile(
+          `${name}-${m.name}-sbd`,
+          { connection, path: SBD_DEFAULTS_PATH, content: sbdText, mode: "0644", onChange: renderSbdRestart(c.cluster.name), applyAfter: previousSbd ? [previousSbd] : [] },
+          this.child(),
+        );
+        previousSbd = sbdFile.apply;
+        files.push(sbdFile);
+      }
       return new HostStep(
         `${name}-${m.name}-start`,
         {
@@ -79,6 +94,8 @@ export interface ClusterCibArgs extends LayerArgs {
   bmcPassword?: pulumi.Input<string>;
   /** What the other layers contribute to the one CIB. */
   fragments: CibFragment[];
+  /** Primitives whose files are written after the push: new ones enter the cluster stopped (renderCibPushScript). */
+  awaitingFiles?: string[];
 }
 
 /** The one CIB: rendered from the model, shipped to /etc/haha/cib.xml on every member, pushed atomically. */
@@ -112,7 +129,7 @@ export class ClusterCib extends HahaComponent {
       deps.push(
         new HostFile(
           `${name}-${m.name}-push-script`,
-          { connection, path: CIB_PUSH_PATH, content: renderCibPushScript({ cibPath: CIB_PATH, nodeId: m.nodeId, staggerS: 5, waitS: 120 }), mode: "0755" },
+          { connection, path: CIB_PUSH_PATH, content: renderCibPushScript({ cibPath: CIB_PATH, nodeId: m.nodeId, staggerS: 5, waitS: 120, awaitingFiles: args.awaitingFiles }), mode: "0755" },
           this.child(),
         ),
       );

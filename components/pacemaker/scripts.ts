@@ -9,6 +9,17 @@ export const CIB_PUSH_PATH = "/usr/local/sbin/haha-cib-push";
 export const MEMBER_MARKER_DIR = "/var/lib/haha";
 
 /** Properties the cluster maintains itself in cib-bootstrap-options; a push keeps their live values. */
+/** What the push script calls from pacemaker-cli-utils; it checks each is there before anything else. */
+/**
+ * Constraints the cluster or an operator adds to the live CIB, which a push keeps: the DRBD
+ * fence-peer handler's (a peer that must not be promoted until resynced) and crm_resource's
+ * --ban/--move (cli-ban-*, cli-prefer-*).
+ */
+export const KEPT_CONSTRAINT_PREFIXES = ["drbd-fence-by-handler-", "cli-ban-", "cli-prefer-"];
+const KEPT_XPATH = `/cib/configuration/constraints/*[${KEPT_CONSTRAINT_PREFIXES.map((p) => `starts-with(@id,'${p}')`).join(" or ")}]`;
+
+export const CIB_PUSH_TOOLS = ["cibadmin", "crm_attribute", "crm_node", "crm_resource", "crm_verify"];
+
 export const CLUSTER_MAINTAINED_PROPERTIES = ["dc-version", "cluster-infrastructure", "cluster-name", "have-watchdog", "last-lrm-refresh"];
 
 const script = (lines: string[]) => lines.join("\n") + "\n";
@@ -21,7 +32,16 @@ export interface CibPushOptions {
   staggerS: number;
   /** How long to wait for this member's Pacemaker to answer with quorum after a (re)start. */
   waitS: number;
+  /**
+   * Primitives whose files are written after the push (onto the shared mount, which exists only
+   * once Pacemaker runs the CIB): one that is new to the cluster enters it stopped and marked
+   * awaiting its files; its apply step starts it once they are written.
+   */
+  awaitingFiles?: string[];
 }
+
+/** The meta attribute that marks a primitive held stopped until its files are written. */
+export const AWAITING_FILES_META = "haha-awaiting-files";
 
 /**
  * Pushes the rendered CIB into the running cluster in one atomic change: the configuration
@@ -32,31 +52,43 @@ export interface CibPushOptions {
  *
  * Every member runs it when the file changes. The digest of the applied file is stored in the
  * cluster property haha-cib-sha256 by that same replace; members start in node-id order a few
- * seconds apart, so the first member that is up applies and the others find the digest live and
- * do nothing. A member without a running Pacemaker skips (it syncs the CIB when it joins); a
- * member that runs Pacemaker without quorum refuses (a minority must not change the config).
+ * seconds apart, so the first member applies and the others find the digest live and do
+ * nothing. The cluster start step runs before it on every member, so a member whose Pacemaker
+ * does not answer within the wait fails the step (naming what is missing) instead of reporting
+ * success for a CIB nobody applied; a member that runs Pacemaker without quorum refuses (a
+ * minority must not change the config).
  */
 export function renderCibPushScript(o: CibPushOptions): string {
   const tries = Math.max(1, Math.ceil(o.waitS / 2));
   const stagger = Math.max(0, (o.nodeId - 1) * o.staggerS);
   return script([
-    "#!/bin/sh",
+    "#!/bin/bash",
     "# Rendered by HAHA: pushes the rendered CIB into the cluster atomically (see docs/pacemaker.md).",
-    "set -eu",
+    "set -euo pipefail",
     `cib=${shq(o.cibPath)}`,
     `prop=${shq(CIB_DIGEST_PROPERTY)}`,
     'me=$(uname -n)',
-    'sum=$(sha256sum "$cib" | cut -d " " -f 1)',
     'say() { echo "haha-cib-push on $me: $*"; }',
+    "",
+    "# 0. The tools this script calls: without them nothing below can do its work.",
+    `for tool in ${CIB_PUSH_TOOLS.join(" ")}; do`,
+    '  if ! command -v "$tool" >/dev/null 2>&1; then',
+    '    say "$tool is not installed (Debian package pacemaker-cli-utils): the CIB is NOT applied" >&2',
+    "    exit 1",
+    "  fi",
+    "done",
+    'if [ ! -r "$cib" ]; then say "$cib is missing: the CIB is NOT applied" >&2; exit 1; fi',
+    'sum=$(sha256sum "$cib" | cut -d " " -f 1)',
     "",
     "# 1. This member's Pacemaker must answer, with quorum; wait for it after a fresh start.",
     "i=0",
     'until cibadmin --query --scope nodes >/dev/null 2>&1 && [ "$(crm_node --quorum 2>/dev/null)" = 1 ]; do',
     "  i=$((i + 1))",
     `  if [ "$i" -ge ${tries} ]; then`,
-    "    if ! cibadmin --query --scope nodes >/dev/null 2>&1; then",
-    '      say "Pacemaker does not run here; a member that runs it applies $sum, this one syncs it when it joins"',
-    "      exit 0",
+    "    if ! err=$(cibadmin --query --scope nodes 2>&1 >/dev/null); then",
+    "      err=$(printf '%s' \"$err\" | tr '\\n' ' ')",
+    `      say "Pacemaker does not answer after ${o.waitS} s (cibadmin --query: $err); is pacemaker.service running? The CIB $sum is NOT applied" >&2`,
+    "      exit 1",
     "    fi",
     '    say "no quorum: refusing to change the configuration of a minority partition" >&2',
     "    exit 1",
@@ -80,6 +112,34 @@ export function renderCibPushScript(o: CibPushOptions): string {
     "fi",
     'cibadmin --query > "$work/candidate.xml"',
     'CIB_file="$work/candidate.xml" cibadmin --replace --scope configuration --xml-file "$work/configuration.xml"',
+    "# What the cluster and the operators added live is kept: the node entries with their",
+    "# attributes (standby, maintenance), and the constraints of the DRBD fence-peer handler and",
+    "# of crm_resource --ban/--move. One that the new configuration cannot carry (its resource is",
+    "# gone) makes crm_verify refuse the push below, naming it: clear it first, then push.",
+    'cibadmin --query --xpath "/cib/configuration/nodes/node" --node-path 2>/dev/null > "$work/nodes.txt" || true',
+    'while IFS= read -r path; do',
+    '  xml=$(cibadmin --query --xpath "$path")',
+    '  if CIB_file="$work/candidate.xml" cibadmin --query --xpath "$path" >/dev/null 2>&1; then',
+    '    CIB_file="$work/candidate.xml" cibadmin --replace --xpath "$path" --xml-text "$xml"',
+    "  else",
+    '    CIB_file="$work/candidate.xml" cibadmin --create --scope nodes --xml-text "$xml"',
+    "  fi",
+    'done < "$work/nodes.txt"',
+    `kept="${KEPT_XPATH}"`,
+    'cibadmin --query --xpath "$kept" --node-path 2>/dev/null > "$work/kept.txt" || true',
+    'while IFS= read -r path; do',
+    '  xml=$(cibadmin --query --xpath "$path")',
+    '  if ! CIB_file="$work/candidate.xml" cibadmin --query --xpath "$path" >/dev/null 2>&1; then',
+    '    id=${path##*@id=}; id=${id%]}',
+    '    if ! out=$(CIB_file="$work/candidate.xml" cibadmin --create --scope constraints --xml-text "$xml" 2>&1); then',
+    "      # cibadmin prints the whole rejected CIB with line numbers; keep its verdict only.",
+    "      err=$(printf '%s\n' \"$out\" | grep -v '^ *[0-9][0-9]* ' | tr -s '\n' ' ' || true)",
+    '      say "refusing to push: live constraint $id ($xml) cannot be kept in the new configuration ($err); remove it (crm_resource --clear, or cibadmin --delete) and run the push again" >&2',
+    "      exit 1",
+    "    fi",
+    '    say "keeping live constraint $id"',
+    "  fi",
+    'done < "$work/kept.txt"',
     "# The properties the cluster maintains keep their live values.",
     `for p in ${CLUSTER_MAINTAINED_PROPERTIES.join(" ")}; do`,
     '  if v=$(crm_attribute --type crm_config --name "$p" --query --quiet 2>/dev/null); then',
@@ -87,10 +147,28 @@ export function renderCibPushScript(o: CibPushOptions): string {
     "  fi",
     "done",
     'CIB_file="$work/candidate.xml" crm_attribute --type crm_config --name "$prop" --update "$sum" >/dev/null',
+    ...(o.awaitingFiles && o.awaitingFiles.length > 0
+      ? [
+          "# A new primitive whose files are written after this push enters the cluster stopped (its",
+          "# apply step starts it); one that exists keeps its live target-role (an operator's stop too).",
+          `for r in ${o.awaitingFiles.map(shq).join(" ")}; do`,
+          `  if cibadmin --query --xpath "//primitive[@id='$r']" >/dev/null 2>&1; then`,
+          `    for a in target-role ${AWAITING_FILES_META}; do`,
+          '      v=$(crm_resource --resource "$r" --meta --get-parameter "$a" --quiet 2>/dev/null || true)',
+          '      if [ -n "$v" ]; then CIB_file="$work/candidate.xml" crm_resource --resource "$r" --meta --set-parameter "$a" --parameter-value "$v" >/dev/null; fi',
+          "    done",
+          "  else",
+          '    CIB_file="$work/candidate.xml" crm_resource --resource "$r" --meta --set-parameter target-role --parameter-value Stopped >/dev/null',
+          `    CIB_file="$work/candidate.xml" crm_resource --resource "$r" --meta --set-parameter ${AWAITING_FILES_META} --parameter-value true >/dev/null`,
+          '    say "$r is new: held stopped until its files are written"',
+          "  fi",
+          "done",
+        ]
+      : []),
     "",
     "# 4. crm_verify against the live state; nothing is applied unless it passes.",
     'if ! CIB_file="$work/candidate.xml" crm_verify --live-check -V; then',
-    '  say "crm_verify refuses the new CIB; the cluster keeps its current configuration" >&2',
+    '  say "crm_verify refuses the new CIB (with the live constraints and node attributes kept, listed above); the cluster keeps its current configuration" >&2',
     "  exit 1",
     "fi",
     "",
@@ -105,7 +183,7 @@ export function renderCibPushScript(o: CibPushOptions): string {
 export function renderAuthkeyInstall(b64Path: string, keyPath = COROSYNC_AUTHKEY_PATH): string {
   const dir = keyPath.replace(/\/[^/]+$/, "");
   return script([
-    "set -eu",
+    "set -euo pipefail",
     "umask 077",
     `tmp=$(mktemp ${shq(`${dir}/.authkey.XXXXXX`)})`,
     `base64 -d ${shq(b64Path)} > "$tmp"`,
@@ -127,7 +205,7 @@ const memberMarker = (clusterName: string) => `${MEMBER_MARKER_DIR}/member-of-${
  */
 export function renderCorosyncReload(clusterName: string): string {
   return script([
-    "set -eu",
+    "set -euo pipefail",
     "corosync -t",
     `if [ -e ${shq(memberMarker(clusterName))} ] && systemctl is-active --quiet corosync; then corosync-cfgtool -R; fi`,
   ]);
@@ -147,7 +225,7 @@ export interface ClusterStartOptions {
 export function renderClusterStart(o: ClusterStartOptions): string {
   const marker = memberMarker(o.clusterName);
   return script([
-    "set -eu",
+    "set -euo pipefail",
     o.sbd ? "systemctl enable sbd" : "systemctl disable sbd 2>/dev/null || true",
     "systemctl enable corosync pacemaker",
     `if [ ! -e ${shq(marker)} ]; then`,
@@ -158,5 +236,31 @@ export function renderClusterStart(o: ClusterStartOptions): string {
     "systemctl start pacemaker",
     `mkdir -p ${shq(MEMBER_MARKER_DIR)}`,
     `echo ${shq(o.clusterName)} > ${shq(marker)}`,
+  ]);
+}
+
+/**
+ * HostFile onChange of /etc/default/sbd: sbd reads it only at its start, and sbd is started and
+ * stopped with corosync (it refuses a start of its own), so a changed file restarts this member's
+ * cluster stack; its resources move away and back under stickiness. The applies of the members
+ * are chained in node order and each waits until its member is back online with quorum, so only
+ * one member is ever down for it. Before the first start (no member marker) it does nothing: the
+ * start step starts sbd with the new file.
+ */
+export function renderSbdRestart(clusterName: string, waitS = 300): string {
+  return script([
+    "set -euo pipefail",
+    `if [ ! -e ${shq(memberMarker(clusterName))} ] || ! systemctl is-active --quiet corosync; then echo "not a running member yet: the cluster start step starts sbd with the new settings"; exit 0; fi`,
+    'echo "sbd settings changed: restarting the cluster stack on $(uname -n) (sbd starts with corosync)"',
+    "systemctl stop pacemaker",
+    "systemctl stop corosync",
+    "systemctl start corosync",
+    "systemctl start pacemaker",
+    `deadline=$(( $(date +%s) + ${waitS} ))`,
+    'until [ "$(crm_node --quorum 2>/dev/null)" = 1 ] && crm_mon -1 --output-as=text 2>/dev/null | grep -Eq "Online:.*\\b$(uname -n)\\b"; do',
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "$(uname -n) is not back online with quorum ${waitS} s after restarting its cluster stack for sbd: the next member does not restart" >&2; exit 1; fi`,
+    "  sleep 2",
+    "done",
+    `systemctl is-active --quiet sbd || { echo "sbd is not running on $(uname -n) after the restart" >&2; exit 1; }`,
   ]);
 }

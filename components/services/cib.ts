@@ -15,9 +15,14 @@ export function startTimeoutS(s: ServiceSpec): number {
   return Math.max(AGENT_DEFAULT_TIMEOUT_S, 3 * s.expectedStartS);
 }
 
-/** Stop timeout: the grace docker gives the application, plus what the agent keeps back for kill and removal. */
+/**
+ * Stop timeout: the grace docker gives the application, never below the agent's advertised 90 s
+ * minimum, plus the 10 s the agent keeps back for kill and removal (it runs docker stop -t with
+ * the timeout minus those 10 s). Below that the agent's own kill can outlast Pacemaker's timeout,
+ * the stop fails, and a failed stop is answered by fencing.
+ */
 export function stopTimeoutS(s: ServiceSpec): number {
-  return Math.max(s.stopGraceS, 10) + AGENT_STOP_RESERVE_S;
+  return Math.max(s.stopGraceS, AGENT_DEFAULT_TIMEOUT_S) + AGENT_STOP_RESERVE_S;
 }
 
 export function servicePrimitive(s: ServiceSpec): Primitive {

@@ -18,6 +18,7 @@ import type { GuestConnection } from "../host/connection";
 import { shq } from "../host/connection";
 import { HostFile } from "../host/file";
 import { HostStep } from "../host/step";
+import { AWAITING_FILES_META } from "../pacemaker/scripts";
 import type { ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
 import type { CibFragment } from "../pacemaker/cib/model";
@@ -144,15 +145,21 @@ function dirScript(s: ServiceSpec): string[] {
 }
 
 /**
- * Restart a service whose files changed, or clear the failed start it had before they existed
- * (the first deploy: Pacemaker tried it as soon as the CIB arrived), then wait until the cluster
- * has settled, so a service that depends on this one is only cleaned up once this one runs.
+ * Start a service that waits stopped for its files (new to the cluster: the CIB push held it,
+ * so Pacemaker never ran it without them), restart one whose files changed, or clear a failed
+ * start; then wait until the cluster has settled, so a service that depends on this one is only
+ * started once this one runs.
  */
 export function applyScript(s: ServiceSpec): string {
   const wait = startTimeoutS(s) + stopTimeoutS(s);
   return [
-    "set -eu",
-    `if crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
+    "set -euo pipefail",
+    // A service new to the cluster waits stopped for its files (the CIB push holds it): start it.
+    `if [ -n "$(crm_resource --resource ${s.id} --meta --get-parameter ${AWAITING_FILES_META} --quiet 2>/dev/null || true)" ]; then`,
+    `  crm_resource --resource ${s.id} --meta --delete-parameter ${AWAITING_FILES_META}`,
+    `  crm_resource --resource ${s.id} --meta --delete-parameter target-role`,
+    `  crm_resource --wait --timeout=${wait}s`,
+    `elif crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
     `  crm_resource --resource ${s.id} --restart --timeout=${wait}s`,
     "else",
     `  crm_resource --resource ${s.id} --cleanup`,
@@ -180,7 +187,7 @@ export class ServiceConfigs extends HahaComponent {
       `${name}-await-mount`,
       {
         connection: conn,
-        create: [`for i in $(seq 1 120); do mountpoint -q ${shq(mount)} && exit 0; sleep 5; done`, `echo ${shq(`${mount} is not mounted after 600 s: is the shared-mount clone running?`)} >&2`, "exit 1"].join("\n"),
+        create: ["set -euo pipefail", `for i in $(seq 1 120); do mountpoint -q ${shq(mount)} && exit 0; sleep 5; done`, `echo ${shq(`${mount} is not mounted after 600 s: is the shared-mount clone running?`)} >&2`, "exit 1"].join("\n"),
         triggers: [mount],
       },
       this.child(),
@@ -188,7 +195,7 @@ export class ServiceConfigs extends HahaComponent {
 
     const applied = new Map<string, HostStep>();
     for (const s of serviceCatalog(c)) {
-      const lines = ["set -eu", ...dirScript(s)];
+      const lines = ["set -euo pipefail", ...dirScript(s)];
       // Home Assistant's UI editors own these: created empty once, never overwritten.
       if (s.id === "homeassistant") {
         for (const [file, text] of Object.entries(HA_UI_FILES)) lines.push(`[ -e ${shq(`${s.dataDir}/config/${file}`)} ] || printf '%s' ${shq(text)} > ${shq(`${s.dataDir}/config/${file}`)}`);
@@ -229,7 +236,7 @@ export class ServiceConfigs extends HahaComponent {
     const data = `${s.dataDir}/data`;
     const seed = `${s.dataDir}/seed`;
     const script = [
-      "set -eu",
+      "set -euo pipefail",
       `if [ ! -s ${shq(`${data}/flows.json`)} ] || [ "$(tr -d ' \\n' < ${shq(`${data}/flows.json`)})" = "[]" ]; then`,
       `  install -o ${s.uid} -g ${s.gid} -m 0644 ${shq(`${seed}/flows.json`)} ${shq(`${data}/flows.json`)}`,
       `  install -o ${s.uid} -g ${s.gid} -m 0600 ${shq(`${seed}/flows_cred.json`)} ${shq(`${data}/flows_cred.json`)}`,

@@ -119,7 +119,11 @@ export const nodeSchema = z
       .object({
         pciMapping: mappingId,
         pci: pciDeviceSchema.optional(),
-        /** The disk's device node inside the guest (the passed-through controller's first namespace). */
+        /**
+         * The disk's device node inside the guest (the passed-through controller's first
+         * namespace). Prefer its stable name, /dev/disk/by-id/nvme-<model>_<serial>: kernel names
+         * such as /dev/nvme0n1 follow probe order and can change with another controller.
+         */
         device: absPath.default("/dev/nvme0n1"),
       })
       .strict()

@@ -19,6 +19,11 @@ export interface AgentParameter {
   type: string;
   /** Allowed values of a `select` parameter. */
   options?: string[];
+  /**
+   * Values the parameter's own description names as choices in quotes (`"safe"  : ...`): a
+   * boolean that documents one more choice (Filesystem's force_unmount) accepts it.
+   */
+  documented?: string[];
 }
 
 export interface AgentMetadata {
@@ -32,7 +37,13 @@ const parser = new XMLParser({
   isArray: (name, _jpath, _leaf, isAttribute) => !isAttribute && ["parameter", "option", "action"].includes(name),
 });
 
-type RawParam = { name: string; required?: string; deprecated?: string; obsoletes?: string; content?: { type?: string; option?: { value: string }[] } };
+type RawParam = { name: string; required?: string; deprecated?: string; obsoletes?: string; longdesc?: string | { "#text"?: string }; content?: { type?: string; option?: { value: string }[] } };
+
+/** `"value"  :` at the start of a line of a longdesc: a choice the agent documents. */
+function documentedChoices(longdesc: RawParam["longdesc"]): string[] {
+  const text = typeof longdesc === "string" ? longdesc : (longdesc?.["#text"] ?? "");
+  return [...text.matchAll(/^\s*"([^"\s]+)"\s*:/gm)].map((m) => m[1]!);
+}
 
 function parseParameters(xml: string, agent: string): Map<string, AgentParameter> {
   const doc = parser.parse(xml) as { "resource-agent"?: { parameters?: { parameter?: RawParam[] } } };
@@ -47,6 +58,7 @@ function parseParameters(xml: string, agent: string): Map<string, AgentParameter
       obsoletes: p.obsoletes,
       type: p.content?.type ?? "string",
       options: p.content?.option?.map((o) => o.value),
+      documented: documentedChoices(p.longdesc),
     });
   }
   return out;
@@ -101,7 +113,7 @@ function checkValue(id: string, agent: string, p: AgentParameter, value: string)
   const bad = (expected: string) => [`${id}: parameter ${p.name}="${value}" of ${agent} expects ${expected}`];
   switch (p.type) {
     case "boolean":
-      return BOOLEAN.test(value) ? [] : bad("a boolean");
+      return BOOLEAN.test(value) || (p.documented ?? []).includes(value) ? [] : bad(`a boolean${p.documented?.length ? ` or one of ${p.documented.join(", ")}` : ""}`);
     case "integer":
     case "second":
       return INTEGER.test(value) ? [] : bad(p.type === "second" ? "whole seconds" : "an integer");

@@ -144,9 +144,19 @@ export function fencingResources(c: HahaConfig, members: Member[]): { primitives
             ...(c.proxmox.insecure ? { ssl_insecure: "1" } : { ssl_secure: "1" }),
             shell_timeout: String(f.pve.requestTimeoutS),
             power_timeout: String(f.pve.powerTimeoutS),
-            // The fencer hands the agent the target as its plug (VM id): node name -> VMID. A plug
-            // set directly would be overridden by the node name the fencer appends.
+            // The fencer hands the agent the target as its plug (VM id): node name -> VMID.
             pcmk_host_map: `${member.name}:${member.vmid}`,
+            // This device fences one VM: its plug is fixed, which also gives the monitor a VM to
+            // ask about (a fencer-set plug would be the same VMID).
+            plug: String(member.vmid),
+            // The agent's own monitor lists every VM on every Proxmox node (fencing.py's list
+            // path): one node down fails every device's monitor. `status` of this one VM needs only
+            // the API host and the guest's own host, which this device needs anyway.
+            pcmk_monitor_action: "status",
+            // Under Pacemaker, fencing.py forces --disable-timeout unless told otherwise: without
+            // this, shell_timeout and power_timeout above are ignored and a hung API call hangs
+            // the fence until Pacemaker's own timeout.
+            disable_timeout: "false",
             pcmk_host_check: "static-list",
             pcmk_reboot_timeout: `${pveRebootTimeoutS}s`,
             // One attempt: when the guest's host is gone another try only repeats the error.

@@ -2,6 +2,7 @@
 // secrets travel (secret inputs only, root-only files), the ordering, and the intent the policy
 // pack reads from the Cib component's args.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { GuestConnection } from "../../../components/host/connection";
@@ -48,6 +49,20 @@ describe("ClusterMembership", () => {
       assert.equal(f.inputs.path, "/etc/corosync/corosync.conf");
       assert.equal(f.inputs.content, renderCorosync(c, members));
       assert.match(named(`cluster-${m.name}-corosync-conf-apply`).inputs.create as string, /corosync -t/);
+    }
+  });
+
+  it("restarts sbd (with the member's cluster stack) when its settings change, one member at a time", () => {
+    const applies = members.map((m) => named(`cluster-${m.name}-sbd-apply`));
+    for (const a of applies) assert.match(a.inputs.create as string, /systemctl stop corosync\nsystemctl start corosync/);
+    for (let i = 1; i < applies.length; i++) assert.ok(applies[i]!.dependencies.includes(applies[i - 1]!.urn), `${members[i]!.name} may restart while ${members[i - 1]!.name} does`);
+    assert.equal(spawnSync("bash", ["-n"], { input: applies[0]!.inputs.create as string }).status, 0);
+  });
+
+  it("validates corosync.conf (corosync -t reads the keyfile) only once the authkey is installed", () => {
+    for (const m of members) {
+      const check = named(`cluster-${m.name}-corosync-conf-apply`);
+      assert.ok(check.dependencies.includes(named(`cluster-${m.name}-authkey-apply`).urn), `${m.name}: corosync -t may run before the authkey exists`);
     }
   });
 

@@ -31,7 +31,7 @@ function setQuorum(q: 0 | 1) {
 }
 
 function push(env: Record<string, string> = {}) {
-  const r = spawnSync("sh", [script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CIB_file: live, TMPDIR: dir, ...env } });
+  const r = spawnSync("bash", [script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CIB_file: live, TMPDIR: dir, ...env } });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -118,10 +118,69 @@ describe("haha-cib-push", () => {
     assert.equal(fs.readFileSync(live, "utf8"), before);
   });
 
-  it("skips on a member where Pacemaker does not run: another member applies the CIB", () => {
+  it("fails, naming what is missing, when Pacemaker does not answer after its wait", () => {
     const r = push({ CIB_file: path.join(dir, "no-such-cib.xml") });
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /Pacemaker does not answer after 2 s \(cibadmin --query: .+\); is pacemaker.service running\? The CIB [0-9a-f]{64} is NOT applied/);
+  });
+
+  it("fails, naming the package, when the Pacemaker tools are not installed", () => {
+    // Only what the script needs before its tool check: no cibadmin, no crm_* on PATH.
+    const bare = path.join(dir, "bare-bin");
+    fs.mkdirSync(bare, { recursive: true });
+    for (const t of ["uname"]) fs.symlinkSync(spawnSync("bash", ["-c", `command -v ${t}`], { encoding: "utf8" }).stdout.trim(), path.join(bare, t));
+    const r = spawnSync("/bin/bash", [script], { encoding: "utf8", env: { PATH: bare, CIB_file: live, TMPDIR: dir } });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /cibadmin is not installed \(Debian package pacemaker-cli-utils\): the CIB is NOT applied/);
+  });
+
+  it("holds a new primitive whose files come later stopped, and keeps a live one's target-role (an operator's stop)", () => {
+    const held = path.join(dir, "haha-cib-push-held");
+    fs.writeFileSync(held, renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 2, awaitingFiles: ["fx-mosquitto", "fx-newservice"] }), { mode: 0o755 });
+    run("crm_resource", ["--resource", "fx-mosquitto", "--meta", "--set-parameter", "target-role", "--parameter-value", "Stopped"], { CIB_file: live });
+    const frag = { source: "new", resources: [dummy("fx-newservice")], constraints: [] };
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 150)), [...fragments(), frag])));
+    const r = spawnSync("bash", [held], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CIB_file: live, TMPDIR: dir } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /fx-newservice is new: held stopped until its files are written/);
+    const meta = (id: string, a: string) => run("crm_resource", ["--resource", id, "--meta", "--get-parameter", a, "--quiet"], { CIB_file: live }).trim();
+    assert.equal(meta("fx-newservice", "target-role"), "Stopped");
+    assert.equal(meta("fx-newservice", "haha-awaiting-files"), "true");
+    assert.equal(meta("fx-mosquitto", "target-role"), "Stopped", "the operator's stop survives the push");
+    assert.equal(meta("fx-mosquitto", "haha-awaiting-files"), "");
+    // The crm_simulate view of the live CIB: nothing starts the held service.
+    const sim = spawnSync("crm_simulate", ["-x", live, "-S", "-q", "1", "--save-output", path.join(dir, "held-next.xml")], { encoding: "utf8" });
+    assert.equal(sim.status, 0, sim.stderr);
+    assert.doesNotMatch(sim.stdout, /Start\s+fx-newservice/);
+    run("crm_resource", ["--resource", "fx-mosquitto", "--meta", "--delete-parameter", "target-role"], { CIB_file: live });
+  });
+
+  it("keeps what the cluster and operators added: fence-peer and ban/move constraints, node standby", () => {
+    const env = { CIB_file: live };
+    run("crm_resource", ["--ban", "--resource", "fx-mosquitto", "--node", "nllei01ha01"], env);
+    run("crm_resource", ["--move", "--resource", "fx-homeassistant", "--node", "nllei01ha02"], env);
+    run("cibadmin", ["--create", "--scope", "constraints", "--xml-text",
+      '<rsc_location rsc="fx-drbd-clone" id="drbd-fence-by-handler-haha-fx-drbd-clone"><rule role="Promoted" score="-INFINITY" id="drbd-fence-by-handler-haha-rule-fx-drbd-clone"><expression attribute="#uname" operation="ne" value="nllei01ha01" id="drbd-fence-by-handler-haha-expr-1-fx-drbd-clone"/></rule></rsc_location>'], env);
+    run("crm_attribute", ["--node", "nllei01ha03", "--name", "standby", "--update", "on"], env);
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 170)), fragments())));
+    const r = push();
     assert.equal(r.status, 0, r.out);
-    assert.match(r.out, /Pacemaker does not run here/);
+    const ids = run("cibadmin", ["--query", "--scope", "constraints"], env);
+    for (const id of ["cli-ban-fx-mosquitto-on-nllei01ha01", "cli-prefer-fx-homeassistant", "drbd-fence-by-handler-haha-fx-drbd-clone"]) assert.match(ids, new RegExp(`id="${id}"`), `${id} dropped by the push`);
+    assert.equal(run("crm_attribute", ["--node", "nllei01ha03", "--name", "standby", "--query", "--quiet"], env).trim(), "on");
+    assert.equal(parseCib(fs.readFileSync(live, "utf8")).rscDefaults["resource-stickiness"], "170", "and the new configuration is applied");
+  });
+
+  it("refuses, naming it, to push while a kept constraint points at a resource the new configuration drops", () => {
+    const env = { CIB_file: live };
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(c, [storageFixture(c), { ...servicesFixture(), resources: servicesFixture().resources.filter((x) => x.id !== "fx-mosquitto"), constraints: [] }])));
+    const before = fs.readFileSync(live, "utf8");
+    const r = push();
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /refusing to push: live constraint 'cli-ban-fx-mosquitto-on-nllei01ha01' \(<rsc_location .*\) cannot be kept in the new configuration \(.*Update does not conform to the configured schema.*\); remove it \(crm_resource --clear, or cibadmin --delete\)/);
+    assert.equal(fs.readFileSync(live, "utf8"), before);
+    for (const id of ["cli-ban-fx-mosquitto-on-nllei01ha01", "cli-prefer-fx-homeassistant"]) run("cibadmin", ["--delete", "--xml-text", `<rsc_location id="${id}"/>`], env);
+    run("crm_attribute", ["--node", "nllei01ha03", "--name", "standby", "--delete"], env);
   });
 
   it("lets members try in node-id order, a few seconds apart", () => {
@@ -136,7 +195,7 @@ describe("corosync authkey install", () => {
     const b64 = path.join(dir, "authkey.b64");
     const target = path.join(dir, "authkey");
     fs.writeFileSync(b64, key.toString("base64"));
-    const r = spawnSync("sh", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(fs.readFileSync(target), key);
     assert.equal(fs.statSync(target).mode & 0o777, 0o400);
@@ -147,7 +206,7 @@ describe("corosync authkey install", () => {
     const target = path.join(dir, "authkey-short");
     fs.writeFileSync(target, "old");
     fs.writeFileSync(b64, crypto.randomBytes(16).toString("base64"));
-    const r = spawnSync("sh", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", renderAuthkeyInstall(b64, target)], { encoding: "utf8" });
     assert.equal(r.status, 1);
     assert.equal(fs.readFileSync(target, "utf8"), "old");
   });
@@ -157,7 +216,7 @@ describe("cluster start", () => {
   it("is valid shell, enables sbd before corosync starts, and corosync before pacemaker", () => {
     const text = renderClusterStart({ clusterName: "haha", sbd: true });
     for (const s of [text, renderCorosyncReload("haha"), renderCibPushScript({ cibPath: "/etc/haha/cib.xml", nodeId: 2, staggerS: 5, waitS: 120 })]) {
-      const r = spawnSync("sh", ["-n"], { input: s, encoding: "utf8" });
+      const r = spawnSync("bash", ["-n"], { input: s, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
     }
     const at = (needle: string) => text.indexOf(needle);

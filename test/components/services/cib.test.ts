@@ -40,6 +40,14 @@ const sharedMount: CibFragment = {
   constraints: [],
 };
 
+/** The stop timeout ocf:heartbeat:docker advertises (its minimum), from the installed agent. */
+const dockerStopAdvertisedS = (() => {
+  const xml = spawnSync("crm_resource", ["--show-metadata", "ocf:heartbeat:docker"], { encoding: "utf8" }).stdout;
+  const md = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => n === "action" }).parse(xml) as { "resource-agent": { actions: { action: { name: string; timeout: string }[] } } };
+  const stop = md["resource-agent"].actions.action.find((a) => a.name === "stop")!;
+  return Number.parseInt(stop.timeout, 10);
+})();
+
 describe("the services CIB fragment", () => {
   it("has one ocf:heartbeat:docker primitive per service, named after it", () => {
     assert.deepEqual(prims.map((p) => p.id), specs.map((s) => s.id));
@@ -81,8 +89,9 @@ describe("the services CIB fragment", () => {
       const op = (n: string) => p.ops.find((o) => o.name === n)!;
       assert.ok(op("start").timeoutS > p.expectedStartS!.value, `${p.id}: start timeout above the declared start`);
       assert.ok(op("start").timeoutS >= AGENT_DEFAULT_TIMEOUT_S);
-      // The agent gives docker stop (timeout - 10 s) of grace: at least 10 s are left to kill and remove.
-      assert.ok(op("stop").timeoutS >= 20, p.id);
+      // The agent runs docker stop -t (timeout - 10 s): that grace must not drop below the stop
+      // timeout the installed agent advertises, so stop timeout >= advertised + 10 s.
+      assert.ok(op("stop").timeoutS >= dockerStopAdvertisedS + 10, `${p.id}: stop timeout ${op("stop").timeoutS} s < ${dockerStopAdvertisedS} + 10 s`);
       for (const o of p.ops) assert.ok(o.reason.length > 10, `${p.id} ${o.name} has its reason`);
     }
   });
