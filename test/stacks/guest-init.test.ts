@@ -79,3 +79,34 @@ describe("host keys in the prod program", () => {
     }
   });
 });
+
+describe("voice in the prod program", () => {
+  it("runs Ollama from the pulled image's id, so the container is not replaced on every up", () => {
+    const ollama = named("voice-ollama");
+    assert.match(ollama.inputs.image as string, /^sha256:[a-f0-9]{64}$/);
+    assert.ok(ollama.dependencies.includes(named("voice-ollama-image").urn));
+  });
+
+  it("gives every docker provider strict host key checking against a known_hosts file written from the pinned key", () => {
+    const providers = resources.filter((r) => r.type === "pulumi:providers:docker");
+    assert.equal(providers.length, 4);
+    for (const p of providers) {
+      // Provider config reaches the engine JSON-encoded.
+      const raw = p.inputs.sshOpts;
+      const opts = (typeof raw === "string" ? JSON.parse(raw) : raw) as string[];
+      assert.ok(opts.includes("StrictHostKeyChecking=yes"), p.name);
+      const file = opts.find((o) => o.startsWith("UserKnownHostsFile="))!.slice("UserKnownHostsFile=~/".length);
+      const writer = named(`${p.name}-known-hosts`);
+      assert.ok(p.dependencies.includes(writer.urn), `${p.name} does not wait for its known_hosts file`);
+      assert.match(writer.inputs.create as string, new RegExp(`cat > "\\$home/${file.replace(/[.]/g, "\\.")}"`));
+      const guest = file.split("/").pop()!;
+      assert.match(writer.inputs.stdin as string, /^10\.0\.181\.\d+ ssh-ed25519 \S+\n$/);
+      assert.ok((writer.inputs.stdin as string).includes(hostKeyOfGuest(guest).split(" ")[1]!), `${p.name}: known_hosts does not hold ${guest}'s key`);
+    }
+  });
+});
+
+function hostKeyOfGuest(guest: string): string {
+  const snippet = resources.find((r) => r.type === "proxmoxve:index/fileLegacy:FileLegacy" && (r.inputs.sourceRaw as { fileName: string }).fileName.endsWith(`-${guest}-user.yaml`))!;
+  return parse((snippet.inputs.sourceRaw as { data: string }).data).ssh_keys.ed25519_public as string;
+}
