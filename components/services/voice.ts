@@ -52,38 +52,35 @@ export function nvidiaSource(): string {
   );
 }
 
-/** What the reboot step prints: the boot it scheduled a reboot from, or that none was needed. */
-const BOOT_MARK = "haha-reboot-from-boot:";
+/** Where the reboot step records the boot it scheduled the reboot from ("none": none needed). */
+export const REBOOT_FROM_FILE = "/var/lib/haha/nvidia-reboot-from-boot";
 
 /**
  * Reboot once for the NVIDIA module, without killing the next step's session: the reboot is
  * scheduled 5 s after this command returns, and sshd stops taking new sessions meanwhile (Debian's
  * ssh.service stops only its listener: this session survives), so the next step's connection is
- * refused, retries (dialErrorLimit), and reaches the guest once it is back.
+ * refused, retries (dialErrorLimit), and reaches the guest once it is back. The boot it leaves is
+ * recorded on disk, for the next step to tell a new boot from the old one.
  */
 export function renderNvidiaReboot(): string {
   return [
     "set -eu",
-    `if nvidia-smi >/dev/null 2>&1; then echo "${BOOT_MARK} none"; exit 0; fi`,
+    `mkdir -p "$(dirname ${REBOOT_FROM_FILE})"`,
+    `if nvidia-smi >/dev/null 2>&1; then echo none > ${REBOOT_FROM_FILE}; echo "driver loaded: no reboot"; exit 0; fi`,
     "boot=$(cat /proc/sys/kernel/random/boot_id)",
+    `echo "$boot" > ${REBOOT_FROM_FILE}; sync`,
     "systemd-run --unit=haha-nvidia-reboot --on-active=5 /bin/systemctl reboot",
     "systemctl stop ssh.service",
-    `echo "${BOOT_MARK} $boot"`,
+    'echo "rebooting in 5 s from boot $boot"',
   ].join("\n");
 }
 
-/** The boot id the reboot step printed ("none": no reboot was needed). */
-export function bootBefore(stdout: string | undefined): string {
-  const m = new RegExp(`${BOOT_MARK} (\\S+)`).exec(stdout ?? "");
-  return m ? m[1]! : "none";
-}
-
 /** After the reboot: this is a new boot (else fail), and the GPU answers within a bound. */
-export function renderGpuReady(before: string): string {
-  if (!/^(none|[0-9a-f-]{36})$/.test(before)) throw new Error(`renderGpuReady: "${before}" is not a boot id`);
+export function renderGpuReady(): string {
   return [
     "set -eu",
-    `before=${before}`,
+    `if [ ! -s ${REBOOT_FROM_FILE} ]; then echo "${REBOOT_FROM_FILE} is missing: the reboot step did not run" >&2; exit 1; fi`,
+    `before=$(cat ${REBOOT_FROM_FILE})`,
     "now=$(cat /proc/sys/kernel/random/boot_id)",
     'if [ "$before" != none ] && [ "$now" = "$before" ]; then echo "the voice guest did not reboot after the NVIDIA driver install (still boot $now)" >&2; exit 1; fi',
     "for i in $(seq 1 60); do nvidia-smi -L && exit 0; sleep 5; done",
@@ -217,7 +214,8 @@ export class VoiceAssistant extends HahaComponent {
     const reboot = new HostStep(`${name}-nvidia-reboot`, { connection: conn, create: renderNvidiaReboot(), triggers: ["nvidia-driver"] }, this.child({ dependsOn: [driver] }));
     const gpuReady = new HostStep(
       `${name}-gpu-ready`,
-      { connection: conn, create: reboot.command.stdout.apply((out) => renderGpuReady(bootBefore(out))), triggers: ["nvidia-driver"] },
+      // Same trigger as the reboot: both run again together.
+      { connection: conn, create: renderGpuReady(), triggers: ["nvidia-driver"] },
       this.child({ dependsOn: [reboot] }),
     );
 

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { bootBefore, renderGpuReady, renderNvidiaReboot } from "../../../components/services/voice";
+import { REBOOT_FROM_FILE, renderGpuReady, renderNvidiaReboot } from "../../../components/services/voice";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "guest-init-voice-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -25,8 +25,9 @@ function bin(gpu: boolean): { path: string; calls: () => string } {
   return { path: d, calls: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "") };
 }
 
+const fromFile = path.join(dir, "reboot-from");
 const run = (script: string, pathDir: string) => {
-  const r = spawnSync("sh", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${pathDir}:${process.env.PATH}` }, timeout: 20_000 });
+  const r = spawnSync("sh", ["-c", script.split(REBOOT_FROM_FILE).join(fromFile)], { encoding: "utf8", env: { ...process.env, PATH: `${pathDir}:${process.env.PATH}` }, timeout: 20_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 };
 
@@ -37,26 +38,32 @@ describe("the NVIDIA reboot", () => {
     assert.equal(r.status, 0, r.out);
     const calls = b.calls().trim().split("\n");
     assert.deepEqual(calls.filter((c) => !c.startsWith("nvidia-smi")), ["systemd-run --unit=haha-nvidia-reboot --on-active=5 /bin/systemctl reboot", "systemctl stop ssh.service"]);
-    assert.equal(bootBefore(r.out), thisBoot);
+    assert.equal(fs.readFileSync(fromFile, "utf8").trim(), thisBoot);
   });
 
   it("does nothing when the driver already answers", () => {
     const b = bin(true);
     const r = run(renderNvidiaReboot(), b.path);
     assert.equal(r.status, 0);
-    assert.equal(bootBefore(r.out), "none");
+    assert.equal(fs.readFileSync(fromFile, "utf8").trim(), "none");
     assert.doesNotMatch(b.calls(), /systemd-run|systemctl/);
   });
 
   it("the next step fails loudly when the guest is still in the boot the reboot was scheduled from", () => {
-    const r = run(renderGpuReady(thisBoot), bin(true).path);
+    fs.writeFileSync(fromFile, `${thisBoot}\n`);
+    const r = run(renderGpuReady(), bin(true).path);
     assert.equal(r.status, 1);
     assert.match(r.out, /the voice guest did not reboot after the NVIDIA driver install/);
   });
 
-  it("the next step passes in a new boot once the GPU answers, and without a reboot when none was needed", () => {
-    assert.equal(run(renderGpuReady("00000000-0000-4000-8000-000000000000"), bin(true).path).status, 0);
-    assert.equal(run(renderGpuReady("none"), bin(true).path).status, 0);
-    assert.throws(() => renderGpuReady("$(reboot)"), /not a boot id/);
+  it("the next step passes in a new boot once the GPU answers, or when no reboot was needed, and fails when the reboot step left no record", () => {
+    fs.writeFileSync(fromFile, "00000000-0000-4000-8000-000000000000\n");
+    assert.equal(run(renderGpuReady(), bin(true).path).status, 0);
+    fs.writeFileSync(fromFile, "none\n");
+    assert.equal(run(renderGpuReady(), bin(true).path).status, 0);
+    fs.rmSync(fromFile);
+    const r = run(renderGpuReady(), bin(true).path);
+    assert.equal(r.status, 1);
+    assert.match(r.out, /is missing: the reboot step did not run/);
   });
 });
