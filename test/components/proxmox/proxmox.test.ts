@@ -105,7 +105,7 @@ describe("ClusterGuest", () => {
     assert.deepEqual(user.secretInputs, ["sourceRaw"]);
     assert.deepEqual(net.secretInputs, []);
     const netData = (net.inputs.sourceRaw as { data: string }).data;
-    assert.match(netData, /macaddress: 02:48:00:00:00:b6\n\s+set-name: ens18\n\s+addresses:\n\s+- 10\.0\.181\.22\/24/);
+    assert.match(netData, /name: ens18\n\s+mac_address: 02:48:00:00:00:b6\n[\s\S]*address: 10\.0\.181\.22\/24\n\s+gateway: 10\.0\.181\.1/);
   });
 
   it("orders the VM after its host's network, image and PCI mapping", () => {
