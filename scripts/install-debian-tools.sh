@@ -2,7 +2,7 @@
 # The real tools the plan and the tests drive (Debian 12 packages, about 25 s). Skips the install
 # when they are already there; uses sudo when not root.
 set -euo pipefail
-TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 chromium fonts-dejavu-core"
+TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 chromium fonts-dejavu-core cloud-init openssh-client"
 # chromium: the report test opens build/<stack>/report.html in it (driven by playwright-core);
 # fonts-dejavu-core: the monospace face the report's drawings are laid out for (not a hard Depends).
 if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && command -v corosync >/dev/null \
@@ -10,10 +10,14 @@ if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && comman
   && [ -d /usr/lib/ocf/resource.d/heartbeat ] && command -v mkfs.ocfs2 >/dev/null \
   && command -v nfsconf >/dev/null && command -v systemd-analyze >/dev/null \
   && command -v curl >/dev/null && command -v python3 >/dev/null \
-  && [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ]; then
+  && [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] \
+  && command -v cloud-init >/dev/null && command -v ssh-keygen >/dev/null; then
   exit 0
 fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# cloud-init is here for its schema check and network renderer only: it must never configure this
+# machine at its next boot.
+$SUDO mkdir -p /etc/cloud && $SUDO touch /etc/cloud/cloud-init.disabled
 $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $TOOLS
 # Debian starts a system broker on install; the tests run their own on loopback.

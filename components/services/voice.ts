@@ -9,9 +9,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { HahaComponent } from "../component";
 import { GuestConnection, shq } from "../host/connection";
 import { HostFile } from "../host/file";
+import { GuestReady } from "../host/ready";
 import { HostStep } from "../host/step";
 import type { GuestIntent, ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
+import { GuestCloudInit } from "../proxmox/snippets";
 import { cloudVmArgs } from "../proxmox/vm";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { dockerProvider } from "./docker";
@@ -50,6 +52,43 @@ export function nvidiaSource(): string {
   );
 }
 
+/** Where the reboot step records the boot it scheduled the reboot from ("none": none needed). */
+export const REBOOT_FROM_FILE = "/var/lib/haha/nvidia-reboot-from-boot";
+
+/**
+ * Reboot once for the NVIDIA module, without killing the next step's session: the reboot is
+ * scheduled 5 s after this command returns, and sshd stops taking new sessions meanwhile (Debian's
+ * ssh.service stops only its listener: this session survives), so the next step's connection is
+ * refused, retries (dialErrorLimit), and reaches the guest once it is back. The boot it leaves is
+ * recorded on disk, for the next step to tell a new boot from the old one.
+ */
+export function renderNvidiaReboot(): string {
+  return [
+    "set -eu",
+    `mkdir -p "$(dirname ${REBOOT_FROM_FILE})"`,
+    `if nvidia-smi >/dev/null 2>&1; then echo none > ${REBOOT_FROM_FILE}; echo "driver loaded: no reboot"; exit 0; fi`,
+    "boot=$(cat /proc/sys/kernel/random/boot_id)",
+    `echo "$boot" > ${REBOOT_FROM_FILE}; sync`,
+    "systemd-run --unit=haha-nvidia-reboot --on-active=5 /bin/systemctl reboot",
+    "systemctl stop ssh.service",
+    'echo "rebooting in 5 s from boot $boot"',
+  ].join("\n");
+}
+
+/** After the reboot: this is a new boot (else fail), and the GPU answers within a bound. */
+export function renderGpuReady(): string {
+  return [
+    "set -eu",
+    `if [ ! -s ${REBOOT_FROM_FILE} ]; then echo "${REBOOT_FROM_FILE} is missing: the reboot step did not run" >&2; exit 1; fi`,
+    `before=$(cat ${REBOOT_FROM_FILE})`,
+    "now=$(cat /proc/sys/kernel/random/boot_id)",
+    'if [ "$before" != none ] && [ "$now" = "$before" ]; then echo "the voice guest did not reboot after the NVIDIA driver install (still boot $now)" >&2; exit 1; fi',
+    "for i in $(seq 1 60); do nvidia-smi -L && exit 0; sleep 5; done",
+    "echo 'no NVIDIA GPU visible after 300 s' >&2",
+    "exit 1",
+  ].join("\n");
+}
+
 /** The whole voice intent: only the pinned Ollama container (whisper and piper are in the ServiceSet's). */
 export function voiceIntent(c: HahaConfig): ServicesIntent {
   const o = ollamaIntent(c);
@@ -76,6 +115,9 @@ export function voiceGuestIntent(c: HahaConfig): GuestIntent {
 export class VoiceGuest extends HahaComponent {
   readonly vm: proxmox.VmLegacy;
   readonly gpuMapping?: proxmox.hardware.mapping.Pci;
+  readonly cloudInit: GuestCloudInit;
+  /** The guest's SSH host key, pinned by every connection to it. */
+  readonly hostPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: { config: HahaConfig }, opts?: pulumi.ComponentResourceOptions) {
     const c = args.config;
@@ -98,16 +140,19 @@ export class VoiceGuest extends HahaComponent {
         this.child(),
       );
     }
+    this.cloudInit = new GuestCloudInit(`${name}-cloud-init`, { config: c, node: g.node, vmid: g.vmid, hostname: g.name, address: g.address }, this.child());
+    this.hostPublicKey = this.cloudInit.hostPublicKey;
+    const init = { userDataFileId: this.cloudInit.userDataFileId, networkDataFileId: this.cloudInit.networkDataFileId, macs: this.cloudInit.nics.map((n) => n.mac) };
     this.vm = new proxmox.VmLegacy(
       `${name}-vm`,
       {
-        ...cloudVmArgs(c, { node: g.node, vmid: g.vmid, name: g.name, address: g.address, cores: g.cores, memoryMiB: g.memoryMiB, diskGiB: g.diskGiB }),
+        ...cloudVmArgs(c, { node: g.node, vmid: g.vmid, name: g.name, address: g.address, cores: g.cores, memoryMiB: g.memoryMiB, diskGiB: g.diskGiB }, init),
         description: `HAHA voice guest ${g.name}: Ollama on the GPU of ${g.node}. Not critical: pinned to its host on purpose.`,
         tags: ["haha", "voice", "non-critical"],
         // Compute only: the GPU is not the guest's display (xvga off), its ROM is read at boot.
         hostpcis: [{ device: "hostpci0", mapping: g.gpuMapping, pcie: true, rombar: true, xvga: false }],
       },
-      this.child({ dependsOn: this.gpuMapping ? [this.gpuMapping] : [] }),
+      this.child({ dependsOn: [this.cloudInit, ...(this.gpuMapping ? [this.gpuMapping] : [])] }),
     );
 
     this.registerOutputs({ intent, vmId: g.vmid });
@@ -131,9 +176,11 @@ export class VoiceAssistant extends HahaComponent {
     this.vm = guest.vm;
     this.gpuMapping = guest.gpuMapping;
 
-    const conn: GuestConnection = { host: g.name, address: g.address, user: c.ssh.user, port: c.ssh.port, privateKey: args.privateKey };
+    const conn: GuestConnection = { host: g.name, address: g.address, user: c.ssh.user, port: c.ssh.port, privateKey: args.privateKey, hostKey: guest.hostPublicKey };
     // Its own short list (not the cluster members' GuestPackages: no cluster stack on this guest).
     const list = Object.keys(VOICE_GUEST_PACKAGES).sort();
+    // cloud-init (which installs the guest agent with apt) must be done before this apt runs.
+    const ready = new GuestReady(`${name}-ready`, { connection: conn, nic: c.network.guestNic }, this.child({ dependsOn: [guest] }));
     const packages = new HostStep(
       `${name}-packages`,
       {
@@ -141,7 +188,7 @@ export class VoiceAssistant extends HahaComponent {
         create: ["set -eu", "export DEBIAN_FRONTEND=noninteractive", "apt-get update -q", `apt-get install -y -q --no-install-recommends ${list.map(shq).join(" ")}`, "systemctl enable --now docker.service"].join("\n"),
         triggers: [list.join(",")],
       },
-      this.child({ dependsOn: [guest] }),
+      this.child({ dependsOn: [ready] }),
     );
     const source = new HostFile(`${name}-nvidia-source`, { connection: conn, path: "/etc/apt/sources.list.d/nvidia-container-toolkit.sources", content: nvidiaSource() }, this.child({ dependsOn: [packages] }));
     const driver = new HostStep(
@@ -164,14 +211,11 @@ export class VoiceAssistant extends HahaComponent {
       this.child({ dependsOn: [source] }),
     );
     // The new kernel module (and nouveau's blacklist) take effect at boot: reboot once, then wait.
-    const reboot = new HostStep(
-      `${name}-nvidia-reboot`,
-      { connection: conn, create: ["nvidia-smi >/dev/null 2>&1 && exit 0", "nohup sh -c 'sleep 2; systemctl reboot' >/dev/null 2>&1 &", "exit 0"].join("\n"), triggers: ["nvidia-driver"] },
-      this.child({ dependsOn: [driver] }),
-    );
+    const reboot = new HostStep(`${name}-nvidia-reboot`, { connection: conn, create: renderNvidiaReboot(), triggers: ["nvidia-driver"] }, this.child({ dependsOn: [driver] }));
     const gpuReady = new HostStep(
       `${name}-gpu-ready`,
-      { connection: conn, create: ["for i in $(seq 1 60); do nvidia-smi -L && exit 0; sleep 5; done", "echo 'no NVIDIA GPU visible after 300 s' >&2", "exit 1"].join("\n"), triggers: ["nvidia-driver"] },
+      // Same trigger as the reboot: both run again together.
+      { connection: conn, create: renderGpuReady(), triggers: ["nvidia-driver"] },
       this.child({ dependsOn: [reboot] }),
     );
 
@@ -181,7 +225,9 @@ export class VoiceAssistant extends HahaComponent {
       `${name}-ollama`,
       {
         name: "ollama",
-        image: v.ollama.image,
+        // The image id, not its name: the provider stores the container's image as an id, so a
+        // name would differ from it on every up and replace the container each time.
+        image: image.imageId,
         // Docker, not Pacemaker, keeps it running: the guest is outside the cluster.
         restart: "unless-stopped",
         networkMode: "host",

@@ -11,12 +11,12 @@ import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { parseConfig } from "../../../stacks/config/validate";
-import { prodConfig } from "../../helpers/config";
+import { prodConfig, TEST_HOST_KEY } from "../../helpers/config";
 import { generatedRaw } from "../../helpers/stacks";
 
 async function record(c: HahaConfig): Promise<RecordedResource[]> {
   const members = clusterMembers(c);
-  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey: "<secret:sshPrivateKey>" }));
+  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey: "<secret:sshPrivateKey>", hostKey: TEST_HOST_KEY }));
   const layer = { config: c, members, connections };
   const { resources } = await recordUnderMocks("unit", false, () => undefined, async () => {
     const services = new ServiceSet("services", layer);
@@ -180,7 +180,11 @@ describe("the voice guest", () => {
   it("runs Ollama with the GPU from the pre-pulled pin, and pulls the model at deploy", () => {
     const o = ofType("docker:index/container:Container").find((x) => x.inputs.name === "ollama")!;
     assert.equal(o.inputs.gpus, "all");
-    assert.equal(o.inputs.image, c.voice!.ollama.image);
+    // The pulled pin's image id (the provider compares ids: a name would replace it on every up).
+    const image = ofType("docker:index/remoteImage:RemoteImage").find((x) => x.name === "voice-ollama-image")!;
+    assert.equal(image.inputs.name, c.voice!.ollama.image);
+    assert.match(o.inputs.image as string, /^sha256:[a-f0-9]{64}$/);
+    assert.ok(o.dependencies.includes(image.urn));
     assert.equal(o.inputs.devices, undefined, "no device passthrough into the container");
     const model = ofType("haha:host:Step").find((s) => s.name === "voice-model")!;
     assert.match(String(model.inputs.create), new RegExp(`ollama pull '${c.voice!.ollama.model}'`));
