@@ -9,6 +9,8 @@
 /** On `haha:proxmox:Host`: one Proxmox host's uplink. */
 export interface HostNetworkIntent {
   host: string;
+  /** adopt: the host's existing bond and bridge are the user's (read from config as intent only); manage: HAHA declares them. */
+  network: "adopt" | "manage";
   bond: { name: string; mode: string; hashPolicy: string; miimon: number; mtu: number; slaves: string[] };
   /** `<switch>:<port>` per slave, in slave order. */
   switchPorts: string[];

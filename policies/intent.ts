@@ -8,6 +8,7 @@ const name = z.string().min(1);
 
 export const hostNetworkIntent = z.object({
   host: name,
+  network: z.enum(["adopt", "manage"]),
   bond: z.object({
     name: name,
     mode: z.string(),

@@ -2,12 +2,13 @@
 # The real tools the plan and the tests drive (Debian 12 packages, about 25 s). Skips the install
 # when they are already there; uses sudo when not root.
 set -euo pipefail
-TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3"
+TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 openssl ca-certificates"
 if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && command -v corosync >/dev/null \
   && command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null && [ -x /usr/sbin/fence_pve ] \
   && [ -d /usr/lib/ocf/resource.d/heartbeat ] && command -v mkfs.ocfs2 >/dev/null \
   && command -v nfsconf >/dev/null && command -v systemd-analyze >/dev/null \
-  && command -v curl >/dev/null && command -v python3 >/dev/null; then
+  && command -v curl >/dev/null && command -v python3 >/dev/null \
+  && command -v openssl >/dev/null && command -v update-ca-certificates >/dev/null; then
   exit 0
 fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

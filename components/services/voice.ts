@@ -16,6 +16,7 @@ import { cloudVmArgs } from "../proxmox/vm";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { dockerProvider } from "./docker";
 import { ollamaIntent } from "./intent";
+import { fixedId } from "../proxmox/lifecycle";
 
 export interface VoiceAssistantArgs extends LayerArgs {
   /** The deploy key, for the guest's SSH steps (secret). */
@@ -95,7 +96,7 @@ export class VoiceGuest extends HahaComponent {
           comment: `GPU of the voice guest ${g.name} (Ollama)`,
           maps: [{ node: g.node, path: pci.path, id: pci.id, subsystemId: pci.subsystemId, iommuGroup: pci.iommuGroup }],
         },
-        this.child(),
+        this.child(fixedId(c, `mapping ${g.gpuMapping}`, "the GPU passthrough of the voice guest").opts),
       );
     }
     this.vm = new proxmox.VmLegacy(
@@ -107,7 +108,8 @@ export class VoiceGuest extends HahaComponent {
         // Compute only: the GPU is not the guest's display (xvga off), its ROM is read at boot.
         hostpcis: [{ device: "hostpci0", mapping: g.gpuMapping, pcie: true, rombar: true, xvga: false }],
       },
-      this.child({ dependsOn: this.gpuMapping ? [this.gpuMapping] : [] }),
+      // VMID fixed: replaced delete-first. Not protected: it holds no data the home cannot re-pull.
+      this.child({ ...fixedId(c, `VMID ${g.vmid}`).opts, dependsOn: this.gpuMapping ? [this.gpuMapping] : [] }),
     );
 
     this.registerOutputs({ intent, vmId: g.vmid });

@@ -16,7 +16,7 @@ before(async () => {
   const c = prodConfig();
   const members = clusterMembers(c);
   ({ resources } = await recordUnderMocks("unit", false, () => undefined, async () => {
-    const provider = proxmoxProvider("proxmox", c, { proxmoxApiToken: "<secret:proxmoxApiToken>" as never, sshPrivateKey: "<secret:sshPrivateKey>" as never, bmcPassword: undefined });
+    const provider = proxmoxProvider("proxmox", c, { proxmoxApiToken: "<secret:proxmoxApiToken>" as never, sshPrivateKey: "<secret:sshPrivateKey>" as never, bmcPassword: undefined, proxmoxSshPrivateKey: undefined });
     const hosts = c.nodes.map((node) => new ProxmoxHost(node.name, { config: c, node }, { provider }));
     c.nodes.forEach((node, i) => new ClusterGuest(node.guest.name, { config: c, node, member: members[i]! }, { provider, dependsOn: [hosts[i]!] }));
     new FencingIdentity("fencing", { config: c, members }, { provider });
