@@ -113,6 +113,20 @@ interface RegisterRequest {
   getProvider(): string;
   getDependenciesList(): string[];
   getObject(): unknown;
+  getProtect(): boolean | undefined;
+  getDeletebeforereplace(): boolean;
+  getReplaceonchangesList(): string[];
+  getIgnorechangesList(): string[];
+}
+
+/** The lifecycle options a resource was registered with; undefined when it set none. */
+function lifecycleOptions(req: RegisterRequest): RecordedResource["options"] {
+  const o: NonNullable<RecordedResource["options"]> = {};
+  if (req.getProtect()) o.protect = true;
+  if (req.getDeletebeforereplace()) o.deleteBeforeReplace = true;
+  if (req.getReplaceonchangesList().length > 0) o.replaceOnChanges = [...req.getReplaceonchangesList()];
+  if (req.getIgnorechangesList().length > 0) o.ignoreChanges = [...req.getIgnorechangesList()];
+  return Object.keys(o).length > 0 ? o : undefined;
 }
 
 export interface ProgramRun {
@@ -152,6 +166,7 @@ export async function recordUnderMocks<T>(
         if (recorded.has(urn)) duplicates.push(urn);
         const { inputs, secretInputs } = unwrap(rpc.deserializeProperties(req.getObject() as never, true) as Record<string, unknown>);
         const provider = req.getProvider();
+        const options = lifecycleOptions(req);
         recorded.set(urn, {
           urn,
           type: req.getType(),
@@ -162,6 +177,7 @@ export async function recordUnderMocks<T>(
           provider: provider ? provider.split("::").slice(0, 4).join("::") : undefined,
           inputs,
           secretInputs,
+          ...(options ? { options } : {}),
         });
       }
       cb(err, resp);

@@ -22,6 +22,8 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
   /** Top-level input keys whose value was marked secret. */
   secretInputs: string[];
+  /** Lifecycle options as registered (absent when none is set): what `pulumi up` may replace or delete. */
+  options?: { protect?: boolean; deleteBeforeReplace?: boolean; replaceOnChanges?: string[]; ignoreChanges?: string[] };
 }
 
 /** What a plan step hands back to the runner for its summary and exit code. */

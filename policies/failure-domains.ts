@@ -4,8 +4,7 @@
 // (and DRBD's own quorum), every critical service placeable on a survivor, and every member's
 // network and fencing paths. The finding names the domain and everything that breaks with it.
 import type { EnforcementLevel } from "@pulumi/policy";
-import type { ClusterIntent, ServicesIntent, StorageIntent } from "../components/intent";
-import type { FailureDomain } from "../stacks/declaration";
+import type { ClusterIntent, FailureDomain, ServicesIntent, StorageIntent } from "./contract";
 import { networkBondSwitchDiversityRule, switchOf } from "./network";
 import { Finding, intentProblems, listOf, StackRule, stackPolicy } from "./rule";
 import { T } from "./types";

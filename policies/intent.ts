@@ -1,14 +1,14 @@
-// Readers of the intent components declare (components/intent.ts) and of the stack declaration
+// Readers of the intent components declare (contract.ts, re-exported by components/intent.ts) and of the stack declaration
 // (stacks/declaration.ts). Each schema is checked against its TypeScript contract at compile
 // time, so a shape change there fails the build here. Unknown extra fields are ignored.
 import { z } from "zod";
-import type { ClusterIntent, GuestIntent, HostNetworkIntent, ServicesIntent, StorageIntent } from "../components/intent";
-import type { StackDeclarationArgs } from "../stacks/declaration";
+import type { ClusterIntent, GuestIntent, HostNetworkIntent, ServicesIntent, StackDeclarationArgs, StorageIntent } from "./contract";
 
 const name = z.string().min(1);
 
 export const hostNetworkIntent = z.object({
   host: name,
+  network: z.enum(["adopt", "manage"]),
   bond: z.object({
     name: name,
     mode: z.string(),

@@ -5,6 +5,7 @@ import { failureDomainsRule } from "./failure-domains";
 import { clusterFencingRule } from "./fencing";
 import { noProxmoxHaManagerRule } from "./ha-manager";
 import { nodeBoundHardwareRule } from "./hardware";
+import { hostStorageCycleRule } from "./host-storage";
 import { guestFullKernelRule } from "./kernel";
 import { networkBondRedundancyRule, networkBondSwitchDiversityRule } from "./network";
 import { clusterQuorumRule } from "./quorum";
@@ -26,6 +27,7 @@ export const RULES: readonly Rule[] = [
   networkBondRedundancyRule,
   networkBondSwitchDiversityRule,
   storageReplicationRule,
+  hostStorageCycleRule,
   criticalServicesUnderPacemakerRule,
   criticalServiceImagesRule,
   noProxmoxHaManagerRule,

@@ -9,6 +9,7 @@ export const T = {
   cib: "haha:pacemaker:Cib",
   storage: "haha:storage:ReplicatedStorage",
   services: "haha:services:ServiceSet",
+  proxmoxNfsStorage: "haha:storage:ProxmoxNfsStorage",
 
   vmLegacy: "proxmoxve:index/vmLegacy:VmLegacy",
   containerLegacy: "proxmoxve:index/containerLegacy:ContainerLegacy",
@@ -18,6 +19,7 @@ export const T = {
   haResourceLegacy: "proxmoxve:index/haresourceLegacy:HaresourceLegacy",
   haRule: "proxmoxve:index/harule:Harule",
   haRuleLegacy: "proxmoxve:index/haruleLegacy:HaruleLegacy",
+  nfsStorage: "proxmoxve:storage/nfs:Nfs",
 
   dockerContainer: "docker:index/container:Container",
   dockerRemoteImage: "docker:index/remoteImage:RemoteImage",

@@ -4,8 +4,7 @@
 // look at `props.intent` and the declaration's own props.
 import type { PolicyResource } from "@pulumi/policy";
 import type { z } from "zod";
-import type { ClusterIntent, GuestIntent, HostNetworkIntent, ServicesIntent, StorageIntent } from "../components/intent";
-import type { StackDeclarationArgs } from "../stacks/declaration";
+import type { ClusterIntent, GuestIntent, HostNetworkIntent, ServicesIntent, StackDeclarationArgs, StorageIntent } from "./contract";
 import { clusterIntent, describeIssues, guestIntent, hostNetworkIntent, servicesIntent, stackDeclaration, storageIntent } from "./intent";
 import { T } from "./types";
 

@@ -2,7 +2,7 @@
 # The real tools the plan and the tests drive (Debian 12 packages, about 25 s). Skips the install
 # when they are already there; uses sudo when not root.
 set -euo pipefail
-TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 chromium fonts-dejavu-core cloud-init openssh-client"
+TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 chromium fonts-dejavu-core cloud-init openssh-client openssl ca-certificates"
 # chromium: the report test opens build/<stack>/report.html in it (driven by playwright-core);
 # fonts-dejavu-core: the monospace face the report's drawings are laid out for (not a hard Depends).
 if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && command -v corosync >/dev/null \
@@ -11,7 +11,8 @@ if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && comman
   && command -v nfsconf >/dev/null && command -v systemd-analyze >/dev/null \
   && command -v curl >/dev/null && command -v python3 >/dev/null \
   && [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] \
-  && command -v cloud-init >/dev/null && command -v ssh-keygen >/dev/null; then
+  && command -v cloud-init >/dev/null && command -v ssh-keygen >/dev/null \
+  && command -v openssl >/dev/null && command -v update-ca-certificates >/dev/null; then
   exit 0
 fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -2,25 +2,12 @@
 // its failure domains. A real `pulumi preview` hands policies resources, never stack config, so
 // this component carries those values as its args (inputs) and outputs, plain and known at preview.
 import * as pulumi from "@pulumi/pulumi";
-import type { HahaConfig, Waiver } from "./config/schema";
+import type { FailureDomain, StackDeclarationArgs } from "../policies/contract";
+import type { HahaConfig } from "./config/schema";
 
 export const DECLARATION_TYPE = "haha:stack:Declaration";
 
-/** Something that fails as a whole: a Proxmox host, or a switch (a stack group fails together). */
-export interface FailureDomain {
-  name: string;
-  kind: "host" | "switch";
-  /** Proxmox hosts lost with this domain. */
-  hosts: string[];
-  /** Switches lost with this domain. */
-  switches: string[];
-}
-
-export interface StackDeclarationArgs {
-  waivers: Waiver[];
-  switches: { name: string; model: string; stackGroup?: string }[];
-  failureDomains: FailureDomain[];
-}
+export type { FailureDomain, StackDeclarationArgs };
 
 /** The declaration of a validated config: every host, and every switch or switch stack group. */
 export function stackDeclarationArgs(c: HahaConfig): StackDeclarationArgs {

@@ -3,6 +3,7 @@
 import { GuestConnection } from "../components/host/connection";
 import { clusterPackages, GuestPackages } from "../components/host/packages";
 import { CLUSTER_MODULES, GuestReady } from "../components/host/ready";
+import { ProxmoxCaTrust } from "../components/host/trust";
 import { ClusterCib, ClusterMembership } from "../components/pacemaker";
 import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../components/proxmox";
 import { ServiceConfigs, ServiceCredentials, ServiceSet, VoiceAssistant } from "../components/services";
@@ -27,7 +28,9 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   new StackDeclaration("haha", stackDeclarationArgs(c));
   const provider = proxmoxProvider("proxmox", c, secrets);
 
-  const hosts = c.nodes.map((node) => new ProxmoxHost(node.name, { config: c, node }, { provider }));
+  // One host after the other: a managed host's networking waits for the previous host's.
+  const hosts: ProxmoxHost[] = [];
+  for (const node of c.nodes) hosts.push(new ProxmoxHost(node.name, { config: c, node, networkAfter: hosts.at(-1)?.networkDone }, { provider }));
   const fencing = new FencingIdentity("fencing", { config: c, members }, { provider });
   const guests = c.nodes.map((node, i) => new ClusterGuest(node.guest.name, { config: c, node, member: members[i]! }, { provider, dependsOn: [hosts[i]!] }));
 
@@ -43,6 +46,8 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   const membership = new ClusterMembership("cluster", layer, { dependsOn: packages });
   const storage = new ReplicatedStorage("storage", layer, { dependsOn: [membership] });
   const services = new ServiceSet("services", layer, { dependsOn: [storage] });
+  // fence_pve verifies the API with the system trust store: the CA is there before fencing starts.
+  const trust = c.proxmox.caCert ? [new ProxmoxCaTrust("proxmox-ca", { connections, caCert: c.proxmox.caCert }, { dependsOn: packages })] : [];
   const cib = new ClusterCib(
     "cib",
     {
@@ -53,12 +58,12 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
       // Their files go onto the shared mount after the push: new ones wait stopped until then.
       awaitingFiles: serviceCatalog(c).map((s) => s.id),
     },
-    { dependsOn: [membership, storage, services] },
+    { dependsOn: [membership, storage, services, ...trust] },
   );
   // The service files go to the shared mount, which exists once Pacemaker runs the CIB.
   new ServiceConfigs("services-config", { ...layer, services }, { dependsOn: [cib] });
-  // Proxmox mounts a storage when it is created: only once Pacemaker serves the export.
-  if (c.storage.nfs.proxmoxStorage) new ProxmoxNfsStorage("backup-storage", { config: c }, { provider, dependsOn: [cib] });
+  // Proxmox mounts a storage when it is created: only once a member has seen the export answer.
+  if (c.storage.nfs.proxmoxStorage) new ProxmoxNfsStorage("backup-storage", { config: c, probeFrom: connections[0]! }, { provider, dependsOn: [cib] });
   if (c.voice?.enabled) new VoiceAssistant("voice", { ...layer, privateKey }, { provider, dependsOn: [services] });
 
   return {

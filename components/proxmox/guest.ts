@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HahaComponent } from "../component";
 import type { GuestIntent } from "../intent";
 import { GuestCloudInit } from "./snippets";
+import { fixedId } from "./lifecycle";
 import { cloudVmArgs } from "./vm";
 import type { Member } from "../../stacks/config/members";
 import type { HahaConfig } from "../../stacks/config/schema";
@@ -36,9 +37,10 @@ export class ClusterGuest extends HahaComponent {
 
   constructor(name: string, args: ClusterGuestArgs, opts?: pulumi.ComponentResourceOptions) {
     const intent = guestIntent(args.node);
-    super("haha:proxmox:ClusterGuest", name, { member: args.member.name, host: args.node.name, intent }, opts);
+    const g = args.node.guest;
+    const lifecycle = fixedId(args.config, `VMID ${g.vmid}`, args.node.drbdDisk ? "a DRBD replica of the home's data" : "a cluster member (quorum vote, DRBD tiebreaker)");
+    super("haha:proxmox:ClusterGuest", name, { member: args.member.name, host: args.node.name, intent, lifecycle: lifecycle.why }, opts);
     const { config: c, node } = args;
-    const g = node.guest;
     this.cloudInit = new GuestCloudInit(
       `${name}-cloud-init`,
       { config: c, node: node.name, vmid: g.vmid, hostname: g.name, address: g.address, secondaryAddress: g.secondaryAddress, mtu: node.bond.mtu },
@@ -50,7 +52,7 @@ export class ClusterGuest extends HahaComponent {
       `${name}-vm`,
       {
         ...cloudVmArgs(c, { node: node.name, vmid: g.vmid, name: g.name, address: g.address, secondaryAddress: g.secondaryAddress, cores: g.cores, memoryMiB: g.memoryMiB, diskGiB: g.diskGiB, mtu: node.bond.mtu }, init),
-        description: `HAHA cluster member ${g.name} on ${node.name}${node.drbdDisk ? " (DRBD replica)" : " (diskless DRBD tiebreaker)"}`,
+        description: `HAHA cluster member ${g.name} on ${node.name}${node.drbdDisk ? " (DRBD replica)" : " (diskless DRBD tiebreaker)"}; ${lifecycle.why}`,
         tags: ["haha", node.drbdDisk ? "drbd-replica" : "drbd-tiebreaker"],
         // SBD's watchdog: the guest resets itself when it loses quorum, a fencing path that
         // needs no other host. Action reset: a hung guest comes back as a fresh member.
@@ -58,7 +60,7 @@ export class ClusterGuest extends HahaComponent {
         hostpcis: node.drbdDisk ? [{ device: "hostpci0", mapping: node.drbdDisk.pciMapping, pcie: true, rombar: false }] : [],
         timeoutShutdownVm: 300,
       },
-      this.child({ dependsOn: [this.cloudInit] }),
+      this.child({ ...lifecycle.opts, dependsOn: [this.cloudInit] }),
     );
     this.registerOutputs({ intent, vmId: g.vmid });
   }

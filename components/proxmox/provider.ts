@@ -13,11 +13,15 @@ export function proxmoxProvider(name: string, c: HahaConfig, secrets: Secrets): 
     insecure: c.proxmox.insecure,
     // The provider expects `<user>@<realm>!<token id>=<secret>`.
     apiToken: pulumi.secret(pulumi.interpolate`${c.proxmox.tokenId}=${token}`),
-    // Uploads of snippets and images go over SSH to each host, as the configured user.
+    // No CA option exists here (bpg/terraform-provider-proxmox#1609): with insecure false the
+    // provider, a Go binary, trusts haha:proxmox.caCert through SSL_CERT_FILE (README).
+    // Uploads of snippets go over SSH to each host. Its own key, never the guests' (haha:sshPrivateKey):
+    // a guest compromised with its key is not root on the hosts. Without one, the user's SSH agent.
     ssh: {
-      username: c.ssh.user,
-      privateKey: secrets.sshPrivateKey ? pulumi.secret(secrets.sshPrivateKey) : undefined,
-      nodes: c.nodes.map((n) => ({ name: n.name, address: n.address, port: c.ssh.port })),
+      username: c.proxmox.sshUser,
+      ...(secrets.proxmoxSshPrivateKey ? { privateKey: pulumi.secret(secrets.proxmoxSshPrivateKey) } : { agent: true }),
+      // The hosts' own sshd (haha:ssh.port is the guests').
+      nodes: c.nodes.map((n) => ({ name: n.name, address: n.address, port: 22 })),
     },
   });
 }

@@ -18,6 +18,7 @@ import { cloudVmArgs } from "../proxmox/vm";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { dockerProvider } from "./docker";
 import { ollamaIntent } from "./intent";
+import { fixedId } from "../proxmox/lifecycle";
 
 export interface VoiceAssistantArgs extends LayerArgs {
   /** The deploy key, for the guest's SSH steps (secret). */
@@ -137,7 +138,7 @@ export class VoiceGuest extends HahaComponent {
           comment: `GPU of the voice guest ${g.name} (Ollama)`,
           maps: [{ node: g.node, path: pci.path, id: pci.id, subsystemId: pci.subsystemId, iommuGroup: pci.iommuGroup }],
         },
-        this.child(),
+        this.child(fixedId(c, `mapping ${g.gpuMapping}`, "the GPU passthrough of the voice guest").opts),
       );
     }
     this.cloudInit = new GuestCloudInit(`${name}-cloud-init`, { config: c, node: g.node, vmid: g.vmid, hostname: g.name, address: g.address }, this.child());
@@ -152,7 +153,8 @@ export class VoiceGuest extends HahaComponent {
         // Compute only: the GPU is not the guest's display (xvga off), its ROM is read at boot.
         hostpcis: [{ device: "hostpci0", mapping: g.gpuMapping, pcie: true, rombar: true, xvga: false }],
       },
-      this.child({ dependsOn: [this.cloudInit, ...(this.gpuMapping ? [this.gpuMapping] : [])] }),
+      // VMID fixed: replaced delete-first. Not protected: it holds no data the home cannot re-pull.
+      this.child({ ...fixedId(c, `VMID ${g.vmid}`).opts, dependsOn: [this.cloudInit, ...(this.gpuMapping ? [this.gpuMapping] : [])] }),
     );
 
     this.registerOutputs({ intent, vmId: g.vmid });

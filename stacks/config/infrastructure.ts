@@ -1,11 +1,39 @@
 // haha:proxmox, haha:ssh, haha:network, haha:switches, haha:nodes: the physical layer.
+import * as crypto from "node:crypto";
 import { absPath, cidr, hostname, ipv4, mappingId, port, z } from "./primitives";
+
+/** A PEM CA certificate (public): parsed by node's X.509 reader and required to be a CA. */
+export const caCertificate = z.string().superRefine((pem, ctx) => {
+  if (!/^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/.test(pem.trim() + "\n")) {
+    ctx.addIssue({ code: "custom", message: "expected one PEM certificate (-----BEGIN CERTIFICATE----- ...), the content of /etc/pve/pve-root-ca.pem" });
+    return;
+  }
+  try {
+    const cert = new crypto.X509Certificate(pem);
+    if (!cert.ca) ctx.addIssue({ code: "custom", message: `expected a CA certificate (basicConstraints CA:TRUE); ${cert.subject.replace(/\n/g, ", ")} is a leaf: give /etc/pve/pve-root-ca.pem, not pve-ssl.pem` });
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: `expected a readable X.509 certificate: ${(e as Error).message}` });
+  }
+});
 
 export const proxmoxSchema = z
   .object({
     endpoint: z.url({ protocol: /^https?$/, message: "expected the Proxmox API URL such as https://10.0.181.11:8006/" }),
     /** Self-signed certificates are the Proxmox default; `true` skips TLS verification. */
     insecure: z.boolean().default(false),
+    /**
+     * The cluster CA (the text of /etc/pve/pve-root-ca.pem; public, not a secret). The provider trusts
+     * it through SSL_CERT_FILE (README); every cluster guest gets it in its system trust store, which
+     * fence_pve (ssl_secure=1) verifies the API against. Required with insecure: false and an IP endpoint.
+     */
+    caCert: caCertificate.optional(),
+    /**
+     * false lets `pulumi destroy` (after one `pulumi up` with it) delete what holds the home's data:
+     * the cluster guests, PCI mappings, backup storage and managed host networking. Only for tearing down a lab.
+     */
+    protect: z.boolean().default(true),
+    /** The user the Proxmox provider's own SSH (uploads to the hosts) logs in as; key: haha:proxmoxSshPrivateKey or the SSH agent. */
+    sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: "expected a POSIX user name" }).default("root"),
     /** The API token id; the secret part is haha:proxmoxApiToken. */
     tokenId: z.string().regex(/^[^@\s]+@[a-z0-9.-]+![A-Za-z0-9_-]+$/, { message: "expected a token id such as pulumi@pve!haha" }).default("pulumi@pve!haha"),
     /** Where cloud images are stored on every host. */
@@ -126,10 +154,21 @@ export const pciDeviceSchema = z
   })
   .strict();
 
+/**
+ * How HAHA treats the host's own networking (vmbr0 with the management address, its bond).
+ * adopt (default): it already exists and stays the user's; HAHA declares nothing that changes it and
+ * reads the bond only as intent (policies). manage: HAHA declares the bond and bridge (import the
+ * existing ones first, README), changing one host at a time, bond before bridge.
+ */
+export const hostNetworkSchema = z
+  .object({ mode: z.enum(["adopt", "manage"]).default("adopt") })
+  .strict();
+
 export const nodeSchema = z
   .object({
     name: hostname,
     address: ipv4,
+    network: hostNetworkSchema.default({ mode: "adopt" }),
     bond: bondSchema,
     guest: guestSchema,
     /** This member holds a DRBD replica on an NVMe disk passed through by this PCI mapping. */

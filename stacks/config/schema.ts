@@ -37,6 +37,10 @@ export const configSchema = z
 export const SECRET_KEYS = {
   proxmoxApiToken: { required: true, description: "secret of the Proxmox API token named by haha:proxmox.tokenId" },
   sshPrivateKey: { required: true, description: "private half of haha:ssh.publicKey, used by remote commands and the docker providers" },
+  proxmoxSshPrivateKey: {
+    required: false,
+    description: "key the Proxmox provider's own SSH (uploads to the hosts) logs in with as haha:proxmox.sshUser; a key apart from the guests' one (absent: the SSH agent)",
+  },
   bmcPassword: { required: false, description: "password of the BMC users named in haha:nodes[*].bmc (fence_ipmilan)" },
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;

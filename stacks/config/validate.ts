@@ -99,6 +99,12 @@ export function crossCheck(c: HahaConfig): ConfigProblem[] {
     if (!ipInSubnet(ip, c.network.subnet)) add(path, ip, `expected an address inside ${c.network.subnet}`);
     else if (ipToInt(ip) === subnet.network || ipToInt(ip) === subnet.broadcast) add(path, ip, `expected a host address, not the network or broadcast address of ${c.network.subnet}`);
   };
+  // Proxmox signs its API certificate with the cluster's own CA: with an IP endpoint no public CA
+  // vouches for it, so verifying TLS (insecure: false) needs that CA, or every call fails.
+  const endpointHost = new URL(c.proxmox.endpoint).hostname;
+  if (!c.proxmox.insecure && !c.proxmox.caCert && /^\d+\.\d+\.\d+\.\d+$/.test(endpointHost)) {
+    add(["proxmox", "caCert"], undefined, `expected the cluster CA (the PEM text of /etc/pve/pve-root-ca.pem), because haha:proxmox.endpoint is the IP address ${endpointHost} and insecure is false: the provider and fence_pve cannot verify Proxmox's self-signed certificate without it`);
+  }
   inSubnet(["network", "gateway"], c.network.gateway);
   inSubnet(["network", "vip"], c.network.vip);
   inSubnet(["network", "storageVip"], c.network.storageVip);

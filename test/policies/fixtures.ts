@@ -30,6 +30,7 @@ class Builder {
 export function hostIntent(n: HahaConfig["nodes"][number]): HostNetworkIntent {
   return {
     host: n.name,
+    network: n.network.mode,
     bond: { name: n.bond.name, mode: n.bond.mode, hashPolicy: n.bond.hashPolicy, miimon: n.bond.miimon, mtu: n.bond.mtu, slaves: [...n.bond.slaves] },
     switchPorts: [...n.bond.switchPorts],
     switches: [...new Set(n.bond.switchPorts.map((p) => p.split(":")[0]!))],

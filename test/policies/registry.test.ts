@@ -8,6 +8,7 @@ import { failureDomains } from "../../policies/failure-domains";
 import { clusterFencing } from "../../policies/fencing";
 import { noProxmoxHaManager } from "../../policies/ha-manager";
 import { nodeBoundHardware } from "../../policies/hardware";
+import { hostStorageCycle } from "../../policies/host-storage";
 import { guestFullKernel } from "../../policies/kernel";
 import { networkBondRedundancy, networkBondSwitchDiversity } from "../../policies/network";
 import { clusterQuorum } from "../../policies/quorum";
@@ -28,13 +29,13 @@ describe("the policy registry", () => {
     for (const w of prodConfig().waivers) assert.ok(POLICIES.find((p) => p.name === w.policy)?.waivable, w.policy);
   });
 
-  it("keeps switch diversity advisory by default and everything else that judges the stack mandatory", () => {
+  it("keeps switch diversity and the host-storage cycle advisory by default and everything else that judges the stack mandatory", () => {
     const advisory = POLICIES.filter((p) => p.defaultLevel === "advisory").map((p) => p.name);
-    assert.deepEqual(advisory, ["network-bond-switch-diversity", "waived-violations"]);
+    assert.deepEqual(advisory, ["network-bond-switch-diversity", "host-storage-cycle", "waived-violations"]);
   });
 
   it("offers one factory per policy that takes the enforcement level", () => {
-    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, failureDomains, guestFullKernel];
+    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, hostStorageCycle, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, failureDomains, guestFullKernel];
     assert.deepEqual(factories.map((f) => f().name), POLICY_NAMES.slice(0, factories.length));
     for (const f of factories) {
       assert.equal(f("advisory").enforcementLevel, "advisory");

@@ -16,8 +16,9 @@ before(async () => {
   const c = prodConfig();
   const members = clusterMembers(c);
   ({ resources } = await recordUnderMocks("unit", false, () => undefined, async () => {
-    const provider = proxmoxProvider("proxmox", c, { proxmoxApiToken: "<secret:proxmoxApiToken>" as never, sshPrivateKey: "<secret:sshPrivateKey>" as never, bmcPassword: undefined });
-    const hosts = c.nodes.map((node) => new ProxmoxHost(node.name, { config: c, node }, { provider }));
+    const provider = proxmoxProvider("proxmox", c, { proxmoxApiToken: "<secret:proxmoxApiToken>" as never, sshPrivateKey: "<secret:sshPrivateKey>" as never, bmcPassword: undefined, proxmoxSshPrivateKey: undefined });
+    const hosts: ProxmoxHost[] = [];
+    for (const node of c.nodes) hosts.push(new ProxmoxHost(node.name, { config: c, node, networkAfter: hosts.at(-1)?.networkDone }, { provider }));
     c.nodes.forEach((node, i) => new ClusterGuest(node.guest.name, { config: c, node, member: members[i]! }, { provider, dependsOn: [hosts[i]!] }));
     new FencingIdentity("fencing", { config: c, members }, { provider });
     return {};
@@ -25,24 +26,17 @@ before(async () => {
 });
 
 describe("ProxmoxHost", () => {
-  it("bonds every host's slaves with LACP and puts the guest bridge on the bond", () => {
-    const bonds = ofType("proxmoxve:network/linux/bond:Bond");
-    assert.equal(bonds.length, 3);
-    for (const b of bonds) {
-      assert.equal(b.inputs.bondMode, "802.3ad");
-      assert.equal(b.inputs.bondXmitHashPolicy, "layer3+4");
-      assert.deepEqual(b.inputs.slaves, ["enp1s0f0", "enp1s0f1"]);
-      assert.equal(b.inputs.mtu, 9000);
-    }
-    const bridges = ofType("proxmoxve:network/linux/bridge:Bridge");
-    assert.deepEqual(bridges.map((b) => b.inputs.ports), [["bond0"], ["bond0"], ["bond0"]]);
-    assert.deepEqual(bridges.map((b) => b.inputs.address).sort(), ["10.0.181.11/24", "10.0.181.12/24", "10.0.181.13/24"]);
+  it("adopts each host's existing networking by default: no bond or bridge declared, nothing that reloads a host's network", () => {
+    assert.deepEqual(ofType("proxmoxve:network/linux/bond:Bond"), []);
+    assert.deepEqual(ofType("proxmoxve:network/linux/bridge:Bridge"), []);
+    assert.deepEqual(resources.filter((r) => r.type.startsWith("proxmoxve:network/")), []);
   });
 
   it("states its uplink intent in its args, known at preview", () => {
     const host = ofType("haha:proxmox:Host").find((r) => r.name === "nllei01pve02")!;
     assert.deepEqual(host.inputs.intent, {
       host: "nllei01pve02",
+      network: "adopt",
       bond: { name: "bond0", mode: "802.3ad", hashPolicy: "layer3+4", miimon: 100, mtu: 9000, slaves: ["enp1s0f0", "enp1s0f1"] },
       switchPorts: ["nllei01sw01:Te1/0/3", "nllei01sw01:Te1/0/4"],
       switches: ["nllei01sw01"],
@@ -53,6 +47,11 @@ describe("ProxmoxHost", () => {
     const maps = ofType("proxmoxve:hardware/mapping/pci:Pci");
     assert.deepEqual(maps.map((m) => m.inputs.name).sort(), ["nvme-pve01", "nvme-pve02"]);
     assert.deepEqual((maps[0]!.inputs.maps as { node: string }[]).map((m) => m.node).length, 1);
+    for (const m of maps) assert.deepEqual(m.options, { protect: true, deleteBeforeReplace: true }, m.urn);
+  });
+
+  it("replaces the cloud image file delete-first (fixed file name), unprotected: it holds no data", () => {
+    for (const f of ofType("proxmoxve:download/file:File")) assert.deepEqual(f.options, { deleteBeforeReplace: true }, f.urn);
   });
 });
 
@@ -111,7 +110,16 @@ describe("ClusterGuest", () => {
   it("orders the VM after its host's network, image and PCI mapping", () => {
     const vm = ofType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "nllei01ha01")!;
     const deps = vm.dependencies.map((u) => u.split("::").pop());
-    for (const d of ["nllei01pve01-bond0", "nllei01pve01-vmbr0", "nllei01pve01-cloud-image", "nllei01pve01-nvme-pve01"]) assert.ok(deps.includes(d), `${d} not in ${deps}`);
+    for (const d of ["nllei01pve01-cloud-image", "nllei01pve01-nvme-pve01"]) assert.ok(deps.includes(d), `${d} not in ${deps}`);
+  });
+
+  it("protects every cluster guest and replaces it delete-first (fixed VMID), saying why in its description and args", () => {
+    for (const vm of ofType("proxmoxve:index/vmLegacy:VmLegacy")) {
+      assert.deepEqual(vm.options, { protect: true, deleteBeforeReplace: true }, vm.urn);
+      assert.match(String(vm.inputs.description), /fixed id VMID \d+: a replacement deletes the old one first; protected, it holds/);
+    }
+    const g = ofType("haha:proxmox:ClusterGuest").find((r) => r.name === "nllei01ha01")!;
+    assert.equal(g.inputs.lifecycle, "fixed id VMID 181: a replacement deletes the old one first; protected, it holds a DRBD replica of the home's data (haha:proxmox.protect: false to remove it)");
   });
 
   it("is never registered with Proxmox's ha-manager", () => {
@@ -127,6 +135,12 @@ describe("FencingIdentity", () => {
     const acls = ofType("proxmoxve:index/acl:Acl");
     assert.deepEqual(acls.map((a) => a.inputs.path).sort(), ["/vms/181", "/vms/182", "/vms/183"]);
     for (const a of acls) assert.equal(a.inputs.propagate, false);
+  });
+
+  it("replaces its fixed-id role, user and ACLs delete-first, unprotected", () => {
+    for (const t of ["proxmoxve:index/roleLegacy:RoleLegacy", "proxmoxve:index/userLegacy:UserLegacy", "proxmoxve:index/acl:Acl"]) {
+      for (const r of ofType(t)) assert.deepEqual(r.options, { deleteBeforeReplace: true }, r.urn);
+    }
   });
 
   it("keeps the generated password secret", () => {
@@ -156,5 +170,14 @@ describe("component conventions", () => {
     const provider = resources.find((r) => r.type === "pulumi:providers:proxmoxve")!;
     assert.ok(provider.secretInputs.includes("apiToken"));
     assert.equal(provider.inputs.apiToken, "pulumi@pve!haha=<secret:proxmoxApiToken>");
+  });
+
+  it("never gives the provider's SSH the guests' key: without haha:proxmoxSshPrivateKey it uses the SSH agent", () => {
+    const provider = resources.find((r) => r.type === "pulumi:providers:proxmoxve")!;
+    const ssh = JSON.parse(String(provider.inputs.ssh)) as Record<string, unknown>;
+    assert.equal(ssh.privateKey, undefined);
+    assert.equal(ssh.agent, true);
+    assert.equal(ssh.username, "root");
+    assert.ok(!JSON.stringify(provider.inputs).includes("<secret:sshPrivateKey>"));
   });
 });

@@ -35,13 +35,13 @@ before(async () => {
   unsafe = mutatedConfig((raw) => (raw.storage.drbd.protocol = "A"));
   const noBackup = mutatedConfig((raw) => delete raw.storage.nfs.proxmoxStorage);
   ({ resources } = await recordUnderMocks("unit", false, () => undefined, async () => {
-    const provider = proxmoxProvider("proxmox", prod, { proxmoxApiToken: "<secret:proxmoxApiToken>" as never, sshPrivateKey: "<secret:sshPrivateKey>" as never, bmcPassword: undefined });
+    const provider = proxmoxProvider("proxmox", prod, { proxmoxApiToken: "<secret:proxmoxApiToken>" as never, sshPrivateKey: "<secret:sshPrivateKey>" as never, bmcPassword: undefined, proxmoxSshPrivateKey: undefined });
     components = {
       storage: new ReplicatedStorage("storage", layer(prod)),
       unsafe: new ReplicatedStorage("unsafe", layer(unsafe)),
     };
-    new ProxmoxNfsStorage("backup-storage", { config: prod }, { provider });
-    new ProxmoxNfsStorage("no-backup", { config: noBackup }, { provider });
+    new ProxmoxNfsStorage("backup-storage", { config: prod, probeFrom: layer(prod).connections[0]! }, { provider });
+    new ProxmoxNfsStorage("no-backup", { config: noBackup, probeFrom: layer(noBackup).connections[0]! }, { provider });
     return {};
   }));
 });
@@ -161,11 +161,29 @@ describe("ProxmoxNfsStorage", () => {
       export: "/srv/ocfs2/export/proxmox",
       contents: ["backup"],
       nodes: ["nllei01pve01", "nllei01pve02", "nllei01pve03"],
-      options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2",
+      // soft: the hosts mount what their own guests serve; a hard mount would hang pvestatd in an outage.
+      options: "vers=4.2,proto=tcp,soft,timeo=50,retrans=2",
       backups: { keepLast: 3 },
     });
     assert.match(nfs[0]!.provider ?? "", /pulumi:providers:proxmoxve::proxmox$/);
     assert.equal(nfs[0]!.parent, urnOf("haha:storage:ProxmoxNfsStorage", "backup-storage"));
+  });
+
+  it("is created only after a member has seen the export answer behind the storage VIP", () => {
+    const nfs = resources.find((r) => r.type === "proxmoxve:storage/nfs:Nfs")!;
+    const probe = childrenOf(urnOf("haha:storage:ProxmoxNfsStorage", "backup-storage")).find((r) => r.type === "haha:host:Step")!;
+    assert.ok(probe, "no probe step");
+    // Depending on a component is depending on its children: the probe's command.
+    const probeRun = childrenOf(probe.urn).find((r) => r.type === "command:remote:Command")!;
+    assert.ok(nfs.dependencies.includes(probeRun.urn), "the storage does not wait for the probe");
+    assert.equal(inputs(probe).host, "nllei01ha01");
+    assert.match(String(inputs(probe).create), /mount -t nfs4 -o vers=4\.2,proto=tcp,soft,ro,timeo=30,retrans=1 '10\.0\.181\.51:\/srv\/ocfs2\/export\/proxmox'/);
+  });
+
+  it("is protected and replaced delete-first (fixed storage id), and says so", () => {
+    const nfs = resources.find((r) => r.type === "proxmoxve:storage/nfs:Nfs")!;
+    assert.deepEqual(nfs.options, { protect: true, deleteBeforeReplace: true });
+    assert.match(String(inputs(resources.find((r) => r.urn === nfs.parent)!).lifecycle), /fixed id storage haha-backup.*protected/);
   });
 
   it("registers nothing where config does not ask", () => {
