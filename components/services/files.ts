@@ -57,20 +57,46 @@ export function probeSource(name: "z2m-health.js" | "wyoming-probe.py"): string 
   return fs.readFileSync(path.join(PROBES_DIR, name), "utf8");
 }
 
-/** Every MQTT user with the topics it may use. */
+/**
+ * Every MQTT user with the topics it may use, no more. Zigbee2MQTT (homeassistant: enabled)
+ * publishes Home Assistant's discovery entries itself and reads them back to clear stale ones,
+ * so it alone writes `homeassistant/#`; Home Assistant writes only its birth message there, and
+ * nothing else can forge a discovered entity. Zigbee2MQTT's bridge API (permit_join, OTA updates,
+ * removing devices, the network key backup) is for the hub and the probe's health check only.
+ * Mosquitto checks `deny` before any grant, so a deny carves a subtree out of a wider grant.
+ */
 export function mqttAcl(c: HahaConfig): AclUser[] {
   const base = c.services.zigbee2mqtt.baseTopic;
+  const extras = c.services.mosquitto.clients.filter((cl) => !(BUILTIN_MQTT_CLIENTS as readonly string[]).includes(cl));
   const builtin: Record<(typeof BUILTIN_MQTT_CLIENTS)[number], AclUser> = {
-    homeassistant: { user: "homeassistant", reason: "the hub: automations publish and subscribe anywhere", rules: [{ access: "readwrite", topic: "#" }] },
+    homeassistant: {
+      user: "homeassistant",
+      reason: "the hub: Zigbee devices and the bridge API, reads discovery, writes only its birth message under homeassistant/, talks to Node-RED and the extra clients",
+      rules: [
+        { access: "readwrite", topic: `${base}/#` },
+        { access: "read", topic: "homeassistant/#" },
+        { access: "write", topic: "homeassistant/status" },
+        { access: "readwrite", topic: "nodered/#" },
+        ...extras.map((cl) => ({ access: "readwrite" as const, topic: `${cl}/#` })),
+      ],
+    },
     zigbee2mqtt: {
       user: "zigbee2mqtt",
-      reason: "its own tree, and Home Assistant discovery and status",
+      reason: "its own tree; Home Assistant discovery, which it publishes and reads back (homeassistant integration enabled)",
       rules: [
         { access: "readwrite", topic: `${base}/#` },
         { access: "readwrite", topic: "homeassistant/#" },
       ],
     },
-    nodered: { user: "nodered", reason: "flows publish and subscribe anywhere, like Home Assistant", rules: [{ access: "readwrite", topic: "#" }] },
+    nodered: {
+      user: "nodered",
+      reason: "flows: its own tree, Zigbee device states and commands; never the bridge API (permit_join, OTA, device removal) nor Home Assistant discovery",
+      rules: [
+        { access: "deny", topic: `${base}/bridge/request/#` },
+        { access: "readwrite", topic: `${base}/#` },
+        { access: "readwrite", topic: "nodered/#" },
+      ],
+    },
     monitor: {
       user: "monitor",
       reason: "the cluster's probes: broker statistics and the Zigbee2MQTT bridge health check, nothing else",
@@ -83,7 +109,7 @@ export function mqttAcl(c: HahaConfig): AclUser[] {
     },
   };
   return c.services.mosquitto.clients.map((client) =>
-    client in builtin ? builtin[client as keyof typeof builtin] : { user: client, reason: "an extra client: its own tree only", rules: [{ access: "readwrite", topic: `${client}/#` }] },
+    client in builtin ? builtin[client as keyof typeof builtin] : { user: client, reason: "an extra client: its own tree only (Home Assistant may talk to it there)", rules: [{ access: "readwrite", topic: `${client}/#` }] },
   );
 }
 
