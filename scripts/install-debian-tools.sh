@@ -2,16 +2,22 @@
 # The real tools the plan and the tests drive (Debian 12 packages, about 25 s). Skips the install
 # when they are already there; uses sudo when not root.
 set -euo pipefail
-TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3"
+TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 postgresql nftables docker.io"
 if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && command -v corosync >/dev/null \
   && command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null && [ -x /usr/sbin/fence_pve ] \
   && [ -d /usr/lib/ocf/resource.d/heartbeat ] && command -v mkfs.ocfs2 >/dev/null \
   && command -v nfsconf >/dev/null && command -v systemd-analyze >/dev/null \
-  && command -v curl >/dev/null && command -v python3 >/dev/null; then
+  && command -v curl >/dev/null && command -v python3 >/dev/null \
+  && [ -x /usr/sbin/nft ] && command -v docker >/dev/null && command -v psql >/dev/null \
+  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   exit 0
 fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $TOOLS
-# Debian starts a system broker on install; the tests run their own on loopback.
+# Debian starts a system broker and a PostgreSQL cluster on install; the tests run their own on
+# loopback (the recorder test initdb's a temp cluster as the postgres user the package creates).
+# nftables: `nft -c` validates the rendered firewall rulesets; docker.io: the CLI's option parser
+# checks the rendered run_opts (no daemon is needed for that).
 $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || $SUDO service mosquitto stop >/dev/null 2>&1 || true
+$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || $SUDO service postgresql stop >/dev/null 2>&1 || true

@@ -26,6 +26,24 @@ export interface ServiceSecrets {
   nodeRedAdminHash: string;
   /** Bluetooth proxy name to its API key (base64 of 32 bytes) and OTA password. */
   esphome: Record<string, { apiKey: string; otaPassword: string }>;
+  /** The ESPHome dashboard's login password (user ESPHOME_DASHBOARD_USER). */
+  esphomeDashboardPassword: string;
+}
+
+/** The ESPHome dashboard's login name. */
+export const ESPHOME_DASHBOARD_USER = "admin";
+
+/** docker's --env-file format: one KEY=value per line, taken literally (no quoting, no expansion). */
+export function renderEnvFile(vars: Record<string, string>): string {
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => {
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`env file: "${k}" is not a variable name`);
+        if (/[\r\n]/.test(v) || v !== v.trim()) throw new Error(`env file: the value of ${k} must be one line without surrounding spaces`);
+        return `${k}=${v}`;
+      })
+      .join("\n") + "\n"
+  );
 }
 
 /** Generated values that are not secret (broadcast by the Zigbee network anyway). */
@@ -156,8 +174,8 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
     }),
     spec(mq, "config/acl", { mode: "0640", purpose: "the topics each user may read and write", content: { kind: "static", text: renderMosquittoAcl(mqttAcl(c)) } }),
     spec(mq, `${probe}/mosquitto_sub`, {
+      // The broker's user: docker exec runs the probe as the container's user.
       mode: "0600",
-      uid: UIDS.root,
       secret: true,
       purpose: "the monitor's login, read by mosquitto_sub from $XDG_CONFIG_HOME",
       content: { kind: "secret", render: (sec) => renderClientOptions({ host: "127.0.0.1", port: s.mosquitto.port, user: "monitor", password: need(sec.mqtt, "monitor", "MQTT password") }) },
@@ -257,6 +275,16 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
         kind: "secret",
         render: (sec) => renderEsphomeSecrets(c.peripherals.bluetoothProxies.map((p) => ({ name: p.name, ...need(sec.esphome, p.name, "ESPHome device secrets") }))),
       },
+    }),
+  );
+
+  out.push(
+    spec(esp, `${probe}/dashboard.env`, {
+      mode: "0600",
+      uid: UIDS.root,
+      secret: true,
+      purpose: "the dashboard's login (USERNAME, PASSWORD), read by docker run --env-file on the member: never in the CIB",
+      content: { kind: "secret", render: (sec) => renderEnvFile({ USERNAME: ESPHOME_DASHBOARD_USER, PASSWORD: sec.esphomeDashboardPassword }) },
     }),
   );
 
