@@ -47,9 +47,20 @@ export const networkSchema = z
     storageVip: ipv4,
     /** Guest NIC name inside the cluster guests (virtio, predictable naming). */
     guestNic: z.string().min(1).default("eth0"),
-    /** Optional second, independent network for a second corosync link. */
+    /** Optional second, independent network for a second corosync link (and, with `storage`, the storage traffic). */
     secondary: z
-      .object({ subnet: cidr, bridge: z.string().regex(/^vmbr\d{1,4}$/, { message: "expected a Proxmox bridge name such as vmbr1" }) })
+      .object({
+        subnet: cidr,
+        bridge: z.string().regex(/^vmbr\d{1,4}$/, { message: "expected a Proxmox bridge name such as vmbr1" }),
+        /** The guests' NIC on it (the second virtio NIC: ens19 with predictable names). */
+        guestNic: z.string().min(1).default("ens19"),
+        /**
+         * DRBD replication, the NFS export (storageVip inside this subnet) and the members' mounts
+         * use this network, so nothing on the household's LAN reaches the data or the cleartext
+         * replication. Only the members belong on it.
+         */
+        storage: z.boolean().default(false),
+      })
       .strict()
       .optional(),
   })

@@ -155,7 +155,7 @@ describe("ProxmoxNfsStorage", () => {
       export: "/srv/ocfs2/export/proxmox",
       contents: ["backup"],
       nodes: ["nllei01pve01", "nllei01pve02", "nllei01pve03"],
-      options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2",
+      options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2,nosuid,nodev",
       backups: { keepLast: 3 },
     });
     assert.match(nfs[0]!.provider ?? "", /pulumi:providers:proxmoxve::proxmox$/);
