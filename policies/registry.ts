@@ -8,6 +8,7 @@ import { nodeBoundHardwareRule } from "./hardware";
 import { networkBondRedundancyRule, networkBondSwitchDiversityRule } from "./network";
 import { clusterQuorumRule } from "./quorum";
 import { Rule, resourcePolicy, stackPolicy } from "./rule";
+import { storageNetworkIsolationRule, zigbeeCoordinatorIsolationRule } from "./segregation";
 import { noSecretInPlainInputRule } from "./secrets";
 import { criticalServiceImagesRule, criticalServicesUnderPacemakerRule } from "./services";
 import { storageReplicationRule } from "./storage";
@@ -29,6 +30,8 @@ export const RULES: readonly Rule[] = [
   criticalServiceImagesRule,
   noProxmoxHaManagerRule,
   noSecretInPlainInputRule,
+  storageNetworkIsolationRule,
+  zigbeeCoordinatorIsolationRule,
   failureDomainsRule,
 ];
 

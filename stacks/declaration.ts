@@ -16,10 +16,38 @@ export interface FailureDomain {
   switches: string[];
 }
 
+/** Who is on which network: what the segregation policies judge. */
+export interface NetworkDeclaration {
+  /** The cluster subnet: the household's LAN too (users reach the services VIP there). */
+  lan: string;
+  /** Where DRBD replication and the NFS export run; dedicated: haha:network.secondary.storage. */
+  storage: { subnet: string; dedicated: boolean };
+  /** Every address of every cluster member. */
+  members: { name: string; address: string }[];
+  peripherals: { name: string; kind: "zigbee-coordinator" | "bluetooth-proxy"; address: string }[];
+  /** The other machines HAHA declares: Proxmox hosts, the voice guest. */
+  others: { name: string; address: string }[];
+}
+
 export interface StackDeclarationArgs {
   waivers: Waiver[];
   switches: { name: string; model: string; stackGroup?: string }[];
   failureDomains: FailureDomain[];
+  network: NetworkDeclaration;
+}
+
+export function networkDeclaration(c: HahaConfig): NetworkDeclaration {
+  const sec = c.network.secondary;
+  return {
+    lan: c.network.subnet,
+    storage: sec?.storage ? { subnet: sec.subnet, dedicated: true } : { subnet: c.network.subnet, dedicated: false },
+    members: c.nodes.flatMap((n) => [{ name: n.guest.name, address: n.guest.address }, ...(n.guest.secondaryAddress ? [{ name: n.guest.name, address: n.guest.secondaryAddress }] : [])]),
+    peripherals: [
+      { name: "zigbee-coordinator", kind: "zigbee-coordinator", address: c.peripherals.zigbee.host },
+      ...c.peripherals.bluetoothProxies.map((p) => ({ name: p.name, kind: "bluetooth-proxy" as const, address: p.address })),
+    ],
+    others: [...c.nodes.map((n) => ({ name: n.name, address: n.address })), ...(c.voice?.enabled ? [{ name: c.voice.ollama.guest.name, address: c.voice.ollama.guest.address }] : [])],
+  };
 }
 
 /** The declaration of a validated config: every host, and every switch or switch stack group. */
@@ -35,6 +63,7 @@ export function stackDeclarationArgs(c: HahaConfig): StackDeclarationArgs {
     waivers: c.waivers.map((w) => ({ policy: w.policy, target: w.target, reason: w.reason })),
     switches: c.switches.map((s) => (s.stackGroup ? { name: s.name, model: s.model, stackGroup: s.stackGroup } : { name: s.name, model: s.model })),
     failureDomains: domains,
+    network: networkDeclaration(c),
   };
 }
 
