@@ -16,6 +16,7 @@ import { cloudVmArgs } from "../proxmox/vm";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { dockerProvider } from "./docker";
 import { ollamaIntent } from "./intent";
+import { ollamaFirewallStep, ollamaListen } from "./ollama-firewall-step";
 
 export interface VoiceAssistantArgs extends LayerArgs {
   /** The deploy key, for the guest's SSH steps (secret). */
@@ -28,6 +29,7 @@ export const VOICE_GUEST_PACKAGES: Record<string, string> = {
   curl: "fetches NVIDIA's repository key",
   gnupg: "dearmors that key into an apt keyring",
   "ca-certificates": "TLS to NVIDIA's repository",
+  nftables: "the firewall that lets only the cluster reach Ollama",
 };
 
 export const NVIDIA_KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg";
@@ -175,7 +177,9 @@ export class VoiceAssistant extends HahaComponent {
       this.child({ dependsOn: [reboot] }),
     );
 
-    const provider = dockerProvider(`${name}-docker`, conn, this.child({ dependsOn: [gpuReady] }));
+    // Ollama has no authentication: its port is closed to all but the cluster before it starts.
+    const firewall = ollamaFirewallStep(name, conn, c, (o) => this.child(o), packages);
+    const provider = dockerProvider(`${name}-docker`, conn, this.child({ dependsOn: [gpuReady, firewall] }));
     const image = new docker.RemoteImage(`${name}-ollama-image`, { name: v.ollama.image, keepLocally: true }, this.child({ provider }));
     this.ollama = new docker.Container(
       `${name}-ollama`,
@@ -186,7 +190,8 @@ export class VoiceAssistant extends HahaComponent {
         restart: "unless-stopped",
         networkMode: "host",
         gpus: "all",
-        envs: [`OLLAMA_HOST=0.0.0.0:${v.ollama.port}`],
+        // Its own address only (where the members reach it), never every address.
+        envs: [`OLLAMA_HOST=${ollamaListen(c)}`],
         volumes: [{ hostPath: "/var/lib/ollama", containerPath: "/root/.ollama" }],
         logDriver: "journald",
       },
