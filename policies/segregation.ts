@@ -35,7 +35,7 @@ function storageIsolation(view: StackView): Finding[] {
     if (!inNet(p.address, n.storage.subnet)) continue;
     out.push({
       urn: d.urn,
-      subject: `${p.kind} ${p.name} (${p.address})`,
+      subject: p.kind === "zigbee-coordinator" ? `Zigbee coordinator (${p.address})` : `Bluetooth proxy ${p.name} (${p.address})`,
       problem: `shares the storage network ${n.storage.subnet}${n.storage.dedicated ? "" : " (the cluster subnet: no network of its own is declared)"} with the NFS export and DRBD's cleartext replication: a compromised device there reads the replication stream and reaches the export's port`,
       fix: "declare haha:network.secondary with storage: true (its own switch ports or VLAN, only the members on it) and keep the peripherals off it",
       targets: [p.name, p.address],
@@ -52,7 +52,7 @@ function coordinatorIsolation(view: StackView): Finding[] {
   const memberAddresses = new Set(n.members.map((m) => m.address));
   for (const z of n.peripherals.filter((p) => p.kind === "zigbee-coordinator")) {
     if (!IPV4.test(z.address)) {
-      out.push({ urn: d.urn, subject: `Zigbee coordinator ${z.name}`, problem: `address "${z.address}" is not an IPv4 address: who reaches it cannot be checked`, fix: "give haha:peripherals.zigbee.host as an address", targets: [z.name] });
+      out.push({ urn: d.urn, subject: "Zigbee coordinator", problem: `address "${z.address}" is not an IPv4 address: who reaches it cannot be checked`, fix: "give haha:peripherals.zigbee.host as an address", targets: [z.name] });
       continue;
     }
     const sharers: string[] = [];
@@ -62,7 +62,7 @@ function coordinatorIsolation(view: StackView): Finding[] {
     if (sharers.length === 0) continue;
     out.push({
       urn: d.urn,
-      subject: `Zigbee coordinator ${z.name} (${z.address})`,
+      subject: `Zigbee coordinator (${z.address})`,
       problem: `its serial-over-TCP port answers anyone who connects (network key, permit join, door locks), bypassing every MQTT ACL, and it shares a network with ${sharers.join(" and ")}`,
       fix: "put the coordinator on a network of its own (an IoT VLAN) whose router lets only the cluster members' addresses reach its TCP port; see README, \"The isolated layout\"",
       targets: [z.name, z.address],

@@ -25,8 +25,8 @@ describe(STORAGE, () => {
     assert.equal(r.status, "advisory");
     assert.equal(r.violations.length, 2);
     const m = messages(evaluate(prod), STORAGE);
-    assert.match(m, /zigbee-coordinator zigbee-coordinator \(10\.0\.181\.40\): shares the storage network 10\.0\.181\.0\/24 \(the cluster subnet: no network of its own is declared\)/);
-    assert.match(m, /bluetooth-proxy nllei01btproxy01 \(10\.0\.181\.41\)/);
+    assert.match(m, /Zigbee coordinator \(10\.0\.181\.40\): shares the storage network 10\.0\.181\.0\/24 \(the cluster subnet: no network of its own is declared\)/);
+    assert.match(m, /Bluetooth proxy nllei01btproxy01 \(10\.0\.181\.41\)/);
     assert.match(m, /Fix: declare haha:network\.secondary with storage: true/);
   });
 
@@ -51,7 +51,7 @@ describe(ZIGBEE, () => {
     assert.equal(r.status, "advisory");
     assert.equal(r.violations.length, 1);
     const m = messages(evaluate(prod), ZIGBEE);
-    assert.match(m, /Zigbee coordinator zigbee-coordinator \(10\.0\.181\.40\): its serial-over-TCP port answers anyone/);
+    assert.match(m, /Zigbee coordinator \(10\.0\.181\.40\): its serial-over-TCP port answers anyone/);
     assert.match(m, /the household's LAN 10\.0\.181\.0\/24/);
     assert.match(m, /nllei01pve01 \(10\.0\.181\.11\)/);
     assert.match(m, /nllei01llm01 \(10\.0\.181\.31\)/);
