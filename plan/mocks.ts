@@ -21,8 +21,11 @@ const isSecret = (v: unknown): v is { value: unknown } =>
 export interface SecretSource {
   /** The clear value of a `haha:*` stack secret (e.g. the lab's own deploy key). */
   config(key: SecretKey): string | undefined;
-  /** The outputs a @pulumi/random resource yields (every one of them is marked secret); undefined: placeholders. */
-  random(type: string, name: string, inputs: Record<string, unknown>): Record<string, string> | undefined;
+  /**
+   * The secret outputs a generating resource yields (@pulumi/random today; any provider that makes
+   * key material), each marked secret; undefined: the plan's placeholders (or the inputs echoed).
+   */
+  generate(type: string, name: string, inputs: Record<string, unknown>): Record<string, string> | undefined;
 }
 
 /**
@@ -31,7 +34,7 @@ export interface SecretSource {
  * SecretSource hands real values).
  */
 function mockState(type: string, name: string, inputs: Record<string, unknown>, source?: SecretSource): Record<string, unknown> {
-  const real = type.startsWith("random:") ? source?.random(type, name, inputs) : undefined;
+  const real = source?.generate(type, name, inputs);
   if (real) return { ...inputs, ...Object.fromEntries(Object.entries(real).map(([k, v]) => [k, { ...SECRET, value: v }])) };
   const secret = (suffix = "") => ({ ...SECRET, value: secretPlaceholder(`${name}${suffix}`) });
   switch (type) {
