@@ -17,16 +17,26 @@ const secrets = testSecrets(c);
 const pw = (u: string) => secrets.mqtt[u]!;
 let broker: Broker;
 
-/** mosquitto_sub in the background: resolves with what it received (or its timeout). */
+/**
+ * mosquitto_sub in the background: resolves with what it received (or its timeout). `ready`
+ * resolves once the broker acknowledged the subscription (-d prints SUBACK), so a publish after
+ * it is never missed however loaded the machine is; stdout keeps only the received messages.
+ */
 function subscribe(user: string, topic: string, waitS: number, extra: string[] = []): { ready: Promise<void>; done: Promise<RunResult> } {
-  const p = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(broker.port), "-u", user, "-P", pw(user), "-C", "1", "-W", String(waitS), "-t", topic, "-v", ...extra]);
-  let stdout = "";
+  // mosquitto_sub block-buffers a pipe: line-buffer it, or SUBACK would show only at exit.
+  const p = spawn("stdbuf", ["-oL", "mosquitto_sub", "-d", "-h", "127.0.0.1", "-p", String(broker.port), "-u", user, "-P", pw(user), "-C", "1", "-W", String(waitS), "-t", topic, "-v", ...extra]);
+  let raw = "";
   let stderr = "";
-  p.stdout.on("data", (b) => (stdout += b));
+  let subscribed: () => void = () => {};
+  const ready = new Promise<void>((r) => (subscribed = r));
+  p.stdout.on("data", (b) => {
+    raw += b;
+    if (/received SUBACK/.test(raw)) subscribed();
+  });
   p.stderr.on("data", (b) => (stderr += b));
-  const done = new Promise<RunResult>((resolve) => p.on("exit", (status) => resolve({ status, stdout, stderr })));
-  // Subscribed once the broker logs it; a fixed short wait is enough on loopback.
-  return { ready: new Promise((r) => setTimeout(r, 400)), done };
+  const messages = () => raw.split("\n").filter((l) => l !== "" && !/^(Client |Subscribed )/.test(l)).map((l) => `${l}\n`).join("");
+  const done = new Promise<RunResult>((resolve) => p.on("exit", (status) => (subscribed(), resolve({ status, stdout: messages(), stderr }))));
+  return { ready, done };
 }
 
 before(async () => {
