@@ -89,9 +89,23 @@ export interface FailureDomain {
   switches: string[];
 }
 
+/** Who is on which network: what the segregation policies judge. */
+export interface NetworkDeclaration {
+  /** The cluster subnet: the household's LAN too (users reach the services VIP there). */
+  lan: string;
+  /** Where DRBD replication and the NFS export run; dedicated: haha:network.secondary.storage. */
+  storage: { subnet: string; dedicated: boolean };
+  /** Every address of every cluster member. */
+  members: { name: string; address: string }[];
+  peripherals: { name: string; kind: "zigbee-coordinator" | "bluetooth-proxy"; address: string }[];
+  /** The other machines HAHA declares: Proxmox hosts, the voice guest. */
+  others: { name: string; address: string }[];
+}
+
 /** On `haha:stack:Declaration`: what the stack as a whole declares. */
 export interface StackDeclarationArgs {
   waivers: { policy: string; target: string; reason: string }[];
   switches: { name: string; model: string; stackGroup?: string }[];
   failureDomains: FailureDomain[];
+  network: NetworkDeclaration;
 }

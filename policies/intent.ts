@@ -72,6 +72,13 @@ export const stackDeclaration = z.object({
   waivers: z.array(z.object({ policy: z.string(), target: z.string(), reason: z.string() })),
   switches: z.array(z.object({ name: name, model: z.string(), stackGroup: z.string().optional() })),
   failureDomains: z.array(z.object({ name: name, kind: z.enum(["host", "switch"]), hosts: z.array(z.string()), switches: z.array(z.string()) })),
+  network: z.object({
+    lan: z.string(),
+    storage: z.object({ subnet: z.string(), dedicated: z.boolean() }),
+    members: z.array(z.object({ name: z.string(), address: z.string() })),
+    peripherals: z.array(z.object({ name: z.string(), kind: z.enum(["zigbee-coordinator", "bluetooth-proxy"]), address: z.string() })),
+    others: z.array(z.object({ name: z.string(), address: z.string() })),
+  }),
 }) satisfies z.ZodType<StackDeclarationArgs>;
 
 /** zod issues as one line: `intent.members[0].votes: expected number, received string`. */

@@ -10,6 +10,7 @@ import { guestFullKernelRule } from "./kernel";
 import { networkBondRedundancyRule, networkBondSwitchDiversityRule } from "./network";
 import { clusterQuorumRule } from "./quorum";
 import { Rule, resourcePolicy, stackPolicy } from "./rule";
+import { storageNetworkIsolationRule, zigbeeCoordinatorIsolationRule } from "./segregation";
 import { noSecretInPlainInputRule } from "./secrets";
 import { criticalServiceImagesRule, criticalServicesUnderPacemakerRule } from "./services";
 import { storageReplicationRule } from "./storage";
@@ -32,6 +33,8 @@ export const RULES: readonly Rule[] = [
   criticalServiceImagesRule,
   noProxmoxHaManagerRule,
   noSecretInPlainInputRule,
+  storageNetworkIsolationRule,
+  zigbeeCoordinatorIsolationRule,
   failureDomainsRule,
   guestFullKernelRule,
 ];

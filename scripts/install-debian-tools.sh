@@ -2,7 +2,7 @@
 # The real tools the plan and the tests drive (Debian 12 packages, about 25 s). Skips the install
 # when they are already there; uses sudo when not root.
 set -euo pipefail
-TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 chromium fonts-dejavu-core cloud-init openssh-client openssl ca-certificates"
+TOOLS="pacemaker-cli-utils pacemaker resource-agents fence-agents drbd-utils corosync ocfs2-tools mosquitto mosquitto-clients nfs-common systemd curl python3 chromium fonts-dejavu-core cloud-init openssh-client openssl ca-certificates postgresql nftables docker.io"
 # chromium: the report test opens build/<stack>/report.html in it (driven by playwright-core);
 # fonts-dejavu-core: the monospace face the report's drawings are laid out for (not a hard Depends).
 if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && command -v corosync >/dev/null \
@@ -12,7 +12,9 @@ if command -v crm_simulate >/dev/null && command -v drbdadm >/dev/null && comman
   && command -v curl >/dev/null && command -v python3 >/dev/null \
   && [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] \
   && command -v cloud-init >/dev/null && command -v ssh-keygen >/dev/null \
-  && command -v openssl >/dev/null && command -v update-ca-certificates >/dev/null; then
+  && command -v openssl >/dev/null && command -v update-ca-certificates >/dev/null \
+  && [ -x /usr/sbin/nft ] && command -v docker >/dev/null && command -v psql >/dev/null \
+  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   exit 0
 fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -21,5 +23,9 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO mkdir -p /etc/cloud && $SUDO touch /etc/cloud/cloud-init.disabled
 $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $TOOLS
-# Debian starts a system broker on install; the tests run their own on loopback.
+# Debian starts a system broker and a PostgreSQL cluster on install; the tests run their own on
+# loopback (the recorder test initdb's a temp cluster as the postgres user the package creates).
+# nftables: `nft -c` validates the rendered firewall rulesets; docker.io: the CLI's option parser
+# checks the rendered run_opts (no daemon is needed for that).
 $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || $SUDO service mosquitto stop >/dev/null 2>&1 || true
+$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || $SUDO service postgresql stop >/dev/null 2>&1 || true

@@ -2,12 +2,26 @@
 // its failure domains. A real `pulumi preview` hands policies resources, never stack config, so
 // this component carries those values as its args (inputs) and outputs, plain and known at preview.
 import * as pulumi from "@pulumi/pulumi";
-import type { FailureDomain, StackDeclarationArgs } from "../policies/contract";
+import type { FailureDomain, NetworkDeclaration, StackDeclarationArgs } from "../policies/contract";
 import type { HahaConfig } from "./config/schema";
 
 export const DECLARATION_TYPE = "haha:stack:Declaration";
 
-export type { FailureDomain, StackDeclarationArgs };
+export type { FailureDomain, NetworkDeclaration, StackDeclarationArgs };
+
+export function networkDeclaration(c: HahaConfig): NetworkDeclaration {
+  const sec = c.network.secondary;
+  return {
+    lan: c.network.subnet,
+    storage: sec?.storage ? { subnet: sec.subnet, dedicated: true } : { subnet: c.network.subnet, dedicated: false },
+    members: c.nodes.flatMap((n) => [{ name: n.guest.name, address: n.guest.address }, ...(n.guest.secondaryAddress ? [{ name: n.guest.name, address: n.guest.secondaryAddress }] : [])]),
+    peripherals: [
+      { name: "zigbee-coordinator", kind: "zigbee-coordinator", address: c.peripherals.zigbee.host },
+      ...c.peripherals.bluetoothProxies.map((p) => ({ name: p.name, kind: "bluetooth-proxy" as const, address: p.address })),
+    ],
+    others: [...c.nodes.map((n) => ({ name: n.name, address: n.address })), ...(c.voice?.enabled ? [{ name: c.voice.ollama.guest.name, address: c.voice.ollama.guest.address }] : [])],
+  };
+}
 
 /** The declaration of a validated config: every host, and every switch or switch stack group. */
 export function stackDeclarationArgs(c: HahaConfig): StackDeclarationArgs {
@@ -22,6 +36,7 @@ export function stackDeclarationArgs(c: HahaConfig): StackDeclarationArgs {
     waivers: c.waivers.map((w) => ({ policy: w.policy, target: w.target, reason: w.reason })),
     switches: c.switches.map((s) => (s.stackGroup ? { name: s.name, model: s.model, stackGroup: s.stackGroup } : { name: s.name, model: s.model })),
     failureDomains: domains,
+    network: networkDeclaration(c),
   };
 }
 

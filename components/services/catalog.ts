@@ -56,7 +56,37 @@ export interface ServiceSpec {
   usesVip: boolean;
   /** TCP ports it listens on (host networking). */
   ports: number[];
+  /** How the container is confined (docker run options; see hardeningOptions). */
+  hardening: Hardening;
+  /** A file on the member that docker reads environment variables from (secrets stay out of the CIB). */
+  envFile?: string;
 }
+
+/** A value with the reason it is set. */
+export interface Reasoned<T> {
+  value: T;
+  reason: string;
+}
+
+/**
+ * Every container starts with --cap-drop=ALL and gets back only the capabilities listed here;
+ * none may gain privileges (no-new-privileges); each has a memory limit so one runaway service
+ * cannot take the member (and every other service on it) down with the kernel's OOM killer.
+ */
+export interface Hardening {
+  /** `--user uid:gid`, or null to keep the image's user (with the reason). */
+  user: Reasoned<{ uid: number; gid: number } | null>;
+  capAdd: { cap: Capability; reason: string }[];
+  memoryMiB: Reasoned<number>;
+}
+
+/** Capabilities a service may get back after --cap-drop=ALL (docker's names, without CAP_). */
+export const CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL", "NET_RAW", "NET_BIND_SERVICE"] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+const asUser = (uid: number, reason: string): Hardening["user"] => ({ value: { uid, gid: uid }, reason });
+const imageUser = (reason: string): Hardening["user"] => ({ value: null, reason });
+const NO_CAPS: Hardening["capAdd"] = [];
 
 /** Where the HAHA probe and secret files of a service live, mounted read-only at /haha. */
 export const PROBE_DIR = "haha";
@@ -106,7 +136,7 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: d,
       uid: UIDS.mosquitto,
       gid: UIDS.mosquitto,
-      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.mosquitto), dir(`${d}/data`, UIDS.mosquitto), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.mosquitto), dir(`${d}/data`, UIDS.mosquitto), dir(`${d}/${PROBE_DIR}`, UIDS.mosquitto, "0700")],
       volumes: [
         { host: `${d}/config`, container: "/mosquitto/config" },
         { host: `${d}/data`, container: "/mosquitto/data" },
@@ -125,6 +155,11 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       after: [],
       usesVip: false,
       ports: [s.mosquitto.port],
+      hardening: {
+        user: asUser(UIDS.mosquitto, "its files are owned by the image's mosquitto user: the broker never runs as root, and the entrypoint's chown is skipped"),
+        capAdd: NO_CAPS,
+        memoryMiB: { value: 256, reason: "a home broker holds a few thousand retained messages: tens of MiB" },
+      },
     });
   }
 
@@ -149,6 +184,9 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       volumes: [{ host: `${d}/data`, container: "/var/lib/postgresql/data" }, probeVolume(d)],
       env: {
         ...tz,
+        // initdb writes `trust` for local and loopback connections unless told otherwise, and with
+        // host networking every container on the member is "local": require the password on both.
+        POSTGRES_INITDB_ARGS: "--auth=scram-sha-256",
         POSTGRES_USER: "homeassistant",
         POSTGRES_DB: "homeassistant",
         POSTGRES_PASSWORD_FILE: `${PROBE_MOUNT}/password`,
@@ -166,6 +204,11 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       after: [],
       usesVip: false,
       ports: [r.port],
+      hardening: {
+        user: asUser(UIDS.postgres, "its data is owned by the image's postgres user; the entrypoint initialises and runs the server as that user without gosu"),
+        capAdd: NO_CAPS,
+        memoryMiB: { value: 1024, reason: "shared_buffers defaults to 128 MiB; 1 GiB leaves room for Home Assistant's statistics queries and autovacuum" },
+      },
     });
   }
 
@@ -199,6 +242,11 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       after: ["mosquitto"],
       usesVip: true,
       ports: [z.frontendPort],
+      hardening: {
+        user: imageUser("the image runs as root and its data directory is root's; root without capabilities reads and writes only what root owns"),
+        capAdd: NO_CAPS,
+        memoryMiB: { value: 512, reason: "Node.js with a few hundred devices stays near 200 MiB" },
+      },
     });
   }
 
@@ -233,6 +281,19 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       after: ["recorder"],
       usesVip: true,
       ports: [h.port],
+      hardening: {
+        user: imageUser("the image's s6-overlay init must start as root"),
+        capAdd: [
+          { cap: "CHOWN", reason: "s6-overlay fixes the ownership of its run directories at start" },
+          { cap: "DAC_OVERRIDE", reason: "s6-overlay and integrations installing their requirements write directories they do not own" },
+          { cap: "FOWNER", reason: "s6-overlay sets modes on files it does not own" },
+          { cap: "SETUID", reason: "s6-overlay runs its supervision tree's helpers under other users" },
+          { cap: "SETGID", reason: "with SETUID, for the supervision tree's helpers" },
+          { cap: "KILL", reason: "s6 signals its supervised processes at shutdown" },
+          { cap: "NET_RAW", reason: "the dhcp integration (default_config) watches DHCP on a raw socket to discover new devices" },
+        ],
+        memoryMiB: { value: 2048, reason: "Home Assistant with a few hundred entities and the recorder queue stays under 1 GiB; headroom for integrations" },
+      },
     });
   }
 
@@ -253,21 +314,31 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: d,
       uid: UIDS.root,
       gid: UIDS.root,
-      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root)],
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
       // Build caches are large and rebuildable: on the member's own disk, not on NFS.
       volumes: [{ host: `${d}/config`, container: "/config" }, { host: "/var/lib/haha/esphome-cache", container: "/cache" }],
       env: { ...tz },
-      command: ["dashboard", "--port", String(e.port), "/config"],
+      // Only on the services VIP, where the household reaches it, never on a member's own or the
+      // storage network's address; the login comes from the env file (USERNAME, PASSWORD).
+      command: ["dashboard", "--address", c.network.vip, "--port", String(e.port), "/config"],
+      envFile: `${d}/${PROBE_DIR}/dashboard.env`,
       probe: {
-        // The image's own HEALTHCHECK uses this endpoint with curl.
-        command: ["curl", "--fail", "--silent", "--show-error", "--max-time", "8", "--output", "/dev/null", `http://127.0.0.1:${e.port}/version`],
-        proves: "the dashboard answers /version",
+        // The image's own HEALTHCHECK uses this endpoint with curl. With the login on, the
+        // dashboard may answer it with a redirect to ./login: still the application answering.
+        command: ["curl", "--fail", "--silent", "--show-error", "--max-time", "8", "--output", "/dev/null", `http://${c.network.vip}:${e.port}/version`],
+        proves: "the dashboard answers /version on the services VIP",
         intervalS: 30,
         timeoutS: 20,
       },
       after: [],
-      usesVip: false,
+      // Bound to the VIP: it starts after the address (see the placement rules).
+      usesVip: true,
       ports: [e.port],
+      hardening: {
+        user: imageUser("the image runs as root and its config and build cache are root's; no capability is needed to compile and upload over the network"),
+        capAdd: NO_CAPS,
+        memoryMiB: { value: 1536, reason: "an ESP-IDF firmware build peaks near 1 GiB; the dashboard alone needs 100 MiB" },
+      },
     });
   }
 
@@ -301,6 +372,11 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       after: [],
       usesVip: true,
       ports: [n.port],
+      hardening: {
+        user: asUser(UIDS.nodered, "the image's node-red user, written out so no flow ever runs as root"),
+        capAdd: NO_CAPS,
+        memoryMiB: { value: 512, reason: "Node-RED with a few hundred nodes stays near 150 MiB" },
+      },
     });
   }
 
@@ -336,6 +412,11 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       after: [],
       usesVip: false,
       ports: [v.whisper.port],
+      hardening: {
+        user: imageUser("the image runs as root and its model directory is root's"),
+        capAdd: NO_CAPS,
+        memoryMiB: { value: 1536, reason: "faster-whisper's small int8 model needs about 1 GiB while transcribing" },
+      },
     });
     const pd = dataDir("piper");
     out.push({
@@ -365,6 +446,11 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       after: [],
       usesVip: false,
       ports: [v.piper.port],
+      hardening: {
+        user: imageUser("the image runs as root and its voice directory is root's"),
+        capAdd: NO_CAPS,
+        memoryMiB: { value: 512, reason: "one medium Piper voice needs about 100 MiB" },
+      },
     });
   }
   // Dependencies come first: the config steps (re)start services in this order.
@@ -385,8 +471,17 @@ export function runOptions(s: ServiceSpec): string[] {
     "--log-driver=journald",
     `--log-opt=tag=haha-${s.id}`,
   ];
+  opts.push(...hardeningOptions(s.hardening));
   for (const [k, val] of Object.entries(s.env)) opts.push(`--env=${k}=${val}`);
+  if (s.envFile) opts.push(`--env-file=${s.envFile}`);
   for (const vol of s.volumes) opts.push(`--volume=${vol.host}:${vol.container}${vol.readOnly ? ":ro" : ""}`);
+  return opts;
+}
+
+/** The confinement of a container as docker run options. */
+export function hardeningOptions(h: Hardening): string[] {
+  const opts = ["--cap-drop=ALL", ...h.capAdd.map((c) => `--cap-add=${c.cap}`), "--security-opt=no-new-privileges", `--memory=${h.memoryMiB.value}m`];
+  if (h.user.value) opts.push(`--user=${h.user.value.uid}:${h.user.value.gid}`);
   return opts;
 }
 

@@ -26,6 +26,24 @@ export interface ServiceSecrets {
   nodeRedAdminHash: string;
   /** Bluetooth proxy name to its API key (base64 of 32 bytes) and OTA password. */
   esphome: Record<string, { apiKey: string; otaPassword: string }>;
+  /** The ESPHome dashboard's login password (user ESPHOME_DASHBOARD_USER). */
+  esphomeDashboardPassword: string;
+}
+
+/** The ESPHome dashboard's login name. */
+export const ESPHOME_DASHBOARD_USER = "admin";
+
+/** docker's --env-file format: one KEY=value per line, taken literally (no quoting, no expansion). */
+export function renderEnvFile(vars: Record<string, string>): string {
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => {
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`env file: "${k}" is not a variable name`);
+        if (/[\r\n]/.test(v) || v !== v.trim()) throw new Error(`env file: the value of ${k} must be one line without surrounding spaces`);
+        return `${k}=${v}`;
+      })
+      .join("\n") + "\n"
+  );
 }
 
 /** Generated values that are not secret (broadcast by the Zigbee network anyway). */
@@ -57,20 +75,46 @@ export function probeSource(name: "z2m-health.js" | "wyoming-probe.py"): string 
   return fs.readFileSync(path.join(PROBES_DIR, name), "utf8");
 }
 
-/** Every MQTT user with the topics it may use. */
+/**
+ * Every MQTT user with the topics it may use, no more. Zigbee2MQTT (homeassistant: enabled)
+ * publishes Home Assistant's discovery entries itself and reads them back to clear stale ones,
+ * so it alone writes `homeassistant/#`; Home Assistant writes only its birth message there, and
+ * nothing else can forge a discovered entity. Zigbee2MQTT's bridge API (permit_join, OTA updates,
+ * removing devices, the network key backup) is for the hub and the probe's health check only.
+ * Mosquitto checks `deny` before any grant, so a deny carves a subtree out of a wider grant.
+ */
 export function mqttAcl(c: HahaConfig): AclUser[] {
   const base = c.services.zigbee2mqtt.baseTopic;
+  const extras = c.services.mosquitto.clients.filter((cl) => !(BUILTIN_MQTT_CLIENTS as readonly string[]).includes(cl));
   const builtin: Record<(typeof BUILTIN_MQTT_CLIENTS)[number], AclUser> = {
-    homeassistant: { user: "homeassistant", reason: "the hub: automations publish and subscribe anywhere", rules: [{ access: "readwrite", topic: "#" }] },
+    homeassistant: {
+      user: "homeassistant",
+      reason: "the hub: Zigbee devices and the bridge API, reads discovery, writes only its birth message under homeassistant/, talks to Node-RED and the extra clients",
+      rules: [
+        { access: "readwrite", topic: `${base}/#` },
+        { access: "read", topic: "homeassistant/#" },
+        { access: "write", topic: "homeassistant/status" },
+        { access: "readwrite", topic: "nodered/#" },
+        ...extras.map((cl) => ({ access: "readwrite" as const, topic: `${cl}/#` })),
+      ],
+    },
     zigbee2mqtt: {
       user: "zigbee2mqtt",
-      reason: "its own tree, and Home Assistant discovery and status",
+      reason: "its own tree; Home Assistant discovery, which it publishes and reads back (homeassistant integration enabled)",
       rules: [
         { access: "readwrite", topic: `${base}/#` },
         { access: "readwrite", topic: "homeassistant/#" },
       ],
     },
-    nodered: { user: "nodered", reason: "flows publish and subscribe anywhere, like Home Assistant", rules: [{ access: "readwrite", topic: "#" }] },
+    nodered: {
+      user: "nodered",
+      reason: "flows: its own tree, Zigbee device states and commands; never the bridge API (permit_join, OTA, device removal) nor Home Assistant discovery",
+      rules: [
+        { access: "deny", topic: `${base}/bridge/request/#` },
+        { access: "readwrite", topic: `${base}/#` },
+        { access: "readwrite", topic: "nodered/#" },
+      ],
+    },
     monitor: {
       user: "monitor",
       reason: "the cluster's probes: broker statistics and the Zigbee2MQTT bridge health check, nothing else",
@@ -83,7 +127,7 @@ export function mqttAcl(c: HahaConfig): AclUser[] {
     },
   };
   return c.services.mosquitto.clients.map((client) =>
-    client in builtin ? builtin[client as keyof typeof builtin] : { user: client, reason: "an extra client: its own tree only", rules: [{ access: "readwrite", topic: `${client}/#` }] },
+    client in builtin ? builtin[client as keyof typeof builtin] : { user: client, reason: "an extra client: its own tree only (Home Assistant may talk to it there)", rules: [{ access: "readwrite", topic: `${client}/#` }] },
   );
 }
 
@@ -130,8 +174,8 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
     }),
     spec(mq, "config/acl", { mode: "0640", purpose: "the topics each user may read and write", content: { kind: "static", text: renderMosquittoAcl(mqttAcl(c)) } }),
     spec(mq, `${probe}/mosquitto_sub`, {
+      // The broker's user: docker exec runs the probe as the container's user.
       mode: "0600",
-      uid: UIDS.root,
       secret: true,
       purpose: "the monitor's login, read by mosquitto_sub from $XDG_CONFIG_HOME",
       content: { kind: "secret", render: (sec) => renderClientOptions({ host: "127.0.0.1", port: s.mosquitto.port, user: "monitor", password: need(sec.mqtt, "monitor", "MQTT password") }) },
@@ -231,6 +275,16 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
         kind: "secret",
         render: (sec) => renderEsphomeSecrets(c.peripherals.bluetoothProxies.map((p) => ({ name: p.name, ...need(sec.esphome, p.name, "ESPHome device secrets") }))),
       },
+    }),
+  );
+
+  out.push(
+    spec(esp, `${probe}/dashboard.env`, {
+      mode: "0600",
+      uid: UIDS.root,
+      secret: true,
+      purpose: "the dashboard's login (USERNAME, PASSWORD), read by docker run --env-file on the member: never in the CIB",
+      content: { kind: "secret", render: (sec) => renderEnvFile({ USERNAME: ESPHOME_DASHBOARD_USER, PASSWORD: sec.esphomeDashboardPassword }) },
     }),
   );
 

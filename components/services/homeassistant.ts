@@ -15,6 +15,9 @@ export interface HaInputs {
   /** Where users reach it: http://<vip>:<port>. */
   internalUrl: string;
   purgeKeepDays: number;
+  /** Loopback only until the owner exists (haha:services.homeassistant.onboarded). */
+  loopbackOnly: boolean;
+  loginAttemptsThreshold: number;
 }
 
 /** Files the UI editors own: created empty once, never overwritten (see ServiceConfigs). */
@@ -37,6 +40,8 @@ export function haInputs(c: HahaConfig): HaInputs {
     port: h.port,
     internalUrl: `http://${c.network.vip}:${h.port}`,
     purgeKeepDays: h.recorder.purgeKeepDays,
+    loopbackOnly: !h.onboarded,
+    loginAttemptsThreshold: h.loginAttemptsThreshold,
   };
 }
 
@@ -53,7 +58,15 @@ export function haConfiguration(i: HaInputs): Record<string, unknown> {
     },
     // Includes the conversation agent whose built-in intents answer when the LLM is down.
     default_config: null,
-    http: { server_port: i.port },
+    http: {
+      server_port: i.port,
+      // Until the owner exists, whoever opens the UI first becomes the owner: nobody on the LAN
+      // may reach it before then (the probe asks 127.0.0.1 either way).
+      ...(i.loopbackOnly ? { server_host: ["127.0.0.1"] } : {}),
+      // Ban an address after this many failed logins (Home Assistant's default is never).
+      login_attempts_threshold: i.loginAttemptsThreshold,
+      ip_ban_enabled: true,
+    },
     recorder: {
       // PostgreSQL beside it, never SQLite: SQLite on NFS corrupts.
       db_url: new SecretRef("recorder_db_url"),

@@ -24,7 +24,7 @@ import type { LayerArgs } from "../layer";
 import type { CibFragment } from "../pacemaker/cib/model";
 import { serviceCatalog, ServiceSpec } from "./catalog";
 import { servicesCibFragment, startTimeoutS, stopTimeoutS } from "./cib";
-import { FileSpec, PublicSeeds, renderFile, serviceFiles, ServiceSecrets } from "./files";
+import { ESPHOME_DASHBOARD_USER, FileSpec, PublicSeeds, renderFile, serviceFiles, ServiceSecrets } from "./files";
 import { HA_UI_FILES } from "./homeassistant";
 import { byDigest } from "./images";
 import { dockerProvider } from "./docker";
@@ -43,6 +43,7 @@ export type { VoiceAssistantArgs } from "./voice";
 export interface ServiceCredentials {
   nodeRed: { url: string; username: string; password: string };
   zigbee2mqtt: { url: string; authToken: string };
+  esphome: { url: string; username: string; password: string };
   mqtt: { host: string; port: number; users: Record<string, string> };
 }
 
@@ -77,6 +78,7 @@ export class ServiceSet extends HahaComponent {
     const z2mToken = password("zigbee2mqtt-frontend-token");
     const credentialSecret = password("nodered-credential-secret", 48);
     const nodeRedAdmin = password("nodered-admin", 24);
+    const esphomeDashboard = password("esphome-dashboard", 24);
     const proxies = c.peripherals.bluetoothProxies.map((p) => p.name);
     const apiKeys = proxies.map((p) => new random.RandomBytes(`${name}-${p}-api-key`, { length: 32 }, this.child()).base64);
     const otaPasswords = proxies.map((p) => password(`${p}-ota`).result);
@@ -85,9 +87,9 @@ export class ServiceSet extends HahaComponent {
       .apply(([keys, otas]) => Object.fromEntries(proxies.map((p, i) => [p, { apiKey: keys[i]!, otaPassword: otas[i]! }])));
     this.secrets = pulumi.secret(
       pulumi
-        .all([mqtt, recorder.result, zigbeeKey.base64, z2mToken.result, credentialSecret.result, nodeRedAdmin.bcryptHash, esphome])
+        .all([mqtt, recorder.result, zigbeeKey.base64, z2mToken.result, credentialSecret.result, nodeRedAdmin.bcryptHash, esphome, esphomeDashboard.result])
         .apply(
-          ([m, recorderPassword, zigbeeKeySeed, z2mFrontendToken, nodeRedCredentialSecret, nodeRedAdminHash, esp]): ServiceSecrets => ({
+          ([m, recorderPassword, zigbeeKeySeed, z2mFrontendToken, nodeRedCredentialSecret, nodeRedAdminHash, esp, esphomeDashboardPassword]): ServiceSecrets => ({
             mqtt: m,
             recorderPassword,
             zigbeeKeySeed,
@@ -95,6 +97,7 @@ export class ServiceSet extends HahaComponent {
             nodeRedCredentialSecret,
             nodeRedAdminHash,
             esphome: esp,
+            esphomeDashboardPassword,
           }),
         ),
     );
@@ -103,10 +106,11 @@ export class ServiceSet extends HahaComponent {
     this.publicSeeds = pulumi.unsecret(zigbeePan.hex.apply((zigbeePanSeed): PublicSeeds => ({ zigbeePanSeed })));
     const vip = c.network.vip;
     this.credentials = pulumi.secret(
-      pulumi.all([nodeRedAdmin.result, z2mToken.result, mqtt]).apply(
-        ([nodeRedPassword, token, users]): ServiceCredentials => ({
+      pulumi.all([nodeRedAdmin.result, z2mToken.result, mqtt, esphomeDashboard.result]).apply(
+        ([nodeRedPassword, token, users, esphomePassword]): ServiceCredentials => ({
           nodeRed: { url: `http://${vip}:${c.services.nodered.port}`, username: "admin", password: nodeRedPassword },
           zigbee2mqtt: { url: `http://${vip}:${c.services.zigbee2mqtt.frontendPort}`, authToken: token },
+          esphome: { url: `http://${vip}:${c.services.esphome.port}`, username: ESPHOME_DASHBOARD_USER, password: esphomePassword },
           mqtt: { host: vip, port: c.services.mosquitto.port, users },
         }),
       ),

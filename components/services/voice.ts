@@ -19,6 +19,7 @@ import type { HahaConfig } from "../../stacks/config/schema";
 import { dockerProvider } from "./docker";
 import { ollamaIntent } from "./intent";
 import { fixedId } from "../proxmox/lifecycle";
+import { ollamaFirewallStep, ollamaListen } from "./ollama-firewall-step";
 
 export interface VoiceAssistantArgs extends LayerArgs {
   /** The deploy key, for the guest's SSH steps (secret). */
@@ -31,6 +32,7 @@ export const VOICE_GUEST_PACKAGES: Record<string, string> = {
   curl: "fetches NVIDIA's repository key",
   gnupg: "dearmors that key into an apt keyring",
   "ca-certificates": "TLS to NVIDIA's repository",
+  nftables: "the firewall that lets only the cluster reach Ollama",
 };
 
 export const NVIDIA_KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg";
@@ -221,7 +223,9 @@ export class VoiceAssistant extends HahaComponent {
       this.child({ dependsOn: [reboot] }),
     );
 
-    const provider = dockerProvider(`${name}-docker`, conn, this.child({ dependsOn: [gpuReady] }));
+    // Ollama has no authentication: its port is closed to all but the cluster before it starts.
+    const firewall = ollamaFirewallStep(name, conn, c, (o) => this.child(o), packages);
+    const provider = dockerProvider(`${name}-docker`, conn, this.child({ dependsOn: [gpuReady, firewall] }));
     const image = new docker.RemoteImage(`${name}-ollama-image`, { name: v.ollama.image, keepLocally: true }, this.child({ provider }));
     this.ollama = new docker.Container(
       `${name}-ollama`,
@@ -234,7 +238,8 @@ export class VoiceAssistant extends HahaComponent {
         restart: "unless-stopped",
         networkMode: "host",
         gpus: "all",
-        envs: [`OLLAMA_HOST=0.0.0.0:${v.ollama.port}`],
+        // Its own address only (where the members reach it), never every address.
+        envs: [`OLLAMA_HOST=${ollamaListen(c)}`],
         volumes: [{ hostPath: "/var/lib/ollama", containerPath: "/root/.ollama" }],
         logDriver: "journald",
       },

@@ -7,7 +7,8 @@ import type { HahaConfig } from "../../stacks/config/schema";
 import { CIB_IDS } from "../pacemaker/cib/ids";
 import type { CibFragment, Constraint, Op, Primitive } from "../pacemaker/cib/model";
 import { drbdDevice } from "./drbd";
-import { DIRS_UNIT, clientMountOptions, explainOptions, exportOptions, joinOptions } from "./nfs";
+import { storageAddress, storageNetwork } from "./network";
+import { DIRS_UNIT, clientMountOptions, explainOptions, exportOptions, joinOptions, proxmoxExportOptions, proxmoxExportPath } from "./nfs";
 
 /** Ids this layer defines in the CIB (CIB_IDS holds the ones other layers refer to). */
 export const STORAGE_IDS = {
@@ -20,7 +21,9 @@ export const STORAGE_IDS = {
   nfsGroup: "nfs-group",
   nfsDirs: "nfs-dirs",
   nfsServer: "nfs-server",
-  nfsExport: "nfs-export",
+  /** One exportfs per client: the agent takes one clientspec (its metadata says so). */
+  nfsExport: (client: string) => `nfs-export-${client}`,
+  nfsExportProxmox: (host: string) => `nfs-export-backup-${host}`,
   storageVip: CIB_IDS.storageVip,
   sharedMount: "shared-mount",
   sharedMountClone: CIB_IDS.sharedMountClone,
@@ -94,8 +97,42 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
     expectedStartS: t(5, "estimate: cluster mount with dlm lockspace join; not on the failover path (the survivor keeps its mount)"),
   };
 
-  const prefix = subnetInfo(c.network.subnet).prefix;
+  const storageNet = storageNetwork(c);
+  const prefix = subnetInfo(storageNet.subnet).prefix;
   const exportOpts = exportOptions();
+  const exportOps = [
+    op("start", 0, 40, "agent's advertised minimum"),
+    op("stop", 0, 120, "agent's advertised minimum: unexport waits for in-flight requests"),
+    op("monitor", 10, 20, "agent's default"),
+  ];
+  // Exactly the members' addresses (on the storage network), never a subnet: any other machine
+  // that mounted the export would be root over every secret and every line of code the services run.
+  const memberExports: Primitive[] = members.map((m) => ({
+    kind: "primitive",
+    id: id.nfsExport(m.name),
+    class: "ocf",
+    provider: "heartbeat",
+    type: "exportfs",
+    params: { directory: nfs.exportPath, clientspec: storageAddress(c, m), fsid: String(nfs.fsid), options: joinOptions(exportOpts) },
+    description: `clientspec: member ${m.name} only. fsid ${nfs.fsid} fixed: file handles stay valid when the export moves (stale handles once cost 66 hours). ${explainOptions(exportOpts)}`,
+    ops: exportOps,
+    expectedStartS: t(1, "exportfs of one directory to one client"),
+  }));
+  const backupOpts = proxmoxExportOptions();
+  // The Proxmox hosts mount only the backup directory (a nested export needs its own fsid), root squashed.
+  const backupExports: Primitive[] = nfs.proxmoxStorage
+    ? c.nodes.map((n) => ({
+        kind: "primitive",
+        id: id.nfsExportProxmox(n.name),
+        class: "ocf",
+        provider: "heartbeat",
+        type: "exportfs",
+        params: { directory: proxmoxExportPath(c), clientspec: n.address, fsid: String(nfs.fsid + 1), options: joinOptions(backupOpts) },
+        description: `clientspec: Proxmox host ${n.name} only, the backup directory only. ${explainOptions(backupOpts)}`,
+        ops: exportOps,
+        expectedStartS: t(1, "exportfs of one directory to one client"),
+      }))
+    : [];
   const nfsPrimitives: Primitive[] = [
     {
       kind: "primitive",
@@ -131,28 +168,15 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
       ],
       expectedStartS: t(5 + nfs.graceTimeS, `estimate: about 5 s to start nfsd plus the NFSv4 grace period (haha:storage.nfs.graceTimeS = ${nfs.graceTimeS} s) during which new opens wait`),
     },
-    {
-      kind: "primitive",
-      id: id.nfsExport,
-      class: "ocf",
-      provider: "heartbeat",
-      type: "exportfs",
-      params: { directory: nfs.exportPath, clientspec: c.network.subnet, fsid: String(nfs.fsid), options: joinOptions(exportOpts) },
-      description: `clientspec: only the cluster subnet. fsid ${nfs.fsid} fixed: file handles stay valid when the export moves (stale handles once cost 66 hours). ${explainOptions(exportOpts)}`,
-      ops: [
-        op("start", 0, 40, "agent's advertised minimum"),
-        op("stop", 0, 120, "agent's advertised minimum: unexport waits for in-flight requests"),
-        op("monitor", 10, 20, "agent's default"),
-      ],
-      expectedStartS: t(1, "exportfs of one directory"),
-    },
+    ...memberExports,
+    ...backupExports,
     {
       kind: "primitive",
       id: id.storageVip,
       class: "ocf",
       provider: "heartbeat",
       type: "IPaddr2",
-      params: { ip: c.network.storageVip, cidr_netmask: String(prefix), nic: c.network.guestNic },
+      params: { ip: c.network.storageVip, cidr_netmask: String(prefix), nic: storageNet.nic },
       description: "the NFS server's address; it moves with the server and is up last, so a reconnecting client finds the export served",
       ops: [
         op("start", 0, 20, "agent's advertised minimum"),

@@ -7,6 +7,7 @@
 // node-id = member.nodeId - 1 = the member's 0-based position in haha:nodes (Corosync and
 // Pacemaker number the same members from 1). The `on <name>` sections use the guest hostname,
 // which is what drbdadm compares with `uname -n`.
+import { storageAddress } from "./network";
 import { isIPv4 } from "node:net";
 import { corosyncTiming } from "../../stacks/config/cluster";
 import { clusterMembers } from "../../stacks/config/members";
@@ -89,7 +90,8 @@ export function drbdModel(c: HahaConfig, sharedSecret: string): DrbdResourceMode
     hosts: clusterMembers(c).map((m) => ({
       name: m.name,
       nodeId: m.nodeId - 1,
-      address: m.address,
+      // Replication is cleartext: on the storage network (see docs/security.md).
+      address: storageAddress(c, m),
       port: d.port,
       diskful: m.diskful,
       disk: m.diskful ? m.drbdDevice : undefined,

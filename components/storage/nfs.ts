@@ -24,18 +24,34 @@ export function explainOptions(options: MountOption[]): string {
   return options.map((o) => `${o.value === undefined ? o.name : `${o.name}=${o.value}`}: ${o.reason}`).join("; ");
 }
 
-/** Options of the one export (the exportfs agent adds the fixed fsid itself). */
+/**
+ * Options of the export to one cluster member (the exportfs agent adds the fixed fsid itself).
+ * Each member is its own clientspec: nothing else on the network may mount the data.
+ */
 export function exportOptions(): MountOption[] {
   return [
     { name: "rw", reason: "the services write their state here" },
     { name: "sync", reason: "the server answers a write only once it is on stable storage, i.e. on both DRBD replicas (protocol C)" },
     {
       name: "no_root_squash",
-      reason: "containers run as root and chown their data directories; the clientspec limits this to the cluster subnet, whose hosts already hold root over the cluster",
+      reason: "containers run as root and chown their data directories; exported to the members' own addresses only, which already hold root over the cluster",
     },
     { name: "no_subtree_check", reason: "file handles stay valid across renames; the whole filesystem subtree is exported anyway" },
   ];
 }
+
+/** The Proxmox hosts' export of the backup directory only, root squashed. */
+export function proxmoxExportOptions(): MountOption[] {
+  return [
+    { name: "rw", reason: "vzdump writes the guests' backups here" },
+    { name: "sync", reason: "a backup is acknowledged only once it is on both DRBD replicas" },
+    { name: "root_squash", reason: "a Proxmox host is root on its own machine, not on the home's data: its root writes as nobody, into the backup directory only" },
+    { name: "no_subtree_check", reason: "file handles stay valid across renames" },
+  ];
+}
+
+/** The uid:gid root_squash maps the Proxmox hosts' root to: owner of the backup directory. */
+export const SQUASHED_ID = 65534;
 
 /** Options of the NFS client mount on every member (and of the Proxmox storage). */
 export function clientMountOptions(c: HahaConfig): MountOption[] {
@@ -46,6 +62,8 @@ export function clientMountOptions(c: HahaConfig): MountOption[] {
     { name: "hard", reason: "I/O waits for the server to come back instead of failing: no write is silently lost during a move" },
     { name: "timeo", value: n.timeoDeciseconds, reason: "haha:storage.nfs.timeoDeciseconds: first retry after this many deciseconds" },
     { name: "retrans", value: n.retrans, reason: "haha:storage.nfs.retrans: retries before the timeout starts over, bounding the gap between attempts" },
+    { name: "nosuid", reason: "a set-uid file planted on the export never runs with its owner's rights on a member or host" },
+    { name: "nodev", reason: "a device node planted on the export never opens a member's or host's devices" },
   ];
 }
 
@@ -104,6 +122,9 @@ export function renderDirsUnit(c: HahaConfig): string {
           { key: "Type", value: "oneshot" },
           { key: "RemainAfterExit", value: true, reason: "stays active, so Pacemaker's monitor sees it running" },
           { key: "ExecStart", value: `/bin/mkdir -p ${dirs.join(" ")}` },
+          ...(c.storage.nfs.proxmoxStorage
+            ? [{ key: "ExecStart", value: `/bin/chown ${SQUASHED_ID}:${SQUASHED_ID} ${proxmoxExportPath(c)}`, reason: "the Proxmox hosts' root is squashed to nobody: the backup directory is nobody's" }]
+            : []),
         ],
       },
     ],

@@ -88,13 +88,19 @@ export const networkSchema = z
      * NIC on Proxmox (PCI slot 18) anyway, and stays out of the kernel's own eth* names.
      */
     guestNic: z.string().regex(/^[a-z][a-z0-9]{0,14}$/, { message: "expected a Linux interface name such as ens18" }).default("ens18"),
-    /** Optional second, independent network for a second corosync link. */
+    /** Optional second, independent network for a second corosync link (and, with `storage`, the storage traffic). */
     secondary: z
       .object({
         subnet: cidr,
         bridge: z.string().regex(/^vmbr\d{1,4}$/, { message: "expected a Proxmox bridge name such as vmbr1" }),
         /** Name of the guests' second NIC (set-name by MAC, as guestNic). */
         guestNic: z.string().regex(/^[a-z][a-z0-9]{0,14}$/, { message: "expected a Linux interface name such as ens19" }).default("ens19"),
+        /**
+         * DRBD replication, the NFS export (storageVip inside this subnet) and the members' mounts
+         * use this network, so nothing on the household's LAN reaches the data or the cleartext
+         * replication. Only the members belong on it.
+         */
+        storage: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -79,6 +79,14 @@ export const homeassistantSchema = z
     longitude: z.number().min(-180).max(180),
     elevation: z.number().int().default(0),
     unitSystem: z.enum(["metric", "us_customary"]).default("metric"),
+    /**
+     * Whether the owner account exists. Until it does, the first client to open the UI becomes the
+     * owner, so Home Assistant listens on loopback only: onboard through an SSH tunnel to the
+     * member that runs it, then set this to true (see docs/security.md).
+     */
+    onboarded: z.boolean().default(false),
+    /** Failed logins from one address before it is banned (http.login_attempts_threshold; off by default in Home Assistant). */
+    loginAttemptsThreshold: z.number().int().min(1).max(100).default(5),
     /** Recorder database: PostgreSQL, because SQLite on NFS corrupts. */
     recorder: z
       .object({

@@ -107,7 +107,13 @@ export function crossCheck(c: HahaConfig): ConfigProblem[] {
   }
   inSubnet(["network", "gateway"], c.network.gateway);
   inSubnet(["network", "vip"], c.network.vip);
-  inSubnet(["network", "storageVip"], c.network.storageVip);
+  if (c.network.secondary?.storage) {
+    // The export lives on the storage network: its VIP must be there.
+    const sec = subnetInfo(c.network.secondary.subnet);
+    const ip = c.network.storageVip;
+    if (!ipInSubnet(ip, c.network.secondary.subnet)) add(["network", "storageVip"], ip, `expected an address inside ${c.network.secondary.subnet}, because haha:network.secondary.storage puts the storage there`);
+    else if (ipToInt(ip) === sec.network || ipToInt(ip) === sec.broadcast) add(["network", "storageVip"], ip, `expected a host address, not the network or broadcast address of ${c.network.secondary.subnet}`);
+  } else inSubnet(["network", "storageVip"], c.network.storageVip);
 
   // Names share one namespace: Proxmox node names, guest hostnames and Pacemaker node names.
   const names = new Map<string, string>();

@@ -14,6 +14,7 @@ import { networkBondRedundancy, networkBondSwitchDiversity } from "../../policie
 import { clusterQuorum } from "../../policies/quorum";
 import { packPolicies, POLICIES, POLICY_NAMES } from "../../policies/registry";
 import { noSecretInPlainInput } from "../../policies/secrets";
+import { storageNetworkIsolation, zigbeeCoordinatorIsolation } from "../../policies/segregation";
 import { criticalServiceImages, criticalServicesUnderPacemaker } from "../../policies/services";
 import { storageReplication } from "../../policies/storage";
 import { noUsbPassthrough } from "../../policies/usb";
@@ -31,11 +32,11 @@ describe("the policy registry", () => {
 
   it("keeps switch diversity and the host-storage cycle advisory by default and everything else that judges the stack mandatory", () => {
     const advisory = POLICIES.filter((p) => p.defaultLevel === "advisory").map((p) => p.name);
-    assert.deepEqual(advisory, ["network-bond-switch-diversity", "host-storage-cycle", "waived-violations"]);
+    assert.deepEqual(advisory, ["network-bond-switch-diversity", "host-storage-cycle", "storage-network-isolation", "zigbee-coordinator-isolation", "waived-violations"]);
   });
 
   it("offers one factory per policy that takes the enforcement level", () => {
-    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, hostStorageCycle, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, failureDomains, guestFullKernel];
+    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, hostStorageCycle, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, failureDomains, guestFullKernel, storageNetworkIsolation, zigbeeCoordinatorIsolation];
     assert.deepEqual(factories.map((f) => f().name), POLICY_NAMES.slice(0, factories.length));
     for (const f of factories) {
       assert.equal(f("advisory").enforcementLevel, "advisory");

@@ -19,6 +19,7 @@ export function testSecrets(c: HahaConfig): ServiceSecrets {
     z2mFrontendToken: "FrontendToken4x9Yq2Lm7",
     nodeRedCredentialSecret: "CredentialSecretA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6",
     nodeRedAdminHash: "$2a$10$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+    esphomeDashboardPassword: "DashboardPw3k8Lq2Zx",
     esphome: Object.fromEntries(c.peripherals.bluetoothProxies.map((p) => [p.name, { apiKey: Buffer.alloc(32, 7).toString("base64"), otaPassword: `Ota${p.name.replace(/-/g, "")}Pw` }])),
   };
 }

@@ -17,16 +17,26 @@ const secrets = testSecrets(c);
 const pw = (u: string) => secrets.mqtt[u]!;
 let broker: Broker;
 
-/** mosquitto_sub in the background: resolves with what it received (or its timeout). */
+/**
+ * mosquitto_sub in the background: resolves with what it received (or its timeout). `ready`
+ * resolves once the broker acknowledged the subscription (-d prints SUBACK), so a publish after
+ * it is never missed however loaded the machine is; stdout keeps only the received messages.
+ */
 function subscribe(user: string, topic: string, waitS: number, extra: string[] = []): { ready: Promise<void>; done: Promise<RunResult> } {
-  const p = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(broker.port), "-u", user, "-P", pw(user), "-C", "1", "-W", String(waitS), "-t", topic, "-v", ...extra]);
-  let stdout = "";
+  // mosquitto_sub block-buffers a pipe: line-buffer it, or SUBACK would show only at exit.
+  const p = spawn("stdbuf", ["-oL", "mosquitto_sub", "-d", "-h", "127.0.0.1", "-p", String(broker.port), "-u", user, "-P", pw(user), "-C", "1", "-W", String(waitS), "-t", topic, "-v", ...extra]);
+  let raw = "";
   let stderr = "";
-  p.stdout.on("data", (b) => (stdout += b));
+  let subscribed: () => void = () => {};
+  const ready = new Promise<void>((r) => (subscribed = r));
+  p.stdout.on("data", (b) => {
+    raw += b;
+    if (/received SUBACK/.test(raw)) subscribed();
+  });
   p.stderr.on("data", (b) => (stderr += b));
-  const done = new Promise<RunResult>((resolve) => p.on("exit", (status) => resolve({ status, stdout, stderr })));
-  // Subscribed once the broker logs it; a fixed short wait is enough on loopback.
-  return { ready: new Promise((r) => setTimeout(r, 400)), done };
+  const messages = () => raw.split("\n").filter((l) => l !== "" && !/^(Client |Subscribed )/.test(l)).map((l) => `${l}\n`).join("");
+  const done = new Promise<RunResult>((resolve) => p.on("exit", (status) => (subscribed(), resolve({ status, stdout: messages(), stderr }))));
+  return { ready, done };
 }
 
 before(async () => {
@@ -90,6 +100,47 @@ describe("Mosquitto with the shipped files", () => {
     assert.equal((await spy.done).stdout, "");
   });
 
+  // Each grant and each deny of the ACL, on the real broker: the publisher's message is delivered
+  // to an observer that may read the topic, or dropped by the broker (it accepts and discards it).
+  const base = c.services.zigbee2mqtt.baseTopic;
+  const cases: { who: string; topic: string; observer: string; delivered: boolean; why: string }[] = [
+    { who: "nodered", topic: `${base}/living-room/lamp/set`, observer: "zigbee2mqtt", delivered: true, why: "flows switch Zigbee devices" },
+    { who: "nodered", topic: "nodered/heartbeat", observer: "homeassistant", delivered: true, why: "its own tree" },
+    { who: "nodered", topic: `${base}/bridge/request/permit_join`, observer: "zigbee2mqtt", delivered: false, why: "no permit_join from flows" },
+    { who: "nodered", topic: `${base}/bridge/request/device/ota_update/update`, observer: "zigbee2mqtt", delivered: false, why: "no OTA from flows" },
+    { who: "nodered", topic: `${base}/bridge/request/device/remove`, observer: "zigbee2mqtt", delivered: false, why: "no device removal from flows" },
+    { who: "nodered", topic: "homeassistant/switch/fake/config", observer: "homeassistant", delivered: false, why: "no forged discovery" },
+    { who: "zigbee2mqtt", topic: "homeassistant/light/0x0017880104e45517/light/config", observer: "homeassistant", delivered: true, why: "Zigbee2MQTT publishes Home Assistant discovery" },
+    { who: "zigbee2mqtt", topic: "nodered/heartbeat", observer: "homeassistant", delivered: false, why: "not Node-RED's tree" },
+    { who: "zigbee2mqtt", topic: "alarm/disarm", observer: "homeassistant", delivered: false, why: "outside its trees" },
+    { who: "homeassistant", topic: "homeassistant/status", observer: "zigbee2mqtt", delivered: true, why: "the birth message Zigbee2MQTT listens for" },
+    { who: "homeassistant", topic: "homeassistant/switch/fake/config", observer: "zigbee2mqtt", delivered: false, why: "discovery is Zigbee2MQTT's" },
+    { who: "homeassistant", topic: `${base}/bridge/request/permit_join`, observer: "zigbee2mqtt", delivered: true, why: "the hub may open the network (the discovered permit-join switch)" },
+    { who: "homeassistant", topic: "nodered/command", observer: "nodered", delivered: true, why: "the hub talks to flows" },
+    { who: "monitor", topic: `${base}/bridge/request/health_check`, observer: "zigbee2mqtt", delivered: true, why: "the probe's health check" },
+    { who: "monitor", topic: `${base}/bridge/request/permit_join`, observer: "zigbee2mqtt", delivered: false, why: "the probe may ask for health only" },
+  ];
+  for (const k of cases) {
+    it(`${k.delivered ? "delivers" : "drops"} ${k.who} -> ${k.topic} (${k.why})`, async () => {
+      const sub = subscribe(k.observer, k.topic, k.delivered ? 5 : 2);
+      await sub.ready;
+      assert.equal(publish(broker, k.who, pw(k.who), k.topic, "m").status, 0);
+      const got = await sub.done;
+      if (k.delivered) assert.equal(got.stdout.trim(), `${k.topic} m`, got.stderr + broker.log());
+      else {
+        assert.equal(got.stdout, "", `${k.who} could write ${k.topic}`);
+        assert.equal(got.status, 27, "mosquitto_sub timed out without a message");
+      }
+    });
+  }
+
+  it("keeps Node-RED from reading the bridge API requests (the deny covers reads too)", async () => {
+    const spy = subscribe("nodered", `${base}/bridge/request/permit_join`, 2);
+    await spy.ready;
+    assert.equal(publish(broker, "homeassistant", pw("homeassistant"), `${base}/bridge/request/permit_join`, "m").status, 0);
+    assert.equal((await spy.done).stdout, "");
+  });
+
   it("passes the broker's monitor probe exactly as the CIB runs it, and fails it with the broker down", async () => {
     const spec = serviceCatalog(c).find((s) => s.id === "mosquitto")!;
     const words = spec.probe.command;
@@ -119,12 +170,12 @@ describe("Mosquitto with the shipped files", () => {
   });
 
   it("keeps a retained message across a restart (persistence)", async () => {
-    const r = publish(broker, "homeassistant", pw("homeassistant"), "haha/test/retained", "kept", ["-r"]);
+    const r = publish(broker, "homeassistant", pw("homeassistant"), "nodered/test/retained", "kept", ["-r"]);
     assert.equal(r.status, 0, r.stderr);
     await broker.stop();
     assert.ok(fs.readdirSync(path.join(broker.dir, "data")).some((f) => f.endsWith(".db")), `no persistence file written:\n${broker.log()}`);
     await broker.start();
-    const got = run("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(broker.port), "-u", "homeassistant", "-P", pw("homeassistant"), "-C", "1", "-W", "5", "-t", "haha/test/retained"]);
+    const got = run("mosquitto_sub", ["-h", "127.0.0.1", "-p", String(broker.port), "-u", "homeassistant", "-P", pw("homeassistant"), "-C", "1", "-W", "5", "-t", "nodered/test/retained"]);
     assert.equal(got.status, 0, got.stderr);
     assert.equal(got.stdout.trim(), "kept");
   });

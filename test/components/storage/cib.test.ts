@@ -26,7 +26,8 @@ const ALL = [HA01, HA02, HA03];
  * adjust_master_score metadata says so). Only the CIB's location rule keeps the tiebreaker unpromoted.
  */
 const PROMOTION = { [HA01]: 10000, [HA02]: 10000, [HA03]: 9999 };
-const NFS: string[] = [STORAGE_IDS.nfsDirs, STORAGE_IDS.nfsServer, STORAGE_IDS.nfsExport, STORAGE_IDS.storageVip];
+const EXPORTS = [...ALL.map(STORAGE_IDS.nfsExport), ...["nllei01pve01", "nllei01pve02", "nllei01pve03"].map(STORAGE_IDS.nfsExportProxmox)];
+const NFS: string[] = [STORAGE_IDS.nfsDirs, STORAGE_IDS.nfsServer, ...EXPORTS, STORAGE_IDS.storageVip];
 const DRBD = STORAGE_IDS.drbd("haha");
 /** The storage clones whose instances on a surviving member must never be touched by a failover. */
 const STORAGE_CLONE_CHILDREN = [DRBD, STORAGE_IDS.dlm, STORAGE_IDS.ocfs2, STORAGE_IDS.sharedMount];
@@ -68,7 +69,7 @@ describe("storage CIB fragment", () => {
         "ocf:heartbeat:Filesystem",
         "ocf:heartbeat:Filesystem",
         "ocf:heartbeat:IPaddr2",
-        "ocf:heartbeat:exportfs",
+        ...Array(6).fill("ocf:heartbeat:exportfs"),
         "ocf:heartbeat:nfsserver",
         "ocf:linbit:drbd",
         "ocf:pacemaker:controld",
@@ -78,18 +79,35 @@ describe("storage CIB fragment", () => {
     assert.deepEqual(checkPrimitiveParams(prims), []);
   });
 
-  it("exports with a fixed fsid to the cluster subnet only, state on OCFS2, mounts hard through the storage VIP", () => {
+  it("exports with a fixed fsid to exactly the members' addresses, the backup directory root-squashed to the Proxmox hosts, state on OCFS2, mounts hard through the storage VIP", () => {
     const prims = new Map(storageCibFragment(c).resources.flatMap(primitives).map((p) => [p.id, p]));
-    const exp = prims.get(STORAGE_IDS.nfsExport)!;
-    assert.equal(exp.params.fsid, "181");
-    assert.equal(exp.params.clientspec, "10.0.181.0/24");
-    assert.equal(exp.params.options, "rw,sync,no_root_squash,no_subtree_check");
-    assert.match(exp.description ?? "", /sync: .*stable storage/);
+    const exports = [...prims.values()].filter((p) => p.type === "exportfs");
+    assert.deepEqual(exports.map((p) => p.id), EXPORTS);
+    // Nothing is exported to a subnet or a wildcard: one address per primitive.
+    for (const p of exports) assert.match(p.params.clientspec!, /^\d+\.\d+\.\d+\.\d+$/, p.id);
+    assert.deepEqual(
+      ALL.map((m) => prims.get(STORAGE_IDS.nfsExport(m))!.params.clientspec),
+      c.nodes.map((n) => n.guest.address),
+    );
+    for (const m of ALL) {
+      const exp = prims.get(STORAGE_IDS.nfsExport(m))!;
+      assert.equal(exp.params.fsid, "181");
+      assert.equal(exp.params.directory, "/srv/ocfs2/export");
+      assert.equal(exp.params.options, "rw,sync,no_root_squash,no_subtree_check");
+      assert.match(exp.description ?? "", /sync: .*stable storage/);
+    }
+    c.nodes.forEach((n) => {
+      const b = prims.get(STORAGE_IDS.nfsExportProxmox(n.name))!;
+      assert.equal(b.params.clientspec, n.address);
+      assert.equal(b.params.directory, "/srv/ocfs2/export/proxmox");
+      assert.equal(b.params.fsid, "182");
+      assert.equal(b.params.options, "rw,sync,root_squash,no_subtree_check");
+    });
     assert.equal(prims.get(STORAGE_IDS.nfsServer)!.params.nfs_shared_infodir, "/srv/ocfs2/nfs-state");
     const vip = prims.get(CIB_IDS.storageVip)!;
     assert.deepEqual(vip.params, { ip: "10.0.181.51", cidr_netmask: "24", nic: "ens18" });
     const mount = prims.get(STORAGE_IDS.sharedMount)!;
-    assert.deepEqual(mount.params, { device: "10.0.181.51:/srv/ocfs2/export", directory: "/srv/haha", fstype: "nfs4", options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2", force_unmount: "safe" });
+    assert.deepEqual(mount.params, { device: "10.0.181.51:/srv/ocfs2/export", directory: "/srv/haha", fstype: "nfs4", options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2,nosuid,nodev", force_unmount: "safe" });
     assert.equal(prims.get(STORAGE_IDS.ocfs2)!.params.device, "/dev/drbd0");
     // No fuser on a possibly stalled mount (NFS moving, DRBD frozen waiting for fencing).
     assert.equal(prims.get(STORAGE_IDS.ocfs2)!.params.force_unmount, "safe");

@@ -60,7 +60,7 @@ describe("export and mount options", () => {
 
   it("client: NFSv4.2, hard, timeouts from config", () => {
     const c = mutatedConfig((raw) => ((raw.storage.nfs.timeoDeciseconds = 30), (raw.storage.nfs.retrans = 4)));
-    assert.equal(joinOptions(clientMountOptions(c)), "vers=4.2,proto=tcp,hard,timeo=30,retrans=4");
+    assert.equal(joinOptions(clientMountOptions(c)), "vers=4.2,proto=tcp,hard,timeo=30,retrans=4,nosuid,nodev");
   });
 
   it("refuses an option list it cannot write", () => {

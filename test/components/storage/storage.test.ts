@@ -162,7 +162,7 @@ describe("ProxmoxNfsStorage", () => {
       contents: ["backup"],
       nodes: ["nllei01pve01", "nllei01pve02", "nllei01pve03"],
       // soft: the hosts mount what their own guests serve; a hard mount would hang pvestatd in an outage.
-      options: "vers=4.2,proto=tcp,soft,timeo=50,retrans=2",
+      options: "vers=4.2,proto=tcp,soft,timeo=50,retrans=2,nosuid,nodev",
       backups: { keepLast: 3 },
     });
     assert.match(nfs[0]!.provider ?? "", /pulumi:providers:proxmoxve::proxmox$/);
