@@ -2,6 +2,8 @@
 // under Pulumi's mock runtime, records and mirrors what it would deploy, runs the policy pack and
 // the failover simulation, prints a summary. Exit 0 fine, 1 unsafe, 2 invalid input or usage,
 // 3 internal error (a bug in HAHA, not in the stack).
+// First: stands in for SDK modules the plan never uses (see lazy-sdk.ts).
+import "./lazy-sdk";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";

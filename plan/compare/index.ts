@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { comparePlans } from "./diff";
 import { loadPlan } from "./load";
-import { MARKDOWN_LIMIT, renderMarkdown, renderText, type ReportHeader } from "./render";
+import { MARKDOWN_LIMIT, renderFailure, renderMarkdown, renderText, type ReportHeader } from "./render";
 
 export class CompareUsageError extends Error {}
 
@@ -72,6 +72,8 @@ async function exportRevision(root: string, commit: string, dir: string): Promis
     archive.on("close", done("git archive"));
     tar.on("close", done("tar -x"));
   });
+  // A revision that committed a node_modules (a symlink escapes .gitignore's `node_modules/`) gets this checkout's.
+  fs.rmSync(path.join(dir, "node_modules"), { recursive: true, force: true });
   fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
 }
 
@@ -116,7 +118,8 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     const [base, head] = await Promise.all([runPlan(baseRoot, [...baseFile, "--out", baseOut]), runPlan(o.root, [...stackArgs(o, o.root), "--out", path.dirname(o.outDir)])]);
     progress(`compare: base plan exit ${base.code}, work tree plan exit ${head.code}`);
     if (head.code === 2 || head.code === 3) {
-      o.log(head.output);
+      // Invalid config (or a bug): nothing to compare, but the comment must say why the check fails.
+      o.log(renderFailure({ stack: o.stack, base: ref.label, head: "work tree", exitCode: head.code }, head.output, o.format).replace(/\n$/, ""));
       return head.code;
     }
     if (base.code === 3) throw new Error(`the plan of ${ref.label} failed with an internal error:\n${base.output}`);

@@ -141,3 +141,13 @@ export function renderMarkdown(h: ReportHeader, c: CompareResult): string {
   if (folded > 0) files.push(`${folded} diff(s) folded away to stay under GitHub's comment limit.`, "");
   return [...head, ...files, "", ...res, ...foot].join("\n");
 }
+
+/** The work tree could not be planned (exit 2: its stack config is invalid; 3: an internal error): the plan's own words. */
+export function renderFailure(h: ReportHeader, planOutput: string, format: "text" | "markdown"): string {
+  const what = h.exitCode === 2 ? "the stack config of the work tree is invalid" : "the plan of the work tree failed with an internal error";
+  const lines = planOutput.split("\n").filter((l) => l.trim() !== "");
+  if (format === "text") return [`HAHA compare of stack "${h.stack}": ${h.base} -> ${h.head}`, `verdict: ${what} (exit ${h.exitCode})`, ...lines.map((l) => `  ${l}`)].join("\n") + "\n";
+  const body = lines.join("\n").slice(0, MARKDOWN_LIMIT - 2000);
+  const f3 = fence(body);
+  return [COMMENT_MARKER, `## HAHA plan: stack \`${h.stack}\`, ${esc(h.base)} → ${esc(h.head)}`, "", `**❌ ${what} (exit ${h.exitCode})**`, "", `${f3}text`, body, f3, ""].join("\n");
+}

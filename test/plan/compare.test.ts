@@ -25,10 +25,11 @@ function projectRepo(): string {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.copyFileSync(src, path.join(dir, f));
   }
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
   execFileSync("git", [...GIT, "init", "-q"], { cwd: dir });
   execFileSync("git", [...GIT, "add", "-A"], { cwd: dir });
   execFileSync("git", [...GIT, "commit", "-q", "-m", "base"], { cwd: dir });
+  // After the commit: .gitignore's `node_modules/` does not match a symlink.
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
   execFileSync("git", [...GIT, "checkout", "-q", "-b", "pr"], { cwd: dir });
   return dir;
 }
@@ -77,7 +78,7 @@ describe("compare: a new MQTT client (the Mosquitto ACL changes)", () => {
 
   it("reports the resources: the write command changed (stdin), the apply command replaced by its triggers", () => {
     assert.match(text.stdout, /~ command:remote:Command "[^"]*acl-write": stdin/);
-    assert.match(text.stdout, /\+- command:remote:Command "[^"]*-apply" \(replaced: triggers changed/);
+    assert.match(text.stdout, /\+- command:remote:Command "[^"]*-apply[^"]*" \(replaced: triggers changed/);
     assert.match(text.stdout, /\+ random:index\/randomPassword:RandomPassword "[^"]*frigate[^"]*"/);
   });
 
@@ -91,14 +92,13 @@ describe("compare: a new MQTT client (the Mosquitto ACL changes)", () => {
 });
 
 describe("compare: unsafe changes are named and fail", () => {
-  let r: ReturnType<typeof compare>;
+  let r: ReturnType<typeof compare>, noReason: ReturnType<typeof compare>;
   before(() => {
     const dir = projectRepo();
     editStack(dir, (c) => {
       const nodes = c["haha:nodes"] as { bond: { slaves: string[]; switchPorts?: string[] } }[];
       nodes[1]!.bond.slaves = ["enp1s0f0"];
       nodes[1]!.bond.switchPorts = nodes[1]!.bond.switchPorts?.slice(0, 1);
-      (c["haha:waivers"] as { reason: string }[])[0]!.reason = "";
     });
     // A USB dongle on the first member's VM: the kind of code change a pull request makes.
     const guest = path.join(dir, "components/proxmox/guest.ts");
@@ -107,6 +107,11 @@ describe("compare: unsafe changes are named and fail", () => {
     fs.writeFileSync(guest, src.replace("timeoutShutdownVm: 300,", 'timeoutShutdownVm: 300,\n        usbs: g.vmid === 181 ? [{ host: "1a86:55d4" }] : [],'));
     execFileSync("git", [...GIT, "commit", "-q", "-am", "pr"], { cwd: dir });
     r = compare(dir, ["main", "--format", "markdown"]);
+    // Then a waiver loses its reason, in the work tree on top of that commit, compared with main.
+    editStack(dir, (c) => {
+      (c["haha:waivers"] as { reason: string }[])[0]!.reason = "";
+    });
+    noReason = compare(dir, ["--format", "markdown"]);
   });
 
   it("exits 1 and says the change makes the home unsafe", () => {
@@ -122,8 +127,11 @@ describe("compare: unsafe changes are named and fail", () => {
     assert.match(r.stdout, /NEW VIOLATION \[network-bond-redundancy\][^\n]*nllei01pve02/);
   });
 
-  it("names the waiver without a reason", () => {
-    assert.match(r.stdout, /NEW VIOLATION \[waivers-known\][^\n]*haha:waivers\[0\]/);
+  it("names the waiver without a reason, and fails (exit 2: the config is refused)", () => {
+    assert.equal(noReason.status, 2, noReason.stdout + noReason.stderr);
+    assert.ok(noReason.stdout.startsWith(COMMENT_MARKER));
+    assert.match(noReason.stdout, /❌ the stack config of the work tree is invalid \(exit 2\)/);
+    assert.match(noReason.stdout, /haha:waivers\[0\]\.reason: "" — expected a reason/);
   });
 });
 
