@@ -4,41 +4,19 @@
 // new MQTT client: the Mosquitto ACL), and unsafe ones that must be named and fail (a USB dongle
 // on a guest, a bond losing a slave, a waiver losing its reason).
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { parse, stringify } from "yaml";
 import { COMMENT_MARKER, MARKDOWN_LIMIT } from "../../plan/compare/render";
+import { addMqttClient, commitAll, editStack, projectRepo, SAMPLE_BEGIN, SAMPLE_END } from "../../plan/compare/sample";
 import { ROOT } from "../helpers/config";
 import { tempDir } from "../helpers/plan";
 
-const GIT = ["-c", "user.name=HAHA test", "-c", "user.email=test@haha.invalid", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"];
-
-/** This checkout's project files (tracked and new, not ignored) committed on main of a fresh repository. */
-function projectRepo(): string {
+function repo(): string {
   const dir = tempDir("compare-test-repo-");
-  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
-  for (const f of files) {
-    const src = path.join(ROOT, f);
-    if (!fs.existsSync(src)) continue; // deleted in the work tree
-    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-    fs.copyFileSync(src, path.join(dir, f));
-  }
-  execFileSync("git", [...GIT, "init", "-q"], { cwd: dir });
-  execFileSync("git", [...GIT, "add", "-A"], { cwd: dir });
-  execFileSync("git", [...GIT, "commit", "-q", "-m", "base"], { cwd: dir });
-  // After the commit: .gitignore's `node_modules/` does not match a symlink.
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
-  execFileSync("git", [...GIT, "checkout", "-q", "-b", "pr"], { cwd: dir });
+  projectRepo(dir);
   return dir;
-}
-
-function editStack(dir: string, edit: (config: Record<string, unknown>) => void): void {
-  const file = path.join(dir, "Pulumi.prod.yaml");
-  const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
-  edit(doc.config);
-  fs.writeFileSync(file, stringify(doc));
 }
 
 function compare(dir: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -49,11 +27,8 @@ function compare(dir: string, args: string[]): { status: number | null; stdout: 
 describe("compare: a new MQTT client (the Mosquitto ACL changes)", () => {
   let text: ReturnType<typeof compare>, md: ReturnType<typeof compare>;
   before(() => {
-    const dir = projectRepo();
-    editStack(dir, (c) => {
-      const s = c["haha:services"] as { mosquitto: { clients?: string[] } };
-      s.mosquitto.clients = ["homeassistant", "zigbee2mqtt", "nodered", "monitor", "frigate"];
-    });
+    const dir = repo();
+    editStack(dir, addMqttClient);
     text = compare(dir, []);
     md = compare(dir, ["--format", "markdown"]);
   });
@@ -89,12 +64,22 @@ describe("compare: a new MQTT client (the Mosquitto ACL changes)", () => {
     assert.match(md.stdout, /```diff\n@@ [^\n]+\n[\s\S]*\n\+user frigate\n/);
     assert.match(md.stdout, /✅ safe to apply/);
   });
+
+  it("README's sample comment is this change's comment (made by npm run sample:compare)", () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const sample = readme.slice(readme.indexOf(SAMPLE_BEGIN), readme.indexOf(SAMPLE_END));
+    assert.ok(sample.length > 0, "README has the sample block");
+    // The same lines but the merge base's commit id, which is new in every repository.
+    const norm = (t: string) => t.replace(/\(([0-9a-f]{7})\)/g, "(COMMIT)");
+    const body = /````markdown\n([\s\S]*)\n````/.exec(sample)?.[1];
+    assert.equal(norm(body ?? ""), norm(md.stdout.replace(/\n$/, "")), "run npm run sample:compare");
+  });
 });
 
 describe("compare: unsafe changes are named and fail", () => {
   let r: ReturnType<typeof compare>, noReason: ReturnType<typeof compare>;
   before(() => {
-    const dir = projectRepo();
+    const dir = repo();
     editStack(dir, (c) => {
       const nodes = c["haha:nodes"] as { bond: { slaves: string[]; switchPorts?: string[] } }[];
       nodes[1]!.bond.slaves = ["enp1s0f0"];
@@ -105,7 +90,7 @@ describe("compare: unsafe changes are named and fail", () => {
     const src = fs.readFileSync(guest, "utf8");
     assert.ok(src.includes("timeoutShutdownVm: 300,"));
     fs.writeFileSync(guest, src.replace("timeoutShutdownVm: 300,", 'timeoutShutdownVm: 300,\n        usbs: g.vmid === 181 ? [{ host: "1a86:55d4" }] : [],'));
-    execFileSync("git", [...GIT, "commit", "-q", "-am", "pr"], { cwd: dir });
+    commitAll(dir, "pr");
     r = compare(dir, ["main", "--format", "markdown"]);
     // Then a waiver loses its reason, in the work tree on top of that commit, compared with main.
     editStack(dir, (c) => {
