@@ -2,11 +2,14 @@
 // under Pulumi's mock runtime, records and mirrors what it would deploy, runs the policy pack and
 // the failover simulation, prints a summary. Exit 0 fine, 1 unsafe, 2 invalid input or usage,
 // 3 internal error (a bug in HAHA, not in the stack).
+// First: stands in for SDK modules the plan never uses (see lazy-sdk.ts).
+import "./lazy-sdk";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { readStackFile } from "../stacks/config/load";
 import { ConfigError, formatProblem, missingSecrets, parseConfig } from "../stacks/config/validate";
+import { CompareUsageError, runCompare } from "./compare";
 import { runFailover } from "./failover";
 import { hostFiles, mirrorFiles, renderedCib, writeJson } from "./files";
 import { runProgram } from "./mocks";
@@ -20,7 +23,10 @@ const USAGE = `usage: npm run plan -- (--stack NAME | --config FILE) [--out DIR]
   --stack NAME   plan Pulumi.NAME.yaml from the project root
   --config FILE  plan any stack file (the stack is named after Pulumi.<name>.yaml)
   --out DIR      where build/<stack>/ goes (default: build)
-  --preview      run the mocks in preview mode (as \`pulumi preview\` would) instead of update mode`;
+  --preview      run the mocks in preview mode (as \`pulumi preview\` would) instead of update mode
+  --compare [REF]  plan the git revision REF (default: the merge base with main) and the work tree,
+                 and report what the change does (resources, rendered files, policies, failover)
+  --format text|markdown  the compare report's format (markdown: one pull-request comment)`;
 
 class UsageError extends Error {}
 
@@ -29,14 +35,28 @@ interface Options {
   file: string;
   outDir: string;
   preview: boolean;
+  /** --compare: null for the default base (the merge base with main). */
+  compare?: string | null;
+  format: "text" | "markdown";
 }
+
+/** `--compare` may stand without its REF (then the merge base with main is the base). */
+const COMPARE_DEFAULT = "\0merge-base";
 
 function options(argv: string[]): Options {
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
-      options: { stack: { type: "string" }, config: { type: "string" }, out: { type: "string" }, preview: { type: "boolean" }, help: { type: "boolean" } },
+      args: argv.flatMap((a, i) => (a === "--compare" && (i === argv.length - 1 || argv[i + 1]!.startsWith("--")) ? [a, COMPARE_DEFAULT] : [a])),
+      options: {
+        stack: { type: "string" },
+        config: { type: "string" },
+        out: { type: "string" },
+        preview: { type: "boolean" },
+        compare: { type: "string" },
+        format: { type: "string" },
+        help: { type: "boolean" },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -46,9 +66,12 @@ function options(argv: string[]): Options {
   if (values.help) throw new UsageError("");
   if (!!values.stack === !!values.config) throw new UsageError("give exactly one of --stack or --config");
   if (values.stack !== undefined && !/^[A-Za-z0-9_.-]+$/.test(values.stack)) throw new UsageError(`--stack "${values.stack}" is not a stack name`);
+  if (values.format !== undefined && values.format !== "text" && values.format !== "markdown") throw new UsageError(`--format "${values.format}": expected text or markdown`);
+  if (values.format !== undefined && values.compare === undefined) throw new UsageError("--format applies to --compare only");
+  if (values.compare !== undefined && values.preview) throw new UsageError("--compare plans in update mode; drop --preview");
   const file = values.config ? path.resolve(values.config) : path.join(ROOT, `Pulumi.${values.stack}.yaml`);
   const stack = values.stack ?? (/^Pulumi\.(.+)\.ya?ml$/.exec(path.basename(file))?.[1] ?? path.basename(file).replace(/\.ya?ml$/, ""));
-  return { stack, file, outDir: path.resolve(values.out ?? path.join(ROOT, "build"), stack), preview: values.preview ?? false };
+  return { stack, file, outDir: path.resolve(values.out ?? path.join(ROOT, "build"), stack), preview: values.preview ?? false, compare: values.compare === undefined ? undefined : values.compare === COMPARE_DEFAULT ? null : values.compare, format: (values.format ?? "text") as Options["format"] };
 }
 
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
@@ -60,6 +83,16 @@ export async function main(argv: string[], log: (line: string) => void = console
     if (e.message) log(`plan: ${e.message}`);
     log(USAGE);
     return 2;
+  }
+
+  if (opts.compare !== undefined) {
+    try {
+      return await runCompare({ root: ROOT, stack: opts.stack, file: opts.file, ref: opts.compare ?? undefined, format: opts.format, outDir: opts.outDir, log, progress: (l) => console.error(l) });
+    } catch (e) {
+      if (!(e instanceof CompareUsageError)) throw e;
+      log(`plan: ${e.message}`);
+      return 2;
+    }
   }
 
   // 1. Validate before anything is declared.

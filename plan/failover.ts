@@ -6,6 +6,7 @@
 // Each scenario gets expected vs simulated placement, its actions in order and its recovery-time
 // budget in build/<stack>/failover/. Expectations are derived from the CIB's own constraints and
 // from whatever resources it holds, never from a list of service names.
+import * as crypto from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -542,9 +543,11 @@ async function monitorScenarios(env: Env, up: string, upState: ClusterState, p: 
   const threshold = migrationThreshold(env.cib, p.id);
   if (onFail !== "restart" || threshold >= 1000000) return out;
   // Fail it `threshold` times in a row on the same member: then it must leave that member.
-  let state = up;
-  let last: Run | undefined;
-  for (let k = 1; k <= threshold; k++) {
+  // The first of those failures is the one just simulated (same state, same injection; the
+  // scheduler is deterministic): continue from its saved state.
+  let state = path.join(run.dir, "next.xml");
+  let last: Run | undefined = run;
+  for (let k = 2; k <= threshold; k++) {
     last = await runSim(env, `threshold-${p.id}/${k}`, state, { quorum: true, inject: [spec] });
     state = path.join(last.dir, "next.xml");
   }
@@ -798,6 +801,49 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
   };
 }
 
+/**
+ * Failover reports already simulated, by what they depend on: the CIB, the config, the installed
+ * Pacemaker and the code that ran (every project source file loaded in this process, and the
+ * lockfile). A plan of an unchanged stack, or the second plan of a compare whose change does not
+ * touch the cluster, reads the report instead of running the ~60 crm_simulate calls again: they
+ * are deterministic for those inputs. HAHA_PLAN_CACHE=off turns it off (the benchmark measures both).
+ */
+const CACHE_DIR = path.join(path.resolve(__dirname, ".."), "node_modules", ".cache", "haha-plan");
+const CACHE_KEEP = 20;
+
+async function cacheKey(config: HahaConfig, cibXml: string, pacemaker: string): Promise<string> {
+  const h = crypto.createHash("sha256");
+  h.update(`pacemaker ${pacemaker}\0`).update(cibXml).update("\0").update(JSON.stringify(config));
+  const root = path.resolve(__dirname, "..");
+  const sources = Object.keys(require.cache).filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`)).sort();
+  for (const f of [...sources, path.join(root, "package-lock.json")]) {
+    h.update(`\0${path.relative(root, f)}\0`);
+    h.update(await fs.readFile(f).catch(() => Buffer.from("(absent)")));
+  }
+  return h.digest("hex");
+}
+
+async function cachedReport(key: string): Promise<FailoverReport | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(CACHE_DIR, `failover-${key}.json`), "utf8")) as FailoverReport;
+  } catch {
+    return undefined;
+  }
+}
+
+async function storeReport(key: string, report: FailoverReport): Promise<void> {
+  try {
+    await fs.mkdir(CACHE_DIR, { recursive: true });
+    const tmp = path.join(CACHE_DIR, `.failover-${key}.${process.pid}.tmp`);
+    await fs.writeFile(tmp, JSON.stringify(report));
+    await fs.rename(tmp, path.join(CACHE_DIR, `failover-${key}.json`));
+    const entries = await Promise.all((await fs.readdir(CACHE_DIR)).filter((f) => f.startsWith("failover-")).map(async (f) => ({ f, t: (await fs.stat(path.join(CACHE_DIR, f))).mtimeMs })));
+    for (const e of entries.sort((a, b) => b.t - a.t).slice(CACHE_KEEP)) await fs.rm(path.join(CACHE_DIR, e.f), { force: true });
+  } catch {
+    // A read-only node_modules only costs the next plan the simulation.
+  }
+}
+
 /** Plan step 5: writes build/<stack>/failover/ and returns the failover table. */
 export async function runFailover(ctx: PlanContext, cibXml: string): Promise<StepResult> {
   const dir = path.join(ctx.outDir, "failover");
@@ -809,7 +855,11 @@ export async function runFailover(ctx: PlanContext, cibXml: string): Promise<Ste
   try {
     const model = stackCibModel(ctx.config);
     if (renderCib(model) !== cibXml) notes.push("  note: the CIB differs from the one rendered from config alone; start times are taken from config's model");
-    report = await simulateScenarios({ config: ctx.config, cibXml, workDir, model });
+    const useCache = process.env.HAHA_PLAN_CACHE !== "off";
+    const key = useCache ? await cacheKey(ctx.config, cibXml, await featureSet(workDir)) : "";
+    const cached = useCache ? await cachedReport(key) : undefined;
+    report = cached ?? (await simulateScenarios({ config: ctx.config, cibXml, workDir, model }));
+    if (useCache && !cached) await storeReport(key, report);
   } catch (e) {
     const msg = e instanceof ToolError ? e.message : `failover simulation could not run: ${(e as Error).message}`;
     return { ok: false, summary: [`failover: ${msg}`] };

@@ -16,16 +16,23 @@ export interface MirroredFile {
   content: string;
 }
 
+/** The command that writes a host file: its `stdin` is the one input holding the file's text. */
+export function writeCommandOf(resources: RecordedResource[], file: RecordedResource): RecordedResource | undefined {
+  return resources.find((c) => c.parent === file.urn && c.type === "command:remote:Command" && c.name === `${file.name}-write`);
+}
+
 export function hostFiles(resources: RecordedResource[]): MirroredFile[] {
   const files: MirroredFile[] = [];
   for (const r of resources) {
     if (r.type !== HOST_FILE_TYPE) continue;
-    const i = r.inputs as { connection?: { host?: string }; path?: string; content?: unknown; mode?: string };
+    const i = r.inputs as { connection?: { host?: string }; path?: string; mode?: string };
+    const write = writeCommandOf(resources, r);
     const host = i.connection?.host;
-    if (typeof host !== "string" || typeof i.path !== "string" || typeof i.content !== "string") {
+    const content = write?.inputs.stdin;
+    if (typeof host !== "string" || typeof i.path !== "string" || typeof content !== "string") {
       throw new Error(`${r.urn}: a host file without a known host, path or content (created inside an apply?)`);
     }
-    files.push({ host, path: i.path, mode: i.mode ?? "0644", secret: r.secretInputs.includes("content"), content: i.content });
+    files.push({ host, path: i.path, mode: i.mode ?? "0644", secret: write!.secretInputs.includes("stdin"), content });
   }
   const seen = new Map<string, string>();
   for (const f of files) {

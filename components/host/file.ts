@@ -1,5 +1,6 @@
 // One rendered file shipped to one guest, plus an optional idempotent command that applies it.
-// The content is an input of the write command (stdin), so `pulumi preview` diffs the real file;
+// The content is an input of the write command (stdin) and of nothing else, so `pulumi preview`
+// diffs the real file, once;
 // the apply command is triggered by the content hash and only runs when the file changed.
 import * as crypto from "node:crypto";
 import * as path from "node:path";
@@ -43,8 +44,12 @@ export class HostFile extends HahaComponent {
     const mode = args.mode ?? "0644";
     if (!/^0[0-7]{3}$/.test(mode)) throw new Error(`HostFile ${name}: mode "${mode}" is not an octal mode such as 0644`);
     const content = args.secret ? pulumi.secret(args.content) : pulumi.output(args.content);
-    const { applyAfter: _after, ...shown } = args;
-    super("haha:host:File", name, { ...shown, content, mode }, opts);
+    // The text goes to the write command's stdin only: a component's args are inputs the engine
+    // diffs too, and a reviewer should read each file's change once (issue 12).
+    const { content: _text, applyAfter: _after, ...intent } = args;
+    void _text;
+    void _after;
+    super("haha:host:File", name, { ...intent, mode }, opts);
 
     const owner = `${args.owner ?? "root"}:${args.group ?? args.owner ?? "root"}`;
     const dir = path.posix.dirname(args.path);

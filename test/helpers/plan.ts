@@ -4,6 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { writeCommandOf } from "../../plan/files";
+import type { RecordedResource } from "../../plan/types";
 import { ROOT } from "./config";
 
 export interface PlanRun {
@@ -37,4 +39,14 @@ export function writeStackFile(raw: Record<string, unknown>, stack = "test", ext
   const file = path.join(dir, `Pulumi.${stack}.yaml`);
   fs.writeFileSync(file, stringify({ config }));
   return file;
+}
+
+/** A haha:host:File's text: the stdin of its write command, the one input that holds it. */
+export function fileText(resources: RecordedResource[], file: RecordedResource): unknown {
+  return writeCommandOf(resources, file)?.inputs.stdin;
+}
+
+/** Whether a haha:host:File's text is secret (its write command's stdin is). */
+export function fileSecret(resources: RecordedResource[], file: RecordedResource): boolean {
+  return writeCommandOf(resources, file)?.secretInputs.includes("stdin") ?? false;
 }

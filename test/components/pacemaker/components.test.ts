@@ -18,6 +18,7 @@ import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
 import { mutatedConfig, prodConfig, TEST_HOST_KEY } from "../../helpers/config";
 import { servicesFixture, storageFixture } from "./fixtures";
+import { fileSecret, fileText } from "../../helpers/plan";
 
 const c = prodConfig();
 const members = clusterMembers(c);
@@ -47,7 +48,7 @@ describe("ClusterMembership", () => {
       const f = named(`cluster-${m.name}-corosync-conf`);
       assert.equal(f.type, "haha:host:File");
       assert.equal(f.inputs.path, "/etc/corosync/corosync.conf");
-      assert.equal(f.inputs.content, renderCorosync(c, members));
+      assert.equal(fileText(resources, f), renderCorosync(c, members));
       assert.match(named(`cluster-${m.name}-corosync-conf-apply`).inputs.create as string, /corosync -t/);
     }
   });
@@ -72,7 +73,7 @@ describe("ClusterMembership", () => {
     assert.equal(keys[0]!.inputs.length, 256);
     for (const m of members) {
       const f = named(`cluster-${m.name}-authkey`);
-      assert.ok(f.secretInputs.includes("content"));
+      assert.ok(fileSecret(resources, f));
       assert.equal(f.inputs.mode, "0400");
       assert.ok(named(`cluster-${m.name}-authkey-write`).secretInputs.includes("stdin"));
       assert.match(named(`cluster-${m.name}-authkey-apply`).inputs.create as string, /base64 -d/);
@@ -82,7 +83,7 @@ describe("ClusterMembership", () => {
   it("renders /etc/default/sbd and starts sbd, corosync and pacemaker only after the files are in place", () => {
     const urns = byUrn();
     for (const m of members) {
-      assert.equal(named(`cluster-${m.name}-sbd`).inputs.content, renderSbdDefaults(c));
+      assert.equal(fileText(resources, named(`cluster-${m.name}-sbd`)), renderSbdDefaults(c));
       const run = named(`cluster-${m.name}-start-run`);
       assert.match(run.inputs.create as string, /systemctl enable sbd[\s\S]*systemctl start corosync[\s\S]*systemctl start pacemaker/);
       const deps = run.dependencies.map((u) => urns.get(u)?.name);
@@ -98,9 +99,9 @@ describe("ClusterCib", () => {
     for (const m of members) {
       const f = named(`cib-${m.name}-cib`);
       assert.equal(f.inputs.path, CIB_PATH);
-      assert.equal(f.inputs.content, xml);
+      assert.equal(fileText(resources, f), xml);
       assert.equal(f.inputs.onChange, CIB_PUSH_PATH);
-      assert.match(named(`cib-${m.name}-push-script`).inputs.content as string, /cibadmin --replace --scope configuration/);
+      assert.match(fileText(resources, named(`cib-${m.name}-push-script`)) as string, /cibadmin --replace --scope configuration/);
     }
   });
 
@@ -110,7 +111,7 @@ describe("ClusterCib", () => {
       const f = named(`cib-${m.name}-fence-pve-password`);
       assert.equal(f.inputs.path, PVE_PASSWORD_FILE);
       assert.equal(f.inputs.mode, "0600");
-      assert.ok(f.secretInputs.includes("content"));
+      assert.ok(fileSecret(resources, f));
       assert.equal(named(`cib-${m.name}-fence-pve-password-write`).inputs.logging, "none");
     }
     for (const r of resources) {

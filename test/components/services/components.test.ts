@@ -13,6 +13,7 @@ import type { HahaConfig } from "../../../stacks/config/schema";
 import { parseConfig } from "../../../stacks/config/validate";
 import { prodConfig, TEST_HOST_KEY } from "../../helpers/config";
 import { generatedRaw } from "../../helpers/stacks";
+import { fileSecret, fileText } from "../../helpers/plan";
 
 async function record(c: HahaConfig): Promise<RecordedResource[]> {
   const members = clusterMembers(c);
@@ -130,8 +131,8 @@ describe("service files", () => {
       const f = files.get(s.path)!;
       assert.equal(f.inputs.mode, s.mode);
       assert.equal(f.inputs.owner, String(s.uid));
-      assert.equal(f.secretInputs.includes("content"), s.secret, `${s.path} secret=${s.secret}`);
-      if (!s.secret) assert.doesNotMatch(String(f.inputs.content), /<secret:/, `${s.path} holds a secret placeholder in clear`);
+      assert.equal(fileSecret(resources, f), s.secret, `${s.path} secret=${s.secret}`);
+      if (!s.secret) assert.doesNotMatch(String(fileText(resources, f)), /<secret:/, `${s.path} holds a secret placeholder in clear`);
     }
   });
 

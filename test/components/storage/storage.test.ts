@@ -13,6 +13,7 @@ import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { mutatedConfig, prodConfig, TEST_HOST_KEY } from "../../helpers/config";
+import { fileSecret, fileText } from "../../helpers/plan";
 
 let resources: RecordedResource[] = [];
 let prod: HahaConfig;
@@ -73,8 +74,8 @@ describe("ReplicatedStorage", () => {
     assert.deepEqual(res.map((f) => inputs(f).connection.host).sort(), ["nllei01ha01", "nllei01ha02"]);
     const expected = renderDrbdResource(drbdModel(prod, "<secret:storage-drbd-secret>"));
     for (const f of res) {
-      assert.equal(inputs(f).content, expected);
-      assert.ok(f.secretInputs.includes("content"), "the shared secret is inside: the whole content is secret");
+      assert.equal(fileText(resources, f), expected);
+      assert.ok(fileSecret(resources, f), "the shared secret is inside: the whole content is secret");
       assert.equal(inputs(f).mode, "0600");
       assert.match(inputs(f).onChange, /drbdadm adjust "\$res"/);
     }
@@ -91,9 +92,9 @@ describe("ReplicatedStorage", () => {
     const by = (p: string) => files("storage").filter((f) => inputs(f).path === p);
     assert.deepEqual(by("/etc/nfs.conf.d/haha-nfsd.conf").map((f) => inputs(f).connection.host).sort(), ["nllei01ha01", "nllei01ha02"]);
     assert.deepEqual(by("/etc/systemd/system/haha-nfs-dirs.service").map((f) => inputs(f).connection.host).sort(), ["nllei01ha01", "nllei01ha02", "nllei01ha03"]);
-    for (const f of by("/etc/nfs.conf.d/haha-nfsd.conf")) assert.equal(inputs(f).content, renderNfsdConf(prod));
+    for (const f of by("/etc/nfs.conf.d/haha-nfsd.conf")) assert.equal(fileText(resources, f), renderNfsdConf(prod));
     for (const f of by("/etc/systemd/system/haha-nfs-dirs.service")) {
-      assert.equal(inputs(f).content, renderDirsUnit(prod));
+      assert.equal(fileText(resources, f), renderDirsUnit(prod));
       assert.equal(inputs(f).onChange, "systemctl daemon-reload");
     }
   });
