@@ -4,17 +4,24 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { hostFiles, type MirroredFile } from "../../plan/files";
+import { HOST_FILE_TYPE, hostFiles, type MirroredFile } from "../../plan/files";
 import { runProgram } from "../../plan/mocks";
 import { readStackFile } from "../../stacks/config/load";
 import { parseConfig } from "../../stacks/config/validate";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { LabSecrets } from "../common/secrets";
 
+/** A rendered file with what the program does with it: owner, group and the command run on change. */
+export interface LabFile extends MirroredFile {
+  owner?: string;
+  group?: string;
+  onChange?: string;
+}
+
 export interface LabPlan {
   config: HahaConfig;
   /** By member (guest) name: the files it receives, by absolute path. */
-  files: Map<string, Map<string, MirroredFile>>;
+  files: Map<string, Map<string, LabFile>>;
   secrets: LabSecrets;
 }
 
@@ -29,10 +36,18 @@ export async function planLab(root: string, labDir: string): Promise<LabPlan> {
     sshPrivateKey: `lab-ns-unused-${crypto.randomBytes(16).toString("hex")}`,
   });
   const run = await runProgram("lab-ns", stack, false, secrets);
-  const files = new Map<string, Map<string, MirroredFile>>();
+  const files = new Map<string, Map<string, LabFile>>();
+  const extra = new Map<string, { owner?: string; group?: string; onChange?: string }>();
+  for (const r of run.resources) {
+    if (r.type !== HOST_FILE_TYPE) continue;
+    const i = r.inputs as { connection?: { host?: string }; path?: string; owner?: string; group?: string; onChange?: string };
+    extra.set(`${i.connection?.host}:${i.path}`, { owner: i.owner, group: i.group, onChange: i.onChange });
+  }
+  const byAddress = new Map(config.nodes.map((n) => [n.guest.address, n.guest.name]));
   for (const f of hostFiles(run.resources)) {
-    if (!files.has(f.host)) files.set(f.host, new Map());
-    files.get(f.host)?.set(f.path, f);
+    const host = byAddress.get(f.host) ?? f.host;
+    if (!files.has(host)) files.set(host, new Map());
+    files.get(host)?.set(f.path, { ...f, host, ...extra.get(`${f.host}:${f.path}`) });
   }
   return { config, files, secrets };
 }
@@ -44,12 +59,14 @@ export function fileOf(plan: LabPlan, member: string, p: string): string {
   return f.content;
 }
 
-export function writeMemberFiles(plan: LabPlan, member: string, dir: string): MirroredFile[] {
+export function writeMemberFiles(plan: LabPlan, member: string, dir: string): LabFile[] {
   const out = [...(plan.files.get(member)?.values() ?? [])];
   for (const f of out) {
     const target = path.join(dir, f.path);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
+    fs.chmodSync(target, parseInt(f.mode, 8));
+    if (f.owner !== undefined || f.group !== undefined) fs.chownSync(target, Number(f.owner ?? 0), Number(f.group ?? 0));
   }
   return out;
 }
