@@ -225,7 +225,9 @@ export async function importAndPush(d: DockerCli, tar: string, r: ImageRecipe, r
   if (c.workdir) changes.push(`WORKDIR ${c.workdir}`);
   for (const [k, v] of Object.entries(c.env ?? {})) changes.push(`ENV ${k}=${v}`);
   for (const p of c.expose ?? []) changes.push(`EXPOSE ${p}`);
-  await d.docker(["import", ...changes.flatMap((x) => ["--change", x]), tar, tag]);
+  // A daemon (and registry) kept from an earlier run already holds this build: no second import.
+  const have = await d.docker(["image", "inspect", "--format", "{{.Id}}", tag]).then(() => true, () => false);
+  if (!have) await d.docker(["import", ...changes.flatMap((x) => ["--change", x]), tar, tag]);
   await d.docker(["push", "--quiet", tag]);
   const digests = JSON.parse(await d.docker(["image", "inspect", "--format", "{{json .RepoDigests}}", tag])) as string[];
   const pinned = digests.find((x) => x.startsWith(`${registry}/${r.repo}@sha256:`));
@@ -244,7 +246,7 @@ export interface RegistryOptions {
   netns: string;
   host: string;
   port: number;
-  /** Storage and config folder (removed by stop). */
+  /** Storage and config folder (kept: a cache of pushed layers for the next run). */
   dir: string;
 }
 
@@ -253,7 +255,7 @@ export class LabRegistry {
   private constructor(
     private readonly proc: ChildProcess,
     readonly address: string,
-    private readonly dir: string,
+    readonly dir: string,
   ) {}
 
   static async start(o: RegistryOptions): Promise<LabRegistry> {
@@ -279,6 +281,5 @@ export class LabRegistry {
       this.proc.kill("SIGTERM");
       await new Promise((r) => this.proc.once("exit", r));
     }
-    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

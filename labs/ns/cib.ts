@@ -100,7 +100,7 @@ export function labCib(rendered: string, withoutImage: string[]): LabCib {
     substitutions.push({ what: "the watchdog self-fencing level (fence_watchdog device, its fencing levels, stonith-watchdog-timeout) removed; level 1 (fence_pve) is the only level", why: "no watchdog device (no softdog, no i6300esb) and so no sbd in the namespaces; Pacemaker's controller exits when stonith-watchdog-timeout is set without sbd" });
   const missing = STAND_INS.filter((id) => !seen.has(id));
   if (missing.length > 0) throw new Error(`the rendered CIB has no primitive ${missing.join(", ")}: the lab's storage stand-ins are out of date`);
-  const xml = new XMLBuilder({ ...OPTS, format: true, suppressEmptyNode: true }).build(doc) as string;
+  const xml = `${(new XMLBuilder({ ...OPTS, format: true, suppressEmptyNode: true }).build(doc) as string).trim()}\n`;
   return { xml, substitutions, standInStartS };
 }
 

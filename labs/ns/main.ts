@@ -116,6 +116,10 @@ function memberFiles(lab: LabPlan, ctx: Ctx, cluster: Cluster, m: Member): void 
   fs.cpSync(path.join(root, "etc"), path.join(m.dir, "etc"), { recursive: true, force: true });
   fs.writeFileSync(path.join(m.dir, "etc/haha/cib.xml"), ctx.cib.xml);
   fs.writeFileSync(path.join(m.dir, "etc/hostname"), `${name}\n`);
+  // The guests' resolver setup: the stack's DNS, and the members by name (a lookup that waits for an
+  // unreachable resolver stalls every fence agent call by 10 s).
+  fs.writeFileSync(path.join(m.dir, "etc/resolv.conf"), lab.config.network.dns.map((d) => `nameserver ${d}\n`).join(""));
+  fs.writeFileSync(path.join(m.dir, "etc/hosts"), ["127.0.0.1 localhost", ...lab.config.nodes.map((x) => `${x.guest.address} ${x.guest.name}`), ""].join("\n"));
   fs.rmSync(path.join(m.dir, "sbin"), { recursive: true, force: true });
   fs.cpSync(path.join(root, "usr/local/sbin"), path.join(m.dir, "sbin"), { recursive: true });
   // The Proxmox CA as host-fixes ships it (haha:proxmox.caCert -> update-ca-certificates).
@@ -186,7 +190,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind("/run/systemd/journ
 f = open(sys.argv[1], "ab", buffering=0)
 while True: f.write(s.recv(1 << 20) + b"\\n")
 ' '${path.join(m.dir, "log/journal.log")}' &
-exec dockerd --data-root '${path.join(m.dir, "docker")}' --exec-root '${path.join(m.runDir, "x")}' -H 'unix://${m.dockerSocket}' --pidfile '${path.join(m.runDir, "dockerd.pid")}' \\
+exec dockerd --data-root '${path.join(IMAGES, "docker", `c${cluster.spec.index}m${m.i + 1}`)}' --exec-root '${path.join(m.runDir, "x")}' -H 'unix://${m.dockerSocket}' --pidfile '${path.join(m.runDir, "dockerd.pid")}' \\
   --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
   --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=warn > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
 `;
@@ -239,7 +243,7 @@ async function bringUp(lc: LabCluster): Promise<void> {
     tls: ctx.ca,
   });
   await lc.api.listen(listeners);
-  lc.registry = await LabRegistry.start({ netns: c.netNs, host: c.spec.registryAddress, port: REGISTRY_PORT, dir: path.join(c.spec.dir, "registry") });
+  lc.registry = await LabRegistry.start({ netns: c.netNs, host: c.spec.registryAddress, port: REGISTRY_PORT, dir: path.join(IMAGES, "registry", `c${c.spec.index}`) });
   for (const m of c.members) await c.powerOn(m);
   for (const m of c.members) await waitFor(`${m.spec.name}'s Docker daemon`, 60000, async () => (await m.docker.docker(["version", "--format", "{{.Server.Version}}"]).catch(() => "")) || undefined, 300);
   // Images: pushed once from the first member's daemon, pulled by digest by every member and

@@ -180,6 +180,216 @@ const initial = (rsc: string) => (planned: Map<string, PlannedScenario>) => {
   return where ? /on (\S+)/.exec(where)?.[1] : undefined;
 };
 
+/** Ask a member's docker for the PID (root namespace) of a container's main process. */
+async function containerPid(m: Member, name: string): Promise<number> {
+  const pid = Number((await m.docker.docker(["inspect", "--format", "{{.State.Pid}}", name])).trim());
+  if (!pid) throw new Error(`${name} has no running process on ${m.spec.name}`);
+  return pid;
+}
+
+async function setStandby(lc: LabCluster, m: Member, on: boolean): Promise<void> {
+  const obs = lc.members.find((x) => x.running());
+  const r = await obs?.exec(["crm_attribute", "--node", m.spec.name, "--name", "standby", "--update", on ? "on" : "off"]);
+  if (!r || r.code !== 0) throw new Error(`standby ${on ? "on" : "off"} for ${m.spec.name} failed: ${r?.out ?? "no member runs"}`);
+}
+
+/** Resources running on a member that were not before, or vice versa: what moved. */
+async function placement(lc: LabCluster): Promise<Record<string, string | undefined>> {
+  const s = await lc.status();
+  const out: Record<string, string | undefined> = {};
+  for (const id of ["services-vip", "storage-vip", ...SERVICES]) out[id] = s?.resources.find((r) => r.id === id && r.active)?.node;
+  return out;
+}
+
+const serviceBudget = (planned: Map<string, PlannedScenario>, id: string): BudgetLine[] => {
+  const b = planned.get(id)?.budget;
+  return b ? [{ line: `total (${id})`, measure: id.startsWith("threshold") ? "moved" : "service", planS: b.totalS }] : [];
+};
+
 export const SCENARIOS: Scenario[] = [
   powerLoss("power-services", "power loss of the member running the services", (lc) => holderOf(lc, "services-vip"), initial("services-vip")),
+  powerLoss("power-export", "power loss of the member serving the export", (lc) => holderOf(lc, "storage-vip"), initial("storage-vip")),
+  powerLoss(
+    "power-neither",
+    "power loss of the member running neither",
+    async (lc) => {
+      const busy = [await lc.locate("services-vip"), await lc.locate("storage-vip")];
+      const m = lc.members.find((x) => !busy.includes(x.spec.name));
+      if (!m) throw new Error("every member runs the services or the export");
+      return m;
+    },
+    (planned) => {
+      const busy = [initial("services-vip")(planned), initial("storage-vip")(planned)];
+      const s = planned.get("all-up") as (PlannedScenario & { simulated?: Record<string, string> }) | undefined;
+      const all = [...new Set(Object.values(s?.simulated ?? {}).flatMap((v) => v.match(/nllei\w+/g) ?? []))];
+      return all.find((n) => !busy.includes(n));
+    },
+  ),
+  {
+    name: "cable-services",
+    title: "the services member's cable pulled",
+    budget: (planned) => {
+      const who = initial("services-vip")(planned);
+      return who ? memberFailBudget(planned, who, true) : [];
+    },
+    round: async (lc, t) => {
+      await markFencing(lc);
+      await probeOf(lc);
+      const victim = await holderOf(lc, "services-vip");
+      const t0 = Date.now();
+      await lc.c.cable(victim, false);
+      lc.probe?.go(t0);
+      const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: true, timeoutMs: 90000 });
+      await lc.c.cable(victim, true);
+      await recover(lc, t);
+      return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured };
+    },
+  },
+  {
+    name: "fence-host-gone",
+    title: "power loss of the services member while its fence device's Proxmox API is unreachable",
+    budget: () => [],
+    round: async (lc, t) => {
+      await markFencing(lc);
+      await probeOf(lc);
+      const victim = await holderOf(lc, "services-vip");
+      // The device that fences the victim talks to the next host's API (the CIB's ip of fence-pve-<victim>).
+      const ip = /id="fence-pve-[^"]*" name="ip" value="([^"]+)"/.exec(lc.ctx.cib.xml.split(`fence-pve-${victim.spec.name}-instance_attributes`)[1] ?? "")?.[1];
+      if (!ip) throw new Error(`no fence device address for ${victim.spec.name} in the CIB`);
+      const undo = await t.dropTraffic(lc.c.netNs, ip);
+      const t0 = Date.now();
+      const problems: string[] = [];
+      const measured: Record<string, number> = {};
+      try {
+        await lc.c.powerOff(victim);
+        lc.probe?.go(t0);
+        const obs = lc.members.find((m) => m.running() && m !== victim) as Member;
+        // Level 1 must fail (its API is gone) and, with no other level in the lab, nothing may start elsewhere.
+        await t.waitFor("the fence attempt to fail", 120000, async () => {
+          const r = await obs.exec(["stonith_admin", "--history", victim.spec.name, "--output-as=xml"], { timeoutMs: 5000 });
+          return /status="failed"/.test(r.out) || undefined;
+        }, 300);
+        measured.fenceFailed = sec(Date.now() - t0);
+        const p = await placement(lc);
+        for (const [k, v] of Object.entries(p)) if (k !== "storage-vip" && v !== undefined && v !== victim.spec.name) problems.push(`${k} started on ${v} without the victim fenced`);
+      } finally {
+        await undo();
+      }
+      // The API back: the retried fencing succeeds and the services return.
+      const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: true, timeoutMs: 150000 });
+      for (const [k, v] of Object.entries(r.measured)) measured[`afterApiBack.${k}`] = v;
+      problems.push(...r.problems);
+      await recover(lc, t);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  {
+    name: "two-lost",
+    title: "two of three members lost: nothing starts, nothing is fenced",
+    budget: () => [],
+    round: async (lc, t) => {
+      await markFencing(lc);
+      const keep = await holderOf(lc, "services-vip");
+      const lost = lc.members.filter((m) => m !== keep);
+      const t0 = Date.now();
+      for (const m of lost) await lc.c.powerOff(m);
+      const measured: Record<string, number> = {};
+      const problems: string[] = [];
+      await t.waitFor("the survivor to lose quorum", 60000, async () => {
+        const v = await votes(keep);
+        return (v !== undefined && v <= 1) || undefined;
+      });
+      measured.membership = sec(Date.now() - t0);
+      // no-quorum-policy=stop: the survivor stops its services; nobody is fenced.
+      await t.waitFor("the survivor to stop the services", 90000, async () => {
+        const s = await lc.status(keep);
+        return (s && !s.resources.some((r) => SERVICES.includes(r.id as never) && r.active)) || undefined;
+      }, 500);
+      measured.stopped = sec(Date.now() - t0);
+      await new Promise((r) => setTimeout(r, 5000));
+      for (const m of lost) if ((await fenceSuccesses(keep, m.spec.name)) > (lc.fenceBefore.get(m.spec.name) ?? 0)) problems.push(`${m.spec.name} was fenced by a minority`);
+      await recover(lc, t);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  {
+    name: "member-returns",
+    title: "a fenced member returns: nothing fails back",
+    budget: () => [],
+    round: async (lc, t) => {
+      await markFencing(lc);
+      const victim = await holderOf(lc, "services-vip");
+      await lc.c.powerOff(victim);
+      const obs = lc.members.find((m) => m !== victim) as Member;
+      await t.waitFor("the fencing of the lost member", 90000, async () => ((await fenceSuccesses(obs, victim.spec.name)) > (lc.fenceBefore.get(victim.spec.name) ?? 0)) || undefined, 300);
+      await t.settle(lc, 120000, 2).catch(() => undefined);
+      const before = await placement(lc);
+      // fence_pve's "on" started it again; it rejoins.
+      const t0 = Date.now();
+      if (!victim.running()) await lc.c.powerOn(victim);
+      await t.settle(lc, 120000);
+      const measured = { rejoined: sec(Date.now() - t0) };
+      const after = await placement(lc);
+      const problems = Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k} moved from ${before[k]} to ${after[k]} when ${victim.spec.name} returned`);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  {
+    name: "standby-rolling",
+    title: "each member in standby in turn (rolling maintenance)",
+    budget: () => [],
+    round: async (lc, t) => {
+      await probeOf(lc);
+      const problems: string[] = [];
+      const measured: Record<string, number> = {};
+      for (const m of lc.members) {
+        const holds = (await lc.locate("services-vip")) === m.spec.name;
+        const t0 = Date.now();
+        await setStandby(lc, m, true);
+        lc.probe?.go(t0);
+        if (holds) {
+          const r = await measure(lc, t, t0, { lost: [], fence: false, services: true, timeoutMs: 90000 });
+          Object.assign(measured, r.measured);
+          problems.push(...r.problems);
+        }
+        await t.settle(lc, 120000).catch((e: Error) => problems.push(`${m.spec.name} in standby: ${e.message}`));
+        const s = await lc.status();
+        const there = s?.resources.filter((r) => r.active && r.node === m.spec.name && !r.id.startsWith("fence-")).map((r) => r.id) ?? [];
+        if (there.length > 0) problems.push(`still on ${m.spec.name} in standby: ${there.join(", ")}`);
+        await setStandby(lc, m, false);
+        await t.settle(lc, 120000);
+      }
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  ...(["killed", "hung"] as const).map(
+    (how): Scenario => ({
+      name: `mosquitto-${how}`,
+      title: how === "killed" ? "mosquitto killed inside its container: restart in place, moves after migration-threshold" : "mosquitto hung (SIGSTOP): the app-level probe catches it",
+      budget: (planned) => serviceBudget(planned, "monitor-mosquitto").map((b) => ({ ...b, measure: "mosquitto" })),
+      round: async (lc, t) => {
+        await probeOf(lc);
+        const where = await holderOf(lc, "mosquitto");
+        const pid = await containerPid(where, "mosquitto");
+        const t0 = Date.now();
+        process.kill(pid, how === "killed" ? "SIGKILL" : "SIGSTOP");
+        lc.probe?.go(t0);
+        const r = await measure(lc, t, t0, { lost: [], fence: false, services: false, timeoutMs: 90000 });
+        const p = lc.probe as Probe;
+        const problems = [...r.problems];
+        const measured = { ...r.measured };
+        await t.waitFor("mosquitto answering again", 90000, async () => {
+          const x = await p.get();
+          if (x.failed.mosquitto && typeof x.back.mosquitto === "number") return (measured.mosquitto = sec(x.back.mosquitto));
+          return undefined;
+        }, 300).catch((e: Error) => problems.push(e.message));
+        const now = await lc.locate("mosquitto");
+        if (now !== where.spec.name) problems.push(`mosquitto moved to ${now} after one failure (migration-threshold is 3)`);
+        // Start the next round from a clean failure count, as an operator would after the fault.
+        await where.exec(["crm_resource", "--cleanup", "--resource", "mosquitto"]);
+        await t.settle(lc, 120000);
+        return { ok: problems.length === 0, problems, measured };
+      },
+    }),
+  ),
 ];
