@@ -63,7 +63,9 @@ export function labCib(rendered: string, withoutImage: string[]): LabCib {
       n[":@"] = { ...a, class: "ocf", provider: "haha-lab", type: "standin" };
       // Same operations (ids, intervals, timeouts, roles); the parameters become the stand-in's.
       const body = kids(n).filter((k) => tag(k) !== "instance_attributes");
-      body.unshift({ instance_attributes: [nvpair(`${id}-instance_attributes-start_s`, "start_s", String(startS)), nvpair(`${id}-instance_attributes-stop_s`, "stop_s", "1")], ":@": { id: `${id}-instance_attributes` } });
+      const params = [nvpair(`${id}-instance_attributes-start_s`, "start_s", String(startS)), nvpair(`${id}-instance_attributes-stop_s`, "stop_s", "1")];
+      if (before.includes("drbd")) params.push(nvpair(`${id}-instance_attributes-promotable`, "promotable", "true"));
+      body.unshift({ instance_attributes: params, ":@": { id: `${id}-instance_attributes` } });
       n.primitive = body;
       seen.add(id);
       substitutions.push({ what: `${id} (${before}) -> ocf:haha-lab:standin taking the plan's ${startS} s to start, 1 s to stop; same id, same place in its clone or group, same constraints and operations`, why: before.includes("drbd") ? "no DRBD in the namespaces' kernel (no modules); the shared directory stands in for the replicated data" : before.includes("controld") ? "no DLM in the kernel" : before.includes("systemd") ? "no systemd in a namespace member" : "no OCFS2 or NFS (server or client) in the kernel; /srv is one directory shared by the members" });
@@ -110,7 +112,7 @@ export const STANDIN_AGENT = `#!/bin/sh
 : \${OCF_FUNCTIONS_DIR=\${OCF_ROOT:-/usr/lib/ocf}/lib/heartbeat}
 . \${OCF_FUNCTIONS_DIR}/ocf-shellfuncs
 state="\${HA_RSCTMP:-/run/resource-agents}/haha-lab-\${OCF_RESOURCE_INSTANCE}"
-promotable() { [ "\${OCF_RESKEY_CRM_meta_promotable:-false}" = true ]; }
+promotable() { [ "\${OCF_RESKEY_promotable:-false}" = true ]; }
 meta() { cat <<'XML'
 <?xml version="1.0"?>
 <resource-agent name="standin" version="1.0"><version>1.1</version>
@@ -118,6 +120,7 @@ meta() { cat <<'XML'
 <parameters>
 <parameter name="start_s"><shortdesc lang="en">start seconds</shortdesc><content type="integer" default="1"/></parameter>
 <parameter name="stop_s"><shortdesc lang="en">stop seconds</shortdesc><content type="integer" default="1"/></parameter>
+<parameter name="promotable"><shortdesc lang="en">a promotable clone's instance (DRBD's)</shortdesc><content type="boolean" default="false"/></parameter>
 </parameters>
 <actions><action name="start" timeout="240s"/><action name="stop" timeout="100s"/><action name="monitor" timeout="20s" interval="10s"/>
 <action name="promote" timeout="90s"/><action name="demote" timeout="90s"/><action name="notify" timeout="90s"/><action name="meta-data" timeout="5s"/></actions>

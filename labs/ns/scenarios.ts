@@ -365,7 +365,7 @@ export const SCENARIOS: Scenario[] = [
   ...(["killed", "hung"] as const).map(
     (how): Scenario => ({
       name: `mosquitto-${how}`,
-      title: how === "killed" ? "mosquitto killed inside its container: restart in place, moves after migration-threshold" : "mosquitto hung (SIGSTOP): the app-level probe catches it",
+      title: how === "killed" ? "mosquitto killed inside its container: the monitor catches it, restart in place" : "mosquitto hung (SIGSTOP): the app-level probe catches it",
       budget: (planned) => serviceBudget(planned, "monitor-mosquitto").map((b) => ({ ...b, measure: "mosquitto" })),
       round: async (lc, t) => {
         await probeOf(lc);
