@@ -133,13 +133,8 @@ function memberFiles(lab: LabPlan, ctx: Ctx, cluster: Cluster, m: Member): void 
   // The shared data (what the NFS mount gives every member), written once per cluster.
   if (!fs.existsSync(path.join(srv, "haha"))) {
     fs.mkdirSync(srv, { recursive: true });
-    for (const host of lab.files.keys()) {
-      const tmp = path.join(m.dir, `srv-${host}`);
-      fs.rmSync(tmp, { recursive: true, force: true });
-      writeMemberFiles(lab, host, tmp);
-      if (fs.existsSync(path.join(tmp, "srv"))) fs.cpSync(path.join(tmp, "srv"), srv, { recursive: true, force: true });
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    // Owners and modes as the program sets them (the services' uids read their own files).
+    for (const host of lab.files.keys()) writeMemberFiles(lab, host, cluster.spec.dir, "/srv/");
     for (const d of ["ocfs2/export", "ocfs2/nfs-state"]) fs.mkdirSync(path.join(srv, d), { recursive: true });
   }
   // What the program runs when these files change, as rendered: the authkey install, corosync -t.
@@ -262,7 +257,8 @@ async function bringUp(lc: LabCluster): Promise<void> {
     fs.appendFileSync(path.join(m.dir, "log/steps.log"), r.out);
     if (r.code !== 0) throw new Error(`${m.spec.name}: haha-cib-push failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
   }
-  await settle(lc, 180000);
+  // Cold start under this machine's load: the first starts pull nothing but still take minutes.
+  await settle(lc, 300000);
 }
 
 /** Members that run Pacemaker, all resources the lab runs started, nothing failed or pending. */

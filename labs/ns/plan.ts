@@ -59,8 +59,8 @@ export function fileOf(plan: LabPlan, member: string, p: string): string {
   return f.content;
 }
 
-export function writeMemberFiles(plan: LabPlan, member: string, dir: string): LabFile[] {
-  const out = [...(plan.files.get(member)?.values() ?? [])];
+export function writeMemberFiles(plan: LabPlan, member: string, dir: string, under = "/"): LabFile[] {
+  const out = [...(plan.files.get(member)?.values() ?? [])].filter((f) => f.path.startsWith(under));
   for (const f of out) {
     const target = path.join(dir, f.path);
     fs.mkdirSync(path.dirname(target), { recursive: true });
