@@ -1,0 +1,395 @@
+// The lab's scenarios (issue 11 item 4): each round starts on a settled cluster, makes one fault,
+// measures from the fault to membership change, fencing confirmed, the VIP answering on a
+// survivor and each service answering its own protocol there, then lets the cluster recover.
+import * as path from "node:path";
+import type { dropTraffic } from "../common/fake-pve";
+import type { Member } from "./cluster";
+import type { CrmStatus, LabCluster, PlannedScenario } from "./main";
+import { Probe } from "./probe";
+import type { BudgetLine, RoundResult } from "./report";
+
+export interface Tools {
+  waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>, everyMs?: number): Promise<T>;
+  settle(lc: LabCluster, timeoutMs: number, expectOnline?: number): Promise<CrmStatus>;
+  log(line: string): void;
+  dropTraffic: typeof dropTraffic;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** The plan's budget lines this scenario measures (from the plan's failover/ JSON). */
+  budget(planned: Map<string, PlannedScenario>): BudgetLine[];
+  round(lc: LabCluster, t: Tools): Promise<RoundResult>;
+}
+
+const SERVICES = ["mosquitto", "nodered", "recorder"] as const;
+const sec = (ms: number) => Math.round(ms / 100) / 10;
+
+async function probeOf(lc: LabCluster): Promise<Probe> {
+  if (lc.probe) return lc.probe;
+  const plan = lc.ctx.plan;
+  const pw = plan.secrets.generate("random:index/randomPassword:RandomPassword", "services-mqtt-nodered", {})?.result;
+  if (!pw) throw new Error("the lab holds no generated password for the MQTT user nodered");
+  const p = new Probe(lc.c.netNs, path.resolve(__dirname, "../.."), {
+    vip: plan.config.network.vip,
+    mqtt: { port: plan.config.services.mosquitto.port ?? 1883, user: "nodered", password: pw },
+    http: { port: plan.config.services.nodered.port ?? 1880 },
+  });
+  await p.ready();
+  lc.probe = p;
+  return p;
+}
+
+async function fenceSuccesses(observer: Member, target: string): Promise<number> {
+  const r = await observer.exec(["stonith_admin", "--history", target, "--output-as=xml"], { timeoutMs: 5000 });
+  return (r.out.match(/status="success"/g) ?? []).length;
+}
+
+async function votes(observer: Member): Promise<number | undefined> {
+  const r = await observer.exec(["corosync-quorumtool", "-s"], { timeoutMs: 3000 });
+  const m = /Total votes:\s+(\d+)/.exec(r.out);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function recorderAnswers(lc: LabCluster, on: Member[]): Promise<string | undefined> {
+  for (const m of on) {
+    if (!m.running()) continue;
+    const ok = await m.docker
+      .docker(["exec", "recorder", "sh", "-c", 'PGPASSWORD="$(cat /haha/password)" psql -h 127.0.0.1 -p 5432 -U homeassistant -d homeassistant -tAc "select 1"'])
+      .then((o) => o.trim() === "1", () => false);
+    if (ok) return m.spec.name;
+  }
+  return undefined;
+}
+
+interface Expect {
+  /** Members whose failure the survivors must see (membership) and fence. */
+  lost: Member[];
+  fence: boolean;
+  /** The services must come back on a survivor (false: they must not be disturbed or must stay down). */
+  services: boolean;
+  timeoutMs: number;
+}
+
+/** Measure from t0 until every expected measure was seen (or the timeout). */
+async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise<{ measured: Record<string, number>; problems: string[] }> {
+  const probe = await probeOf(lc);
+  const measured: Record<string, number> = {};
+  const problems: string[] = [];
+  const lostNames = e.lost.map((m) => m.spec.name);
+  const observer = () => lc.members.find((m) => m.running() && !lostNames.includes(m.spec.name));
+  const before = new Map<string, number>();
+  const obs0 = observer();
+  if (obs0) for (const n of lostNames) before.set(n, lc.fenceBefore.get(n) ?? 0);
+  let recorderFailed = false;
+  const deadline = t0 + e.timeoutMs;
+  const done = () => (e.lost.length === 0 || "membership" in measured) && (!e.fence || "fenced" in measured) && (!e.services || ["vip", ...SERVICES].every((k) => k in measured));
+  while (!done() && Date.now() < deadline) {
+    const obs = observer();
+    if (!obs) break;
+    if (e.lost.length > 0 && !("membership" in measured)) {
+      const v = await votes(obs);
+      if (v !== undefined && v <= 3 - e.lost.length) measured.membership = sec(Date.now() - t0);
+    }
+    if (e.fence && !("fenced" in measured)) {
+      let all = true;
+      for (const n of lostNames) if ((await fenceSuccesses(obs, n)) <= (before.get(n) ?? 0)) all = false;
+      if (all) measured.fenced = sec(Date.now() - t0);
+    }
+    if (e.services) {
+      const p = await probe.get();
+      for (const k of ["vip", "mosquitto", "nodered"]) {
+        const back = p.back[k];
+        if (!(k in measured) && p.failed[k] && typeof back === "number") measured[k] = sec(back);
+      }
+      if (!("recorder" in measured)) {
+        const on = await recorderAnswers(lc, lc.members.filter((m) => !lostNames.includes(m.spec.name)));
+        if (on && recorderFailed) measured.recorder = sec(Date.now() - t0);
+        if (!on) recorderFailed = true;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  for (const k of [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...SERVICES] : [])]) if (!(k in measured)) problems.push(`${k}: not seen within ${e.timeoutMs / 1000} s`);
+  void t;
+  return { measured, problems };
+}
+
+async function holderOf(lc: LabCluster, rsc: string): Promise<Member> {
+  const n = await lc.locate(rsc);
+  if (!n) throw new Error(`${rsc} runs nowhere before the fault`);
+  return lc.byName(n);
+}
+
+/** Remember fencing history counts before a fault, per member. */
+async function markFencing(lc: LabCluster): Promise<void> {
+  const obs = lc.members.find((m) => m.running());
+  if (!obs) return;
+  for (const m of lc.members) lc.fenceBefore.set(m.spec.name, await fenceSuccesses(obs, m.spec.name));
+}
+
+function memberFailBudget(planned: Map<string, PlannedScenario>, member: string, guestOnly: boolean): BudgetLine[] {
+  const s = planned.get(`fail-${member}`);
+  const b = s?.budget;
+  if (!b) return [];
+  const fencing = guestOnly && b.guestOnly ? b.guestOnly.fencingS : b.fencingS;
+  const total = guestOnly && b.guestOnly ? b.guestOnly.totalS : b.totalS;
+  return [
+    { line: "detect (token + consensus)", measure: "membership", planS: b.detectionS },
+    { line: `detect + fence${guestOnly ? " (guest lost, fence_pve works)" : ""}`, measure: "fenced", planS: b.detectionS + fencing },
+    { line: "total: services VIP back", measure: "vip", planS: total },
+    { line: "total: mosquitto (MQTT round trip)", measure: "mosquitto", planS: total },
+    { line: "total: nodered (HTTP 200)", measure: "nodered", planS: total },
+    { line: "total: recorder (select 1)", measure: "recorder", planS: total },
+  ];
+}
+
+/** After a fence, the fenced member is started again by fence_pve's "on": wait for it and for calm. */
+async function recover(lc: LabCluster, t: Tools): Promise<void> {
+  for (const m of lc.members) if (!m.running()) await lc.c.powerOn(m);
+  await t.settle(lc, 120000);
+}
+
+const powerLoss = (name: string, title: string, pick: (lc: LabCluster) => Promise<Member>, initialOf: (planned: Map<string, PlannedScenario>) => string | undefined): Scenario => ({
+  name,
+  title,
+  budget: (planned) => {
+    const who = initialOf(planned);
+    return who ? memberFailBudget(planned, who, true) : [];
+  },
+  round: async (lc, t) => {
+    await markFencing(lc);
+    await probeOf(lc);
+    const victim = await pick(lc);
+    const servicesMove = (await lc.locate("services-vip")) === victim.spec.name;
+    const t0 = Date.now();
+    await lc.c.powerOff(victim);
+    lc.probe?.go(t0);
+    const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: servicesMove, timeoutMs: 90000 });
+    t.log(`victim ${victim.spec.name}; ${JSON.stringify(r.measured)}`);
+    await recover(lc, t);
+    return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured };
+  },
+});
+
+/** The member the plan's all-up scenario puts the services (or the export) on. */
+const initial = (rsc: string) => (planned: Map<string, PlannedScenario>) => {
+  const s = planned.get("all-up") as (PlannedScenario & { simulated?: Record<string, string> }) | undefined;
+  const where = s?.simulated?.[rsc];
+  return where ? /on (\S+)/.exec(where)?.[1] : undefined;
+};
+
+/** Ask a member's docker for the PID (root namespace) of a container's main process. */
+async function containerPid(m: Member, name: string): Promise<number> {
+  const pid = Number((await m.docker.docker(["inspect", "--format", "{{.State.Pid}}", name])).trim());
+  if (!pid) throw new Error(`${name} has no running process on ${m.spec.name}`);
+  return pid;
+}
+
+async function setStandby(lc: LabCluster, m: Member, on: boolean): Promise<void> {
+  const obs = lc.members.find((x) => x.running());
+  const r = await obs?.exec(["crm_attribute", "--node", m.spec.name, "--name", "standby", "--update", on ? "on" : "off"]);
+  if (!r || r.code !== 0) throw new Error(`standby ${on ? "on" : "off"} for ${m.spec.name} failed: ${r?.out ?? "no member runs"}`);
+}
+
+/** Resources running on a member that were not before, or vice versa: what moved. */
+async function placement(lc: LabCluster): Promise<Record<string, string | undefined>> {
+  const s = await lc.status();
+  const out: Record<string, string | undefined> = {};
+  for (const id of ["services-vip", "storage-vip", ...SERVICES]) out[id] = s?.resources.find((r) => r.id === id && r.active)?.node;
+  return out;
+}
+
+const serviceBudget = (planned: Map<string, PlannedScenario>, id: string): BudgetLine[] => {
+  const b = planned.get(id)?.budget;
+  return b ? [{ line: `total (${id})`, measure: id.startsWith("threshold") ? "moved" : "service", planS: b.totalS }] : [];
+};
+
+export const SCENARIOS: Scenario[] = [
+  powerLoss("power-services", "power loss of the member running the services", (lc) => holderOf(lc, "services-vip"), initial("services-vip")),
+  powerLoss("power-export", "power loss of the member serving the export", (lc) => holderOf(lc, "storage-vip"), initial("storage-vip")),
+  powerLoss(
+    "power-neither",
+    "power loss of the member running neither",
+    async (lc) => {
+      const busy = [await lc.locate("services-vip"), await lc.locate("storage-vip")];
+      const m = lc.members.find((x) => !busy.includes(x.spec.name));
+      if (!m) throw new Error("every member runs the services or the export");
+      return m;
+    },
+    (planned) => {
+      const busy = [initial("services-vip")(planned), initial("storage-vip")(planned)];
+      const s = planned.get("all-up") as (PlannedScenario & { simulated?: Record<string, string> }) | undefined;
+      const all = [...new Set(Object.values(s?.simulated ?? {}).flatMap((v) => v.match(/nllei\w+/g) ?? []))];
+      return all.find((n) => !busy.includes(n));
+    },
+  ),
+  {
+    name: "cable-services",
+    title: "the services member's cable pulled",
+    budget: (planned) => {
+      const who = initial("services-vip")(planned);
+      return who ? memberFailBudget(planned, who, true) : [];
+    },
+    round: async (lc, t) => {
+      await markFencing(lc);
+      await probeOf(lc);
+      const victim = await holderOf(lc, "services-vip");
+      const t0 = Date.now();
+      await lc.c.cable(victim, false);
+      lc.probe?.go(t0);
+      const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: true, timeoutMs: 90000 });
+      await lc.c.cable(victim, true);
+      await recover(lc, t);
+      return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured };
+    },
+  },
+  {
+    name: "fence-host-gone",
+    title: "power loss of the services member while its fence device's Proxmox API is unreachable",
+    budget: () => [],
+    round: async (lc, t) => {
+      await markFencing(lc);
+      await probeOf(lc);
+      const victim = await holderOf(lc, "services-vip");
+      // The device that fences the victim talks to the next host's API (the CIB's ip of fence-pve-<victim>).
+      const ip = /id="fence-pve-[^"]*" name="ip" value="([^"]+)"/.exec(lc.ctx.cib.xml.split(`fence-pve-${victim.spec.name}-instance_attributes`)[1] ?? "")?.[1];
+      if (!ip) throw new Error(`no fence device address for ${victim.spec.name} in the CIB`);
+      const undo = await t.dropTraffic(lc.c.netNs, ip);
+      const t0 = Date.now();
+      const problems: string[] = [];
+      const measured: Record<string, number> = {};
+      try {
+        await lc.c.powerOff(victim);
+        lc.probe?.go(t0);
+        const obs = lc.members.find((m) => m.running() && m !== victim) as Member;
+        // Level 1 must fail (its API is gone) and, with no other level in the lab, nothing may start elsewhere.
+        await t.waitFor("the fence attempt to fail", 120000, async () => {
+          const r = await obs.exec(["stonith_admin", "--history", victim.spec.name, "--output-as=xml"], { timeoutMs: 5000 });
+          return /status="failed"/.test(r.out) || undefined;
+        }, 300);
+        measured.fenceFailed = sec(Date.now() - t0);
+        const p = await placement(lc);
+        for (const [k, v] of Object.entries(p)) if (k !== "storage-vip" && v !== undefined && v !== victim.spec.name) problems.push(`${k} started on ${v} without the victim fenced`);
+      } finally {
+        await undo();
+      }
+      // The API back: the retried fencing succeeds and the services return.
+      const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: true, timeoutMs: 150000 });
+      for (const [k, v] of Object.entries(r.measured)) measured[`afterApiBack.${k}`] = v;
+      problems.push(...r.problems);
+      await recover(lc, t);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  {
+    name: "two-lost",
+    title: "two of three members lost: nothing starts, nothing is fenced",
+    budget: () => [],
+    round: async (lc, t) => {
+      await markFencing(lc);
+      const keep = await holderOf(lc, "services-vip");
+      const lost = lc.members.filter((m) => m !== keep);
+      const t0 = Date.now();
+      for (const m of lost) await lc.c.powerOff(m);
+      const measured: Record<string, number> = {};
+      const problems: string[] = [];
+      await t.waitFor("the survivor to lose quorum", 60000, async () => {
+        const v = await votes(keep);
+        return (v !== undefined && v <= 1) || undefined;
+      });
+      measured.membership = sec(Date.now() - t0);
+      // no-quorum-policy=stop: the survivor stops its services; nobody is fenced.
+      await t.waitFor("the survivor to stop the services", 90000, async () => {
+        const s = await lc.status(keep);
+        return (s && !s.resources.some((r) => SERVICES.includes(r.id as never) && r.active)) || undefined;
+      }, 500);
+      measured.stopped = sec(Date.now() - t0);
+      await new Promise((r) => setTimeout(r, 5000));
+      for (const m of lost) if ((await fenceSuccesses(keep, m.spec.name)) > (lc.fenceBefore.get(m.spec.name) ?? 0)) problems.push(`${m.spec.name} was fenced by a minority`);
+      await recover(lc, t);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  {
+    name: "member-returns",
+    title: "a fenced member returns: nothing fails back",
+    budget: () => [],
+    round: async (lc, t) => {
+      await markFencing(lc);
+      const victim = await holderOf(lc, "services-vip");
+      await lc.c.powerOff(victim);
+      const obs = lc.members.find((m) => m !== victim) as Member;
+      await t.waitFor("the fencing of the lost member", 90000, async () => ((await fenceSuccesses(obs, victim.spec.name)) > (lc.fenceBefore.get(victim.spec.name) ?? 0)) || undefined, 300);
+      await t.settle(lc, 120000, 2).catch(() => undefined);
+      const before = await placement(lc);
+      // fence_pve's "on" started it again; it rejoins.
+      const t0 = Date.now();
+      if (!victim.running()) await lc.c.powerOn(victim);
+      await t.settle(lc, 120000);
+      const measured = { rejoined: sec(Date.now() - t0) };
+      const after = await placement(lc);
+      const problems = Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k} moved from ${before[k]} to ${after[k]} when ${victim.spec.name} returned`);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  {
+    name: "standby-rolling",
+    title: "each member in standby in turn (rolling maintenance)",
+    budget: () => [],
+    round: async (lc, t) => {
+      await probeOf(lc);
+      const problems: string[] = [];
+      const measured: Record<string, number> = {};
+      for (const m of lc.members) {
+        const holds = (await lc.locate("services-vip")) === m.spec.name;
+        const t0 = Date.now();
+        await setStandby(lc, m, true);
+        lc.probe?.go(t0);
+        if (holds) {
+          const r = await measure(lc, t, t0, { lost: [], fence: false, services: true, timeoutMs: 90000 });
+          Object.assign(measured, r.measured);
+          problems.push(...r.problems);
+        }
+        await t.settle(lc, 120000).catch((e: Error) => problems.push(`${m.spec.name} in standby: ${e.message}`));
+        const s = await lc.status();
+        const there = s?.resources.filter((r) => r.active && r.node === m.spec.name && !r.id.startsWith("fence-")).map((r) => r.id) ?? [];
+        if (there.length > 0) problems.push(`still on ${m.spec.name} in standby: ${there.join(", ")}`);
+        await setStandby(lc, m, false);
+        await t.settle(lc, 120000);
+      }
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  ...(["killed", "hung"] as const).map(
+    (how): Scenario => ({
+      name: `mosquitto-${how}`,
+      title: how === "killed" ? "mosquitto killed inside its container: the monitor catches it, restart in place" : "mosquitto hung (SIGSTOP): the app-level probe catches it",
+      budget: (planned) => serviceBudget(planned, "monitor-mosquitto").map((b) => ({ ...b, measure: "mosquitto" })),
+      round: async (lc, t) => {
+        await probeOf(lc);
+        const where = await holderOf(lc, "mosquitto");
+        const pid = await containerPid(where, "mosquitto");
+        const t0 = Date.now();
+        process.kill(pid, how === "killed" ? "SIGKILL" : "SIGSTOP");
+        lc.probe?.go(t0);
+        const r = await measure(lc, t, t0, { lost: [], fence: false, services: false, timeoutMs: 90000 });
+        const p = lc.probe as Probe;
+        const problems = [...r.problems];
+        const measured = { ...r.measured };
+        await t.waitFor("mosquitto answering again", 90000, async () => {
+          const x = await p.get();
+          if (x.failed.mosquitto && typeof x.back.mosquitto === "number") return (measured.mosquitto = sec(x.back.mosquitto));
+          return undefined;
+        }, 300).catch((e: Error) => problems.push(e.message));
+        const now = await lc.locate("mosquitto");
+        if (now !== where.spec.name) problems.push(`mosquitto moved to ${now} after one failure (migration-threshold is 3)`);
+        // Start the next round from a clean failure count, as an operator would after the fault.
+        await where.exec(["crm_resource", "--cleanup", "--resource", "mosquitto"]);
+        await t.settle(lc, 120000);
+        return { ok: problems.length === 0, problems, measured };
+      },
+    }),
+  ),
+];
