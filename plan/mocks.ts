@@ -1,5 +1,6 @@
 // Runs the real program in-process under Pulumi's mock runtime and records every resource as
 // registered: type, name, parent, dependencies, provider, inputs and which inputs were secret.
+import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { isUnknown } from "@pulumi/pulumi/output";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
@@ -34,6 +35,7 @@ export interface SecretSource {
  * SecretSource hands real values).
  */
 function mockState(type: string, name: string, inputs: Record<string, unknown>, source?: SecretSource): Record<string, unknown> {
+  // Every generating type (@pulumi/random, @pulumi/tls, ...) goes through the lab's source first.
   const real = source?.generate(type, name, inputs);
   if (real) return { ...inputs, ...Object.fromEntries(Object.entries(real).map(([k, v]) => [k, { ...SECRET, value: v }])) };
   const secret = (suffix = "") => ({ ...SECRET, value: secretPlaceholder(`${name}${suffix}`) });
@@ -46,9 +48,31 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
       return { ...inputs, b64Std: secret(), b64Url: secret(".url"), hex: secret(".hex"), dec: secret(".dec") };
     case "random:index/randomString:RandomString":
       return { ...inputs, result: secret() };
+    case "tls:index/privateKey:PrivateKey": {
+      // The private halves are placeholders; the public half is a well-formed stand-in derived
+      // from the name (so known_hosts files and host key options render as they will for real).
+      const pub = standInEd25519(name);
+      return {
+        ...inputs,
+        privateKeyOpenssh: secret(),
+        privateKeyPem: secret(".pem"),
+        privateKeyPemPkcs8: secret(".pkcs8"),
+        publicKeyOpenssh: `${pub}\n`,
+        publicKeyPem: `<public:${name}.pem>`,
+        publicKeyFingerprintMd5: `<public:${name}.md5>`,
+        publicKeyFingerprintSha256: `<public:${name}.sha256>`,
+      };
+    }
     default:
       return inputs;
   }
+}
+
+/** An OpenSSH ed25519 public key line whose 32 key bytes are sha256(name): well-formed, owned by no private key. */
+export function standInEd25519(name: string): string {
+  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  const blob = Buffer.concat([str(Buffer.from("ssh-ed25519")), str(crypto.createHash("sha256").update(name).digest())]);
+  return `ssh-ed25519 ${blob.toString("base64")} stand-in:${name}`;
 }
 
 /** Replace secret wrappers by their (placeholder) values; report which top-level keys were secret. */

@@ -5,6 +5,7 @@ import { failureDomainsRule } from "./failure-domains";
 import { clusterFencingRule } from "./fencing";
 import { noProxmoxHaManagerRule } from "./ha-manager";
 import { nodeBoundHardwareRule } from "./hardware";
+import { guestFullKernelRule } from "./kernel";
 import { networkBondRedundancyRule, networkBondSwitchDiversityRule } from "./network";
 import { clusterQuorumRule } from "./quorum";
 import { Rule, resourcePolicy, stackPolicy } from "./rule";
@@ -30,6 +31,7 @@ export const RULES: readonly Rule[] = [
   noProxmoxHaManagerRule,
   noSecretInPlainInputRule,
   failureDomainsRule,
+  guestFullKernelRule,
 ];
 
 /** The rules about the waivers themselves. */

@@ -31,7 +31,8 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
 
   if (!secrets.sshPrivateKey) throw new Error("haha:sshPrivateKey is required");
   const privateKey = secrets.sshPrivateKey;
-  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey }));
+  // Every connection pins the host key its guest was given through cloud-init.
+  const connections: GuestConnection[] = members.map((m, i) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey, hostKey: guests[i]!.hostPublicKey }));
   const layer = { config: c, members, connections };
 
   const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]! }, { dependsOn: [guests[i]!] }));

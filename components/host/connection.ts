@@ -9,6 +9,11 @@ export interface GuestConnection {
   user: string;
   port: number;
   privateKey: pulumi.Input<string>;
+  /**
+   * The guest's SSH host public key (`ssh-ed25519 AAAA...`), generated with the guest and pinned
+   * through cloud-init: a guest answering with another key fails the step ("host key mismatch").
+   */
+  hostKey: pulumi.Input<string>;
 }
 
 /** The SSH connection block @pulumi/command expects; the private key is always secret. */
@@ -18,6 +23,7 @@ export function sshConnection(c: GuestConnection): command.types.input.remote.Co
     user: c.user,
     port: c.port,
     privateKey: pulumi.secret(c.privateKey),
+    hostKey: c.hostKey,
     // A guest that is still booting after create answers a few seconds later.
     dialErrorLimit: 30,
     perDialTimeout: 10,

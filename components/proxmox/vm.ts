@@ -1,7 +1,7 @@
-// What every HAHA guest VM shares: booted from the host's cloud image with cloud-init (static
-// address, deploy key), virtio disk and NIC, pinned to its host, never rebooted by an update.
+// What every HAHA guest VM shares: booted from the host's cloud image with cloud-init from its own
+// snippets (static address on a NIC named by its fixed MAC, deploy key, pinned host key, guest
+// agent), virtio disk and NIC, pinned to its host, never rebooted by an update.
 import type * as proxmox from "@muhlba91/pulumi-proxmoxve";
-import { subnetInfo } from "../../stacks/config/net";
 import type { HahaConfig } from "../../stacks/config/schema";
 
 export interface CloudVmSpec {
@@ -18,12 +18,19 @@ export interface CloudVmSpec {
   secondaryAddress?: string;
 }
 
-export function cloudVmArgs(c: HahaConfig, vm: CloudVmSpec): proxmox.VmLegacyArgs {
-  const networkDevices: { bridge: string; model: string; mtu?: number }[] = [{ bridge: c.network.bridge, model: "virtio", mtu: vm.mtu }];
-  const ipConfigs: { ipv4: { address: string; gateway?: string } }[] = [{ ipv4: { address: `${vm.address}/${subnetInfo(c.network.subnet).prefix}`, gateway: c.network.gateway } }];
+/** The guest's cloud-init snippets (see GuestCloudInit). */
+export interface CloudVmInit {
+  userDataFileId: string;
+  networkDataFileId: string;
+  /** MACs of the NICs, in the order of haha:network.bridge then haha:network.secondary.bridge. */
+  macs: string[];
+}
+
+export function cloudVmArgs(c: HahaConfig, vm: CloudVmSpec, init: CloudVmInit): proxmox.VmLegacyArgs {
+  // The fixed MAC is what cloud-init's network config matches to name the NIC.
+  const networkDevices: { bridge: string; model: string; mtu?: number; macAddress: string }[] = [{ bridge: c.network.bridge, model: "virtio", mtu: vm.mtu, macAddress: init.macs[0]! }];
   if (c.network.secondary && vm.secondaryAddress) {
-    networkDevices.push({ bridge: c.network.secondary.bridge, model: "virtio" });
-    ipConfigs.push({ ipv4: { address: `${vm.secondaryAddress}/${subnetInfo(c.network.secondary.subnet).prefix}` } });
+    networkDevices.push({ bridge: c.network.secondary.bridge, model: "virtio", macAddress: init.macs[1]! });
   }
   return {
     nodeName: vm.node,
@@ -52,11 +59,12 @@ export function cloudVmArgs(c: HahaConfig, vm: CloudVmSpec): proxmox.VmLegacyArg
       },
     ],
     networkDevices,
+    // Both parts from snippets: Proxmox then generates neither (ipConfigs and userAccount
+    // conflict with them), so the snippets carry the address, the user and the host key.
     initialization: {
       datastoreId: c.proxmox.vmDatastore,
-      ipConfigs,
-      dns: { servers: c.network.dns },
-      userAccount: { username: c.ssh.user, keys: [c.ssh.publicKey] },
+      userDataFileId: init.userDataFileId,
+      networkDataFileId: init.networkDataFileId,
     },
     usbs: [],
     // An update never reboots a guest behind Pacemaker's back; destroy stops it hard.

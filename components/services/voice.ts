@@ -12,6 +12,7 @@ import { HostFile } from "../host/file";
 import { HostStep } from "../host/step";
 import type { GuestIntent, ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
+import { GuestCloudInit } from "../proxmox/snippets";
 import { cloudVmArgs } from "../proxmox/vm";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { dockerProvider } from "./docker";
@@ -76,6 +77,9 @@ export function voiceGuestIntent(c: HahaConfig): GuestIntent {
 export class VoiceGuest extends HahaComponent {
   readonly vm: proxmox.VmLegacy;
   readonly gpuMapping?: proxmox.hardware.mapping.Pci;
+  readonly cloudInit: GuestCloudInit;
+  /** The guest's SSH host key, pinned by every connection to it. */
+  readonly hostPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: { config: HahaConfig }, opts?: pulumi.ComponentResourceOptions) {
     const c = args.config;
@@ -98,16 +102,19 @@ export class VoiceGuest extends HahaComponent {
         this.child(),
       );
     }
+    this.cloudInit = new GuestCloudInit(`${name}-cloud-init`, { config: c, node: g.node, vmid: g.vmid, hostname: g.name, address: g.address }, this.child());
+    this.hostPublicKey = this.cloudInit.hostPublicKey;
+    const init = { userDataFileId: this.cloudInit.userDataFileId, networkDataFileId: this.cloudInit.networkDataFileId, macs: this.cloudInit.nics.map((n) => n.mac) };
     this.vm = new proxmox.VmLegacy(
       `${name}-vm`,
       {
-        ...cloudVmArgs(c, { node: g.node, vmid: g.vmid, name: g.name, address: g.address, cores: g.cores, memoryMiB: g.memoryMiB, diskGiB: g.diskGiB }),
+        ...cloudVmArgs(c, { node: g.node, vmid: g.vmid, name: g.name, address: g.address, cores: g.cores, memoryMiB: g.memoryMiB, diskGiB: g.diskGiB }, init),
         description: `HAHA voice guest ${g.name}: Ollama on the GPU of ${g.node}. Not critical: pinned to its host on purpose.`,
         tags: ["haha", "voice", "non-critical"],
         // Compute only: the GPU is not the guest's display (xvga off), its ROM is read at boot.
         hostpcis: [{ device: "hostpci0", mapping: g.gpuMapping, pcie: true, rombar: true, xvga: false }],
       },
-      this.child({ dependsOn: this.gpuMapping ? [this.gpuMapping] : [] }),
+      this.child({ dependsOn: [this.cloudInit, ...(this.gpuMapping ? [this.gpuMapping] : [])] }),
     );
 
     this.registerOutputs({ intent, vmId: g.vmid });
@@ -131,7 +138,7 @@ export class VoiceAssistant extends HahaComponent {
     this.vm = guest.vm;
     this.gpuMapping = guest.gpuMapping;
 
-    const conn: GuestConnection = { host: g.name, address: g.address, user: c.ssh.user, port: c.ssh.port, privateKey: args.privateKey };
+    const conn: GuestConnection = { host: g.name, address: g.address, user: c.ssh.user, port: c.ssh.port, privateKey: args.privateKey, hostKey: guest.hostPublicKey };
     // Its own short list (not the cluster members' GuestPackages: no cluster stack on this guest).
     const list = Object.keys(VOICE_GUEST_PACKAGES).sort();
     const packages = new HostStep(

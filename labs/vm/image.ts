@@ -6,7 +6,9 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { RecordedResource } from "../../plan/types";
+import { parse as parseYaml } from "yaml";
 import { must } from "../common/proc";
+import { SNIPPET_TYPES } from "./seed";
 
 /**
  * The base packages of Debian 12's cloud images (debian-cloud-images: cloud-init with the NoCloud
@@ -54,14 +56,16 @@ export function packagesFromPlan(resources: RecordedResource[]): PackageSet {
         from.push(r.name);
       }
     }
-    if (r.type === "proxmoxve:storage/file:File") {
+    if (SNIPPET_TYPES.has(r.type)) {
       const data = (r.inputs.sourceRaw as { data?: string } | undefined)?.data ?? "";
-      const block = /^packages:\s*\n((?:\s+-\s+.+\n?)+)/m.exec(data);
-      if (block) for (const l of (block[1] as string).split("\n")) {
-        const p = /^\s+-\s+(\S+)/.exec(l)?.[1];
-        if (p) pkgs.add(p.replace(/^['"]|['"]$/g, ""));
+      if (!data.startsWith("#cloud-config")) continue;
+      const doc = parseYaml(data) as { packages?: unknown } | null;
+      const listed = Array.isArray(doc?.packages) ? doc.packages : [];
+      for (const p of listed) {
+        if (typeof p !== "string") throw new Error(`${r.name}: cloud-init packages entry ${JSON.stringify(p)}: the lab reads plain package names only`);
+        pkgs.add(p);
       }
-      if (block) from.push(r.name);
+      if (listed.length > 0) from.push(r.name);
     }
   }
   if (pkgs.size === 0) throw new Error("the plan installs no package with apt-get: the lab found no package step");

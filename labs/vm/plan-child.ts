@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { runProgram } from "../../plan/mocks";
 import { readStackFile } from "../../stacks/config/load";
 import { ConfigError, formatProblem } from "../../stacks/config/validate";
+import { tlsPrivateKey } from "../common/keys";
 import { LabSecrets } from "../common/secrets";
 
 async function main(): Promise<number> {
@@ -20,7 +21,10 @@ async function main(): Promise<number> {
   const key = fs.readFileSync(path.join(out, "deploy_key"), "utf8");
   const secretsFile = path.join(out, "secrets.json");
   const prior = fs.existsSync(secretsFile) ? (JSON.parse(fs.readFileSync(secretsFile, "utf8")) as { config?: Record<string, string> }).config : undefined;
-  const secrets = new LabSecrets(secretsFile, { sshPrivateKey: key, proxmoxApiToken: prior?.proxmoxApiToken ?? crypto.randomUUID() });
+  const secrets = new LabSecrets(secretsFile, { sshPrivateKey: key, proxmoxApiToken: prior?.proxmoxApiToken ?? crypto.randomUUID() }, {
+    // The guests' SSH host keys (pinned by every connection) are real keys the guests boot with.
+    "tls:index/privateKey:PrivateKey": (inputs) => tlsPrivateKey(inputs, "lab-vm"),
+  });
   let stack;
   try {
     stack = readStackFile(file);

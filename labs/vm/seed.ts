@@ -101,16 +101,19 @@ export function networkConfig(vm: RecordedResource, macs: string[]): string {
   return out;
 }
 
+/** The provider's file resources (the legacy one is what the program uses for snippets). */
+export const SNIPPET_TYPES = new Set(["proxmoxve:storage/file:File", "proxmoxve:index/fileLegacy:FileLegacy"]);
+
 /** A snippet file id (`local:snippets/x.yaml`, or the File resource's id under the plan's mocks) -> its content. */
 export function snippetResolver(resources: RecordedResource[]): (fileId: string, where: string) => string {
-  const files = resources.filter((r) => r.type === "proxmoxve:storage/file:File");
+  const files = resources.filter((r) => SNIPPET_TYPES.has(r.type));
   return (fileId, where) => {
     const f = files.find((r) => {
       const raw = r.inputs.sourceRaw as { fileName?: string } | undefined;
       return `${r.name}-id` === fileId || r.urn === fileId || (raw?.fileName !== undefined && `${String(r.inputs.datastoreId)}:snippets/${raw.fileName}` === fileId);
     });
     const data = (f?.inputs.sourceRaw as { data?: unknown } | undefined)?.data;
-    if (typeof data !== "string") throw new Error(`${where} = ${fileId}: no recorded proxmoxve:storage/file:File with sourceRaw.data matches it`);
+    if (typeof data !== "string") throw new Error(`${where} = ${fileId}: no recorded proxmoxve file resource (FileLegacy or storage/File) with sourceRaw.data matches it`);
     return data;
   };
 }

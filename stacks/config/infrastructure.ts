@@ -12,6 +12,11 @@ export const proxmoxSchema = z
     imageDatastore: z.string().min(1).default("local"),
     /** Where guest disks live; local to each host on purpose (the guest is node-bound, its data is on DRBD). */
     vmDatastore: z.string().min(1).default("local-lvm"),
+    /**
+     * Where the guests' cloud-init snippets (user data, network config) are uploaded on each host: a
+     * directory storage with the "snippets" content type enabled (see README).
+     */
+    snippetDatastore: z.string().min(1).default("local"),
     cloudImage: z
       .object({
         url: z.url({ message: "expected an http(s) URL of a cloud image" }),
@@ -19,9 +24,13 @@ export const proxmoxSchema = z
         checksum: z.string().regex(/^[a-f0-9]{64}$|^[a-f0-9]{128}$/, { message: "expected a sha256 or sha512 hex checksum" }).optional(),
       })
       .strict()
+      // Debian 12's "generic" image: it boots Debian's full kernel (linux-image-amd64), which has
+      // OCFS2, DLM and the i6300esb watchdog. "genericcloud" boots the cloud kernel, which has none
+      // of them (the policy guest-full-kernel refuses it for cluster guests). Proxmox stores
+      // downloads of content type iso only under .img/.iso names, hence .img.
       .default({
-        url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2",
-        fileName: "debian-12-genericcloud-amd64.img",
+        url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2",
+        fileName: "debian-12-generic-amd64.img",
       }),
   })
   .strict();
@@ -45,11 +54,20 @@ export const networkSchema = z
     vip: ipv4,
     /** The NFS export's own VIP, so storage can move independently of the services. */
     storageVip: ipv4,
-    /** Guest NIC name inside the cluster guests (virtio, predictable naming). */
-    guestNic: z.string().min(1).default("eth0"),
+    /**
+     * Name of the guests' NIC: cloud-init matches the NIC by its fixed MAC and renames it to this
+     * (set-name), and the VIPs (IPaddr2 nic=) use it. ens18 is what Debian names the first virtio
+     * NIC on Proxmox (PCI slot 18) anyway, and stays out of the kernel's own eth* names.
+     */
+    guestNic: z.string().regex(/^[a-z][a-z0-9]{0,14}$/, { message: "expected a Linux interface name such as ens18" }).default("ens18"),
     /** Optional second, independent network for a second corosync link. */
     secondary: z
-      .object({ subnet: cidr, bridge: z.string().regex(/^vmbr\d{1,4}$/, { message: "expected a Proxmox bridge name such as vmbr1" }) })
+      .object({
+        subnet: cidr,
+        bridge: z.string().regex(/^vmbr\d{1,4}$/, { message: "expected a Proxmox bridge name such as vmbr1" }),
+        /** Name of the guests' second NIC (set-name by MAC, as guestNic). */
+        guestNic: z.string().regex(/^[a-z][a-z0-9]{0,14}$/, { message: "expected a Linux interface name such as ens19" }).default("ens19"),
+      })
       .strict()
       .optional(),
   })

@@ -120,6 +120,9 @@ export function crossCheck(c: HahaConfig): ConfigProblem[] {
   uniqueAddress(["network", "gateway"], c.network.gateway, "the gateway");
   uniqueAddress(["network", "vip"], c.network.vip, "the services VIP");
   uniqueAddress(["network", "storageVip"], c.network.storageVip, "the storage VIP");
+  if (c.network.secondary && c.network.secondary.guestNic === c.network.guestNic) {
+    add(["network", "secondary", "guestNic"], c.network.secondary.guestNic, `expected a NIC name other than haha:network.guestNic (${c.network.guestNic}): cloud-init names each NIC`);
+  }
   const vmids = new Map<number, string>();
   const uniqueVmid = (path: readonly PropertyKey[], vmid: number) => {
     const prior = vmids.get(vmid);

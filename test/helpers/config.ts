@@ -23,3 +23,6 @@ export function mutatedConfig(mutate: (raw: Record<string, any>) => void): HahaC
   mutate(raw);
   return parseConfig(raw, "mutated prod");
 }
+
+/** A syntactically valid ed25519 host key for test connections (its private half was discarded). */
+export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIAuM625f+gzpuXuyYWKt9mKhauG9UGKFiQL3XJgE7+J test-host";

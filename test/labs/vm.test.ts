@@ -28,7 +28,9 @@ function labVm(): RecordedResource {
   const stack = readStackFile(path.join(ROOT, "Pulumi.lab-vm.yaml"));
   const c = parseConfig(stack.raw, "Pulumi.lab-vm.yaml");
   const n = c.nodes[0]!;
-  const args = cloudVmArgs(c, { node: n.name, vmid: n.guest.vmid, name: n.guest.name, address: n.guest.address, cores: n.guest.cores, memoryMiB: n.guest.memoryMiB, diskGiB: n.guest.diskGiB, mtu: n.bond.mtu });
+  const args = cloudVmArgs(c, { node: n.name, vmid: n.guest.vmid, name: n.guest.name, address: n.guest.address, cores: n.guest.cores, memoryMiB: n.guest.memoryMiB, diskGiB: n.guest.diskGiB, mtu: n.bond.mtu }, { userDataFileId: "local:snippets/u.yaml", networkDataFileId: "local:snippets/n.yaml", macs: ["BC:24:11:00:00:B5"] });
+  // Proxmox's own generator (no snippets): what a VM declaring user, keys and addresses boots with.
+  args.initialization = { datastoreId: "local-lvm", ipConfigs: [{ ipv4: { address: `${n.guest.address}/24`, gateway: c.network.gateway } }], dns: { servers: c.network.dns }, userAccount: { username: "root", keys: [c.ssh.publicKey] } };
   const inputs = JSON.parse(JSON.stringify({ ...args, watchdog: { enabled: true, model: "i6300esb", action: "reset" }, hostpcis: [{ device: "hostpci0", mapping: "nvme-labpve01", pcie: true }] })) as Record<string, unknown>;
   return res("proxmoxve:index/vmLegacy:VmLegacy", `${n.guest.name}-vm`, inputs);
 }
@@ -36,7 +38,8 @@ function labVm(): RecordedResource {
 test("seed: user-data, network-config and meta-data as qemu-server's nocloud generator writes them", () => {
   const vm = labVm();
   const macs = macsOf(vm);
-  assert.match(macs[0]!, /^bc:24:11(:[0-9a-f]{2}){3}$/);
+  assert.equal(macs[0], "bc:24:11:00:00:b5", "the declared MAC");
+  assert.match(macsOf({ ...vm, inputs: { ...vm.inputs, networkDevices: [{ bridge: "vmbr0" }] } })[0]!, /^bc:24:11(:[0-9a-f]{2}){3}$/, "else one in Proxmox's OUI");
   const seed = renderSeed(vm, macs, snippetResolver([vm]));
   const user = seed["user-data"];
   assert.ok(user.startsWith("#cloud-config\n"));
@@ -56,13 +59,13 @@ test("seed: user-data, network-config and meta-data as qemu-server's nocloud gen
 
 test("seed: snippets the VM references replace the generated user and network data whole", () => {
   const vm = labVm();
-  const file = res("proxmoxve:storage/file:File", "labha01-user-data", { contentType: "snippets", datastoreId: "local", sourceRaw: { data: "#cloud-config\npackages:\n  - qemu-guest-agent\n", fileName: "labha01-user.yaml" } });
+  const file = res("proxmoxve:index/fileLegacy:FileLegacy", "labha01-user-data", { contentType: "snippets", datastoreId: "local", sourceRaw: { data: "#cloud-config\npackages:\n  - qemu-guest-agent\n", fileName: "labha01-user.yaml" } });
   (vm.inputs.initialization as Record<string, unknown>).userDataFileId = "labha01-user-data-id";
   const seed = renderSeed(vm, macsOf(vm), snippetResolver([vm, file]));
   assert.equal(seed["user-data"], "#cloud-config\npackages:\n  - qemu-guest-agent\n");
   assert.match(seed["network-config"], /name: eth0/);
   (vm.inputs.initialization as Record<string, unknown>).networkDataFileId = "local:snippets/missing.yaml";
-  assert.throws(() => renderSeed(vm, macsOf(vm), snippetResolver([vm, file])), /networkDataFileId = local:snippets\/missing.yaml: no recorded proxmoxve:storage\/file:File/);
+  assert.throws(() => renderSeed(vm, macsOf(vm), snippetResolver([vm, file])), /networkDataFileId = local:snippets\/missing.yaml: no recorded proxmoxve file resource/);
 });
 
 test("qemu: the declaration's cores, memory, NIC at pci.0 slot 0x12, watchdog, NVMe and the cidata drive", () => {
@@ -112,6 +115,8 @@ test("steps: components' dependencies reach their children, order follows depend
   assert.deepEqual(steps.find((s) => s.name === "img")!.after, [write.urn], "through the secret (not a step) to the write");
   assert.equal(steps.find((s) => s.name === "tag")!.host, "10.0.0.2");
   assert.deepEqual(packagesFromPlan(all), { flags: ["--no-install-recommends"], packages: ["corosync", "pacemaker"], from: ["pkgs-run"] });
+  const snippet = res("proxmoxve:index/fileLegacy:FileLegacy", "ud", { sourceRaw: { data: "#cloud-config\npackages:\n  - qemu-guest-agent\n", fileName: "u.yaml" } });
+  assert.deepEqual(packagesFromPlan([...all, snippet]).packages, ["corosync", "pacemaker", "qemu-guest-agent"], "cloud-init packages of the snippets too");
   assert.throws(() => waves([{ ...steps[0]!, after: [steps[1]!.urn] }, { ...steps[1]!, after: [steps[0]!.urn] }]), /dependency cycle/);
 });
 

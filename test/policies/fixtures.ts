@@ -108,6 +108,7 @@ export function stackOf(c: HahaConfig): OfflineResource[] {
         usbs: [],
         serialDevices: [{ device: "socket" }],
         watchdog: { enabled: true, model: "i6300esb", action: "reset" },
+        disks: [{ interface: "virtio0", datastoreId: c.proxmox.vmDatastore, fileId: `${c.proxmox.imageDatastore}:iso/${c.proxmox.cloudImage.fileName}` }],
       },
       guest,
     );

@@ -8,6 +8,7 @@ import { failureDomains } from "../../policies/failure-domains";
 import { clusterFencing } from "../../policies/fencing";
 import { noProxmoxHaManager } from "../../policies/ha-manager";
 import { nodeBoundHardware } from "../../policies/hardware";
+import { guestFullKernel } from "../../policies/kernel";
 import { networkBondRedundancy, networkBondSwitchDiversity } from "../../policies/network";
 import { clusterQuorum } from "../../policies/quorum";
 import { packPolicies, POLICIES, POLICY_NAMES } from "../../policies/registry";
@@ -33,7 +34,7 @@ describe("the policy registry", () => {
   });
 
   it("offers one factory per policy that takes the enforcement level", () => {
-    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, failureDomains];
+    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, failureDomains, guestFullKernel];
     assert.deepEqual(factories.map((f) => f().name), POLICY_NAMES.slice(0, factories.length));
     for (const f of factories) {
       assert.equal(f("advisory").enforcementLevel, "advisory");

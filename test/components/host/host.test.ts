@@ -7,9 +7,10 @@ import { HostFile } from "../../../components/host/file";
 import { GuestPackages } from "../../../components/host/packages";
 import { HostStep } from "../../../components/host/step";
 import { recordUnderMocks } from "../../../plan/mocks";
+import { TEST_HOST_KEY } from "../../helpers/config";
 import type { RecordedResource } from "../../../plan/types";
 
-const connection = { host: "ha01", address: "10.0.181.21", user: "root", port: 22, privateKey: pulumi.secret("<secret:sshPrivateKey>") };
+const connection = { host: "ha01", address: "10.0.181.21", user: "root", port: 22, privateKey: pulumi.secret("<secret:sshPrivateKey>"), hostKey: TEST_HOST_KEY };
 let resources: RecordedResource[] = [];
 const named = (n: string) => resources.find((r) => r.name === n)!;
 

@@ -15,12 +15,12 @@ import { CIB_PATH, CIB_PUSH_PATH } from "../../../components/pacemaker/scripts";
 import { recordUnderMocks } from "../../../plan/mocks";
 import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
-import { mutatedConfig, prodConfig } from "../../helpers/config";
+import { mutatedConfig, prodConfig, TEST_HOST_KEY } from "../../helpers/config";
 import { servicesFixture, storageFixture } from "./fixtures";
 
 const c = prodConfig();
 const members = clusterMembers(c);
-const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: "root", port: 22, privateKey: pulumi.secret("<secret:sshPrivateKey>") }));
+const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: "root", port: 22, privateKey: pulumi.secret("<secret:sshPrivateKey>"), hostKey: TEST_HOST_KEY }));
 const layer = { config: c, members, connections };
 const fragments = [storageFixture(c), servicesFixture()];
 

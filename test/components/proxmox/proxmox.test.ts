@@ -78,11 +78,34 @@ describe("ClusterGuest", () => {
     assert.deepEqual(vms.get("nllei01ha03")!.inputs.hostpcis, []);
   });
 
-  it("configures cloud-init with the static address and the deploy key", () => {
+  it("boots cloud-init from its own snippets: address on the NIC named by its fixed MAC, deploy key, pinned host key", () => {
     const vm = ofType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "nllei01ha02")!;
-    const init = vm.inputs.initialization as { ipConfigs: { ipv4: { address: string; gateway: string } }[]; userAccount: { keys: string[] } };
-    assert.deepEqual(init.ipConfigs[0]!.ipv4, { address: "10.0.181.22/24", gateway: "10.0.181.1" });
-    assert.match(init.userAccount.keys[0]!, /^ssh-ed25519 /);
+    const init = vm.inputs.initialization as Record<string, unknown>;
+    // Proxmox generates no user or network part once snippets are given; nothing conflicting is set.
+    assert.deepEqual(Object.keys(init).sort(), ["datastoreId", "networkDataFileId", "userDataFileId"]);
+    assert.equal(init.userDataFileId, "local:snippets/haha-182-nllei01ha02-user.yaml");
+    assert.equal(init.networkDataFileId, "local:snippets/haha-182-nllei01ha02-network.yaml");
+    const nic = (vm.inputs.networkDevices as { macAddress: string }[])[0]!;
+    assert.equal(nic.macAddress, "02:48:00:00:00:B6");
+    const files = new Map(ofType("proxmoxve:index/fileLegacy:FileLegacy").map((f) => [(f.inputs.sourceRaw as { fileName: string }).fileName, f]));
+    const user = files.get("haha-182-nllei01ha02-user.yaml")!;
+    const net = files.get("haha-182-nllei01ha02-network.yaml")!;
+    for (const f of [user, net]) {
+      assert.equal(f.inputs.contentType, "snippets");
+      assert.equal(f.inputs.nodeName, "nllei01pve02");
+      // Uploaded before the VM boots from it.
+      assert.ok(vm.dependencies.includes(f.urn), `${f.name} not a dependency of the VM`);
+    }
+    const userData = (user.inputs.sourceRaw as { data: string }).data;
+    assert.ok(userData.startsWith("#cloud-config\n"));
+    assert.match(userData, /ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFx8mG3oN3kq5h0bq2V0d2Q7mQyVQm8mB0hY1hUo6rZk haha-deploy/);
+    assert.match(userData, /ed25519_private: \|\n\s+<secret:nllei01ha02-cloud-init-host-key>/);
+    assert.match(userData, /- qemu-guest-agent/);
+    // The host's private key is in the user data: secret, and the network part is not.
+    assert.deepEqual(user.secretInputs, ["sourceRaw"]);
+    assert.deepEqual(net.secretInputs, []);
+    const netData = (net.inputs.sourceRaw as { data: string }).data;
+    assert.match(netData, /macaddress: 02:48:00:00:00:b6\n\s+set-name: ens18\n\s+addresses:\n\s+- 10\.0\.181\.22\/24/);
   });
 
   it("orders the VM after its host's network, image and PCI mapping", () => {

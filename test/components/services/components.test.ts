@@ -11,12 +11,12 @@ import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { parseConfig } from "../../../stacks/config/validate";
-import { prodConfig } from "../../helpers/config";
+import { prodConfig, TEST_HOST_KEY } from "../../helpers/config";
 import { generatedRaw } from "../../helpers/stacks";
 
 async function record(c: HahaConfig): Promise<RecordedResource[]> {
   const members = clusterMembers(c);
-  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey: "<secret:sshPrivateKey>" }));
+  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey: "<secret:sshPrivateKey>", hostKey: TEST_HOST_KEY }));
   const layer = { config: c, members, connections };
   const { resources } = await recordUnderMocks("unit", false, () => undefined, async () => {
     const services = new ServiceSet("services", layer);

@@ -87,7 +87,7 @@ describe("storage CIB fragment", () => {
     assert.match(exp.description ?? "", /sync: .*stable storage/);
     assert.equal(prims.get(STORAGE_IDS.nfsServer)!.params.nfs_shared_infodir, "/srv/ocfs2/nfs-state");
     const vip = prims.get(CIB_IDS.storageVip)!;
-    assert.deepEqual(vip.params, { ip: "10.0.181.51", cidr_netmask: "24", nic: "eth0" });
+    assert.deepEqual(vip.params, { ip: "10.0.181.51", cidr_netmask: "24", nic: "ens18" });
     const mount = prims.get(STORAGE_IDS.sharedMount)!;
     assert.deepEqual(mount.params, { device: "10.0.181.51:/srv/ocfs2/export", directory: "/srv/haha", fstype: "nfs4", options: "vers=4.2,proto=tcp,hard,timeo=50,retrans=2" });
     assert.equal(prims.get(STORAGE_IDS.ocfs2)!.params.device, "/dev/drbd0");

@@ -12,7 +12,7 @@ import { recordUnderMocks } from "../../../plan/mocks";
 import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
 import type { HahaConfig } from "../../../stacks/config/schema";
-import { mutatedConfig, prodConfig } from "../../helpers/config";
+import { mutatedConfig, prodConfig, TEST_HOST_KEY } from "../../helpers/config";
 
 let resources: RecordedResource[] = [];
 let prod: HahaConfig;
@@ -21,7 +21,7 @@ let components: { storage: ReplicatedStorage; unsafe: ReplicatedStorage };
 
 const layer = (c: HahaConfig) => {
   const members = clusterMembers(c);
-  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: "root", port: 22, privateKey: "<secret:sshPrivateKey>" }));
+  const connections: GuestConnection[] = members.map((m) => ({ host: m.name, address: m.address, user: "root", port: 22, privateKey: "<secret:sshPrivateKey>", hostKey: TEST_HOST_KEY }));
   return { config: c, members, connections };
 };
 const urnOf = (type: string, name: string) => resources.find((r) => r.type === type && r.name === name)?.urn;
