@@ -8,11 +8,13 @@ import { HostStep } from "./step";
 export const CLUSTER_PACKAGES: Record<string, string> = {
   pacemaker: "the cluster resource manager that places every service",
   corosync: "membership and quorum",
-  pcs: "cluster bootstrap (host auth) and the atomic CIB push",
+  // Only a Recommends of pacemaker: --no-install-recommends drops it, and with it every tool
+  // the CIB push, the storage steps and the linbit, controld and fence-peer agents call.
+  "pacemaker-cli-utils": "cibadmin, crm_verify, crm_attribute, crm_node, crm_resource, crm_mon: the CIB push and the agents' own calls",
   "resource-agents": "ocf:heartbeat agents: IPaddr2, Filesystem, docker, nfsserver, exportfs",
   "fence-agents": "fence_pve and fence_ipmilan",
   sbd: "watchdog self-fencing on the guest's i6300esb",
-  "drbd-utils": "drbdadm and the crm-fence-peer.9.sh handlers",
+  "drbd-utils": "drbdadm, drbdsetup, the ocf:linbit:drbd agent and the crm-fence-peer handlers",
   "ocfs2-tools": "mkfs.ocfs2 and the o2cb/dlm user space",
   "dlm-controld": "the distributed lock manager OCFS2 needs under Pacemaker",
   "nfs-kernel-server": "the HA NFS export",

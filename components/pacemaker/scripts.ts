@@ -9,6 +9,9 @@ export const CIB_PUSH_PATH = "/usr/local/sbin/haha-cib-push";
 export const MEMBER_MARKER_DIR = "/var/lib/haha";
 
 /** Properties the cluster maintains itself in cib-bootstrap-options; a push keeps their live values. */
+/** What the push script calls from pacemaker-cli-utils; it checks each is there before anything else. */
+export const CIB_PUSH_TOOLS = ["cibadmin", "crm_attribute", "crm_node", "crm_verify"];
+
 export const CLUSTER_MAINTAINED_PROPERTIES = ["dc-version", "cluster-infrastructure", "cluster-name", "have-watchdog", "last-lrm-refresh"];
 
 const script = (lines: string[]) => lines.join("\n") + "\n";
@@ -32,31 +35,43 @@ export interface CibPushOptions {
  *
  * Every member runs it when the file changes. The digest of the applied file is stored in the
  * cluster property haha-cib-sha256 by that same replace; members start in node-id order a few
- * seconds apart, so the first member that is up applies and the others find the digest live and
- * do nothing. A member without a running Pacemaker skips (it syncs the CIB when it joins); a
- * member that runs Pacemaker without quorum refuses (a minority must not change the config).
+ * seconds apart, so the first member applies and the others find the digest live and do
+ * nothing. The cluster start step runs before it on every member, so a member whose Pacemaker
+ * does not answer within the wait fails the step (naming what is missing) instead of reporting
+ * success for a CIB nobody applied; a member that runs Pacemaker without quorum refuses (a
+ * minority must not change the config).
  */
 export function renderCibPushScript(o: CibPushOptions): string {
   const tries = Math.max(1, Math.ceil(o.waitS / 2));
   const stagger = Math.max(0, (o.nodeId - 1) * o.staggerS);
   return script([
-    "#!/bin/sh",
+    "#!/bin/bash",
     "# Rendered by HAHA: pushes the rendered CIB into the cluster atomically (see docs/pacemaker.md).",
-    "set -eu",
+    "set -euo pipefail",
     `cib=${shq(o.cibPath)}`,
     `prop=${shq(CIB_DIGEST_PROPERTY)}`,
     'me=$(uname -n)',
-    'sum=$(sha256sum "$cib" | cut -d " " -f 1)',
     'say() { echo "haha-cib-push on $me: $*"; }',
+    "",
+    "# 0. The tools this script calls: without them nothing below can do its work.",
+    `for tool in ${CIB_PUSH_TOOLS.join(" ")}; do`,
+    '  if ! command -v "$tool" >/dev/null 2>&1; then',
+    '    say "$tool is not installed (Debian package pacemaker-cli-utils): the CIB is NOT applied" >&2',
+    "    exit 1",
+    "  fi",
+    "done",
+    'if [ ! -r "$cib" ]; then say "$cib is missing: the CIB is NOT applied" >&2; exit 1; fi',
+    'sum=$(sha256sum "$cib" | cut -d " " -f 1)',
     "",
     "# 1. This member's Pacemaker must answer, with quorum; wait for it after a fresh start.",
     "i=0",
     'until cibadmin --query --scope nodes >/dev/null 2>&1 && [ "$(crm_node --quorum 2>/dev/null)" = 1 ]; do',
     "  i=$((i + 1))",
     `  if [ "$i" -ge ${tries} ]; then`,
-    "    if ! cibadmin --query --scope nodes >/dev/null 2>&1; then",
-    '      say "Pacemaker does not run here; a member that runs it applies $sum, this one syncs it when it joins"',
-    "      exit 0",
+    "    if ! err=$(cibadmin --query --scope nodes 2>&1 >/dev/null); then",
+    "      err=$(printf '%s' \"$err\" | tr '\\n' ' ')",
+    `      say "Pacemaker does not answer after ${o.waitS} s (cibadmin --query: $err); is pacemaker.service running? The CIB $sum is NOT applied" >&2`,
+    "      exit 1",
     "    fi",
     '    say "no quorum: refusing to change the configuration of a minority partition" >&2',
     "    exit 1",

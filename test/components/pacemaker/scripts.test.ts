@@ -31,7 +31,7 @@ function setQuorum(q: 0 | 1) {
 }
 
 function push(env: Record<string, string> = {}) {
-  const r = spawnSync("sh", [script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CIB_file: live, TMPDIR: dir, ...env } });
+  const r = spawnSync("bash", [script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CIB_file: live, TMPDIR: dir, ...env } });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -118,10 +118,20 @@ describe("haha-cib-push", () => {
     assert.equal(fs.readFileSync(live, "utf8"), before);
   });
 
-  it("skips on a member where Pacemaker does not run: another member applies the CIB", () => {
+  it("fails, naming what is missing, when Pacemaker does not answer after its wait", () => {
     const r = push({ CIB_file: path.join(dir, "no-such-cib.xml") });
-    assert.equal(r.status, 0, r.out);
-    assert.match(r.out, /Pacemaker does not run here/);
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /Pacemaker does not answer after 2 s \(cibadmin --query: .+\); is pacemaker.service running\? The CIB [0-9a-f]{64} is NOT applied/);
+  });
+
+  it("fails, naming the package, when the Pacemaker tools are not installed", () => {
+    // Only what the script needs before its tool check: no cibadmin, no crm_* on PATH.
+    const bare = path.join(dir, "bare-bin");
+    fs.mkdirSync(bare, { recursive: true });
+    for (const t of ["uname"]) fs.symlinkSync(spawnSync("bash", ["-c", `command -v ${t}`], { encoding: "utf8" }).stdout.trim(), path.join(bare, t));
+    const r = spawnSync("/bin/bash", [script], { encoding: "utf8", env: { PATH: bare, CIB_file: live, TMPDIR: dir } });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /cibadmin is not installed \(Debian package pacemaker-cli-utils\): the CIB is NOT applied/);
   });
 
   it("lets members try in node-id order, a few seconds apart", () => {
@@ -157,7 +167,7 @@ describe("cluster start", () => {
   it("is valid shell, enables sbd before corosync starts, and corosync before pacemaker", () => {
     const text = renderClusterStart({ clusterName: "haha", sbd: true });
     for (const s of [text, renderCorosyncReload("haha"), renderCibPushScript({ cibPath: "/etc/haha/cib.xml", nodeId: 2, staggerS: 5, waitS: 120 })]) {
-      const r = spawnSync("sh", ["-n"], { input: s, encoding: "utf8" });
+      const r = spawnSync("bash", ["-n"], { input: s, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
     }
     const at = (needle: string) => text.indexOf(needle);

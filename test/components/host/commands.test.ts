@@ -1,0 +1,113 @@
+// Every command a cluster member runs (each remote command's script and each shipped executable)
+// must be installed there: found by the real shell parser, resolved to its Debian package by dpkg
+// on this Debian 12 machine, and that package must be part of the base system or be pulled in by
+// the package step (apt-cache's own dependency resolution of CLUSTER_PACKAGES, no Recommends).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { before, describe, it } from "node:test";
+import { CLUSTER_PACKAGES } from "../../../components/host/packages";
+import { runProgram } from "../../../plan/mocks";
+import type { RecordedResource } from "../../../plan/types";
+import { clusterMembers } from "../../../stacks/config/members";
+import { readStackFile } from "../../../stacks/config/load";
+import { PROD_STACK_FILE, prodConfig } from "../../helpers/config";
+import { scriptCommands } from "../../helpers/shell";
+
+const sh = (cmd: string) => spawnSync("bash", ["-c", cmd], { encoding: "utf8", env: { ...process.env, PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` } });
+
+/** What the guest's shell runs without any package: bash's builtins and keywords. */
+const BUILTINS = new Set(sh("compgen -b; compgen -k").stdout.split("\n").filter(Boolean));
+
+/**
+ * Commands of packages this machine does not install (so dpkg cannot be asked): the package
+ * that ships them in Debian 12; the test still requires that package to be installed there.
+ */
+const NOT_INSTALLED_HERE: Record<string, string> = { docker: "docker.io", modprobe: "kmod" };
+
+function packageOf(cmd: string): string | undefined {
+  const where = cmd.startsWith("/") ? cmd : sh(`command -v ${cmd}`).stdout.trim();
+  if (!where.startsWith("/")) return undefined;
+  const real = fs.existsSync(where) ? fs.realpathSync(where) : where;
+  // usrmerge: dpkg knows a file under the path its package ships it at (/sbin or /usr/sbin).
+  const candidates = [...new Set([where, real, ...[where, real].map((p) => (p.startsWith("/usr/") ? p.slice(4) : `/usr${p}`))])];
+  for (const p of candidates) {
+    const r = sh(`dpkg -S ${p} 2>/dev/null`);
+    if (r.status === 0) return r.stdout.split(":")[0]!.split(",")[0]!.trim();
+  }
+  return undefined;
+}
+
+/** What `apt-get install --no-install-recommends` of the list pulls in (Depends and PreDepends, recursively). */
+function installedBy(packages: string[]): Set<string> {
+  const r = sh(`apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances ${packages.join(" ")}`);
+  assert.equal(r.status, 0, r.stderr);
+  const out = new Set(packages);
+  for (const line of r.stdout.split("\n")) {
+    const m = /^(?:\s+(?:Pre)?Depends: )?<?([a-z0-9][a-z0-9+.-]+)(?::any)?>?$/.exec(line.replace(/^\s*\|/, "  "));
+    if (m) out.add(m[1]!);
+  }
+  return out;
+}
+
+/** In every Debian install: Essential, or of priority required or important. */
+function basePackage(pkg: string): boolean {
+  const r = sh(`dpkg-query -W -f='\${Priority} \${Essential}' ${pkg} 2>/dev/null`);
+  return /^(required|important) |yes$/.test(r.stdout.trim());
+}
+
+let resources: RecordedResource[] = [];
+const scripts: { where: string; text: string }[] = [];
+const shipped = new Map<string, Set<string>>();
+
+before(async () => {
+  ({ resources } = await runProgram("prod", readStackFile(PROD_STACK_FILE), false));
+  const c = prodConfig();
+  const members = new Set(clusterMembers(c).map((m) => m.address));
+  const mount = c.storage.nfs.mountPoint;
+  for (const r of resources) {
+    if (r.type !== "command:remote:Command") continue;
+    const host = (r.inputs.connection as { host?: string } | undefined)?.host;
+    if (!host || !members.has(host)) continue;
+    if (typeof r.inputs.create === "string") scripts.push({ where: `${r.name} (create)`, text: r.inputs.create });
+    // A shell script shipped to the guest's own filesystem is run there (the CIB push); the
+    // probes on the shared mount run inside their containers, with the image's tools.
+    const target = /mv -f "\$tmp" '([^']+)'/.exec(String(r.inputs.create))?.[1];
+    if (typeof r.inputs.stdin === "string" && /^#!\/bin\/(ba)?sh\n/.test(r.inputs.stdin) && target && !target.startsWith(`${mount}/`)) {
+      scripts.push({ where: `${r.name} (shipped file)`, text: r.inputs.stdin });
+      shipped.set(host, (shipped.get(host) ?? new Set()).add(target));
+    }
+  }
+});
+
+describe("commands the cluster members run", () => {
+  it("finds the scripts of the plan (sanity: the walk sees the CIB push and the storage steps)", () => {
+    assert.ok(scripts.length > 40, `${scripts.length} scripts`);
+    assert.ok(scripts.some((s) => s.text.includes("cibadmin --replace")));
+    assert.ok(scripts.some((s) => s.text.includes("drbdadm")));
+  });
+
+  it("are each installed by the package step or part of every Debian system", () => {
+    const installs = installedBy(Object.keys(CLUSTER_PACKAGES));
+    const missing: string[] = [];
+    const allShipped = new Set([...shipped.values()].flatMap((s) => [...s]));
+    const seen = new Map<string, string>();
+    for (const s of scripts) {
+      const { commands, functions } = scriptCommands(s.text, s.where);
+      for (const cmd of commands) {
+        if (BUILTINS.has(cmd) || functions.includes(cmd) || allShipped.has(cmd) || seen.has(cmd)) continue;
+        const pkg = packageOf(cmd) ?? NOT_INSTALLED_HERE[cmd];
+        seen.set(cmd, pkg ?? "?");
+        if (pkg === undefined) missing.push(`${cmd} (in ${s.where}): no Debian package ships it`);
+        else if (!installs.has(pkg) && !basePackage(pkg)) missing.push(`${cmd} (in ${s.where}): from ${pkg}, which the package step does not install`);
+      }
+    }
+    assert.deepEqual(missing, [], [...seen].map(([c, p]) => `${c}=${p}`).join(" "));
+  });
+
+  it("include what Pacemaker's agents and the CIB push need, which apt leaves out without Recommends", () => {
+    const installs = installedBy(Object.keys(CLUSTER_PACKAGES));
+    assert.ok(installs.has("pacemaker-cli-utils"), "cibadmin, crm_verify, crm_attribute, crm_node: the CIB push, ocf:linbit:drbd, ocf:pacemaker:controld, crm-fence-peer");
+    assert.ok(!installs.has("pcs"), "pcs (and pcsd on 2224) is not needed: the CIB push uses cibadmin");
+  });
+});
