@@ -142,13 +142,30 @@ export class Lab {
     return guest;
   }
 
-  sshArgs(host: string, port = 22, user = "root", connectTimeoutS = 10): string[] {
-    return ["netns", "exec", NS, "ssh", "-i", this.key, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", `ConnectTimeout=${connectTimeoutS}`, "-o", "ServerAliveInterval=15", "-o", "StrictHostKeyChecking=accept-new", "-o", `UserKnownHostsFile=${path.join(this.runDir, "known_hosts")}`, "-o", "LogLevel=ERROR", `${user}@${host}`];
+  /**
+   * OpenSSH client arguments. With a pinned host key (the command provider's connection.hostKey)
+   * the guest must present exactly that key; without one, the first key seen is accepted.
+   */
+  sshArgs(host: string, port = 22, user = "root", connectTimeoutS = 10, hostKey?: string): string[] {
+    let known = path.join(this.runDir, "known_hosts");
+    let strict = "accept-new";
+    if (hostKey) {
+      known = path.join(this.runDir, `known_hosts.pinned.${host}`);
+      fs.writeFileSync(known, `${port === 22 ? host : `[${host}]:${port}`} ${hostKey.trim()}\n`, { mode: 0o600 });
+      strict = "yes";
+    }
+    return ["netns", "exec", NS, "ssh", "-i", this.key, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", `ConnectTimeout=${connectTimeoutS}`, "-o", "ServerAliveInterval=15", "-o", `StrictHostKeyChecking=${strict}`, "-o", `UserKnownHostsFile=${known}`, "-o", "LogLevel=ERROR", `${user}@${host}`];
   }
 
   /** One command on a guest over real SSH (the remote user's shell runs it, as the command provider's session does). */
-  ssh(host: string, script: string, opts: { stdin?: string; port?: number; user?: string; timeoutMs?: number; connectTimeoutS?: number } = {}): Promise<RunResult> {
-    return run("ip", [...this.sshArgs(host, opts.port, opts.user, opts.connectTimeoutS), script], { input: opts.stdin, timeoutMs: opts.timeoutMs ?? 15 * 60_000 });
+  async ssh(host: string, script: string, opts: { stdin?: string; port?: number; user?: string; timeoutMs?: number; connectTimeoutS?: number; hostKey?: string; dialAttempts?: number } = {}): Promise<RunResult> {
+    // As the command provider: a failed dial is retried (dialErrorLimit), a failed command is not.
+    for (let attempt = 1; ; attempt++) {
+      const r = await run("ip", [...this.sshArgs(host, opts.port, opts.user, opts.connectTimeoutS, opts.hostKey), script], { input: opts.stdin, timeoutMs: opts.timeoutMs ?? 15 * 60_000 });
+      const dialFailed = r.code === 255 && r.stdout === "" && /Connection (refused|timed out|closed by)|No route to host|kex_exchange_identification|Connection reset/.test(r.stderr);
+      if (!dialFailed || attempt >= (opts.dialAttempts ?? 1)) return r;
+      await sleep(2000);
+    }
   }
 
   async waitSsh(g: Guest, timeoutMs: number): Promise<boolean> {

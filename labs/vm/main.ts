@@ -124,7 +124,10 @@ export async function main(argv: string[]): Promise<number> {
     await phase("boot the guests as Proxmox would", () => boot(lab, vms, resources, image, report, log));
     report.lab.accel = fs.existsSync("/sys/module/kvm_intel") || fs.existsSync("/sys/module/kvm_amd") ? "kvm" : "tcg (software emulation: timings are not a home's)";
 
-    const runner = (s: Step, script: string, stdin: string | undefined) => lab.ssh(s.host, script, { stdin, port: s.port, user: s.user, timeoutMs: 25 * 60_000 });
+    const runner = (s: Step, script: string, stdin: string | undefined) => {
+      const c = s.inputs.connection as { hostKey?: string; dialErrorLimit?: number; perDialTimeout?: number } | undefined;
+      return lab.ssh(s.host, script, { stdin, port: s.port, user: s.user, timeoutMs: 25 * 60_000, hostKey: c?.hostKey, dialAttempts: c?.dialErrorLimit ?? 10, connectTimeoutS: c?.perDialTimeout ?? 10 });
+    };
     const stateFile = path.join(RUN, "state.json");
     const first = await phase(`deploy: ${steps.length} steps in dependency order`, () => deploy(steps, stateFile, runner, redact, log));
     recordSteps(report, first);
