@@ -155,6 +155,27 @@ export async function main(argv: string[]): Promise<number> {
       report.checks.push({ name: "forced re-run of every step succeeds, restarts nothing, changes no file", ok: !forced.failed && diff.length === 0, evidence: forced.failed ? `step ${forced.failed.name} failed: ${forced.failed.output}` : `restarted: ${report.rerun.restarts.join(", ") || "nothing"}; files changed: ${report.rerun.changedFiles.join(", ") || "none"}` });
     });
 
+    if (!first.failed) {
+      await phase("changed config: corosync token +100 ms re-runs exactly the steps whose inputs changed", async () => {
+        const doc = parseYaml(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, { corosync?: { tokenMs?: number } }> };
+        const cl = doc.config["haha:cluster"];
+        if (!cl?.corosync?.tokenMs) throw new LabBroke("the lab stack sets no haha:cluster.corosync.tokenMs to change");
+        cl.corosync.tokenMs += 100;
+        const changedFile = path.join(OUT, "Pulumi.lab-vm-changed.yaml");
+        fs.writeFileSync(changedFile, stringify(doc));
+        const changed = await plan(changedFile, log);
+        const cs = guestSteps(changed.planned);
+        const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as Record<string, Record<string, unknown>>;
+        const expected = cs.filter((s) => actionFor(s, state[s.urn]) !== "same").map((s) => s.name);
+        const r = await deploy(cs, stateFile, runner, redact, log);
+        report.rerun.changedConfig = { change: "haha:cluster.corosync.tokenMs +100", steps: r.executed.map((e) => `${e.host} ${e.name} (${e.action})`) };
+        report.checks.push({ name: "changed config re-runs exactly the steps whose inputs changed", ok: !r.failed && r.executed.length === expected.length && expected.length > 0, evidence: r.failed ? `step ${r.failed.name} failed: ${r.failed.output}` : `re-ran ${r.executed.length}: ${r.executed.map((e) => e.name).join(", ")}` });
+        report.checks.push(await check(lab, "cluster stays up through the changed config", config.nodes.map((n) => n.guest.address), "corosync-quorumtool -s | grep -Eq '^Quorate: +Yes' && crm_mon -1 -r", redact));
+        // Back to the stack as declared, so the checks below see it.
+        await deploy(guestSteps((await plan(stackFile, log)).planned), stateFile, runner, redact, log);
+      });
+    }
+
     await phase("converged checks on the guests", async () => {
       for (const c of convergedChecks(config)) report.checks.push(await check(lab, c.name, c.hosts, c.script, redact));
       for (const c of report.checks.slice(-convergedChecks(config).length)) log(`check ${c.ok ? "ok  " : "FAIL"} ${c.name}`);

@@ -10,7 +10,7 @@ export interface LabReport {
   /** The guest kernel package (and release) the image the stack declares boots. */
   kernel: string;
   checks: CheckResult[];
-  rerun: { stepsExecuted: number; forcedSteps: number; restarts: string[]; changedFiles?: string[] };
+  rerun: { stepsExecuted: number; forcedSteps: number; restarts: string[]; changedFiles?: string[]; changedConfig?: { change: string; steps: string[] } };
   scenarios: { name: string; ok: boolean; fenced: string[]; seconds: number }[];
   records: { acknowledged: number; found: number; lost: number; duplicated: number };
   notRun: { what: string; why: string }[];
@@ -35,7 +35,6 @@ export function notRunDefaults(stoppedAt?: string): { what: string; why: string 
     { what: "Proxmox host side (bonds, bridges, PCI mappings, users/ACLs, cloud image download, backup storage)", why: "the lab plays Proxmox: it boots each VmLegacy itself; the host resources are the Proxmox API's, not a guest's" },
     { what: "container images pulled by digest from an in-lab registry", why: "the lab stack's services carry the prod image references (the config requires every service); the in-lab registry and images (labs/common/images.ts, branch lab-ns) are not merged yet, so every RemoteImage pull fails on a lab with no route out" },
     { what: "storage failover scenarios with the numbered-record writer (power off the NFS server, each diskful member, cable pull, two of three lost)", why: "they need a converged cluster and fencing through fence_pve against the fake Proxmox API (labs/common/fake-pve.ts, branch lab-ns, not merged yet)" },
-    { what: "changed-config re-run (a Mosquitto ACL, a corosync token)", why: "not implemented in this round" },
     { what: "voice guest (Ollama on a GPU)", why: "the lab stack declares no voice: no GPU to pass through under qemu" },
   ];
   if (stoppedAt) out.push({ what: "everything after the failing step", why: stoppedAt });
