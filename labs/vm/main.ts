@@ -263,11 +263,11 @@ async function check(lab: Lab, name: string, hosts: string[], script: string, re
 
 type Snapshot = Record<string, string[]>;
 
-/** Per guest: every running service with its start time and restart count, and the files changed in /etc. */
+/** Per guest: every running service with its main pid, restart count and start time, and the content hash of every file under /etc and /usr/local. */
 async function snapshot(lab: Lab, c: HahaConfig): Promise<Snapshot> {
   const out: Snapshot = {};
   for (const n of c.nodes) {
-    const r = await lab.ssh(n.guest.address, "for u in $(systemctl list-units --type=service --state=running --no-legend --plain | awk '{print $1}'); do echo \"$u $(systemctl show -p MainPID,NRestarts,ActiveEnterTimestampMonotonic --value \"$u\" | paste -sd' ')\"; done; [ -e /run/lab-vm-mark ] && find /etc /srv -xdev -type f -newer /run/lab-vm-mark 2>/dev/null | sed 's/^/changed: /'; touch /run/lab-vm-mark", { timeoutMs: 60_000 });
+    const r = await lab.ssh(n.guest.address, "for u in $(systemctl list-units --type=service --state=running --no-legend --plain | awk '{print $1}'); do echo \"$u $(systemctl show -p MainPID,NRestarts,ActiveEnterTimestampMonotonic --value \"$u\" | paste -sd' ')\"; done; find /etc /usr/local -xdev -type f -exec md5sum {} + 2>/dev/null | sed 's/^/changed: /'", { timeoutMs: 60_000 });
     out[n.guest.name] = r.stdout.split("\n").filter(Boolean);
   }
   return out;
