@@ -46,10 +46,15 @@ export interface ClusterIntent {
 
 /** On `haha:storage:ReplicatedStorage`: where the data lives and how it is protected. */
 export interface StorageIntent {
+  /** "8.4" (Debian's kernel: two replicas, no DRBD quorum) or "9" (LINBIT: DRBD quorum, diskless tiebreaker). */
+  version: string;
   replicas: { member: string; host: string }[];
+  /** DRBD's diskless tiebreakers (DRBD 9 only; under 8.4 the third member is no DRBD node). */
   diskless: { member: string; host: string }[];
   protocol: string;
+  /** DRBD's own quorum: majority/all/off under 9; "none" under 8.4, which has no DRBD quorum. */
   quorum: string;
+  /** "none" under 8.4. */
   onNoQuorum: string;
   fencing: string;
   allowTwoPrimaries: boolean;

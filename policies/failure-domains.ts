@@ -61,7 +61,8 @@ export function analyseFailureDomains(m: DomainModel): DomainOutcome[] {
     const replicasUp = m.storage.replicas.filter((r) => reachable(r.host));
     if (replicasUp.length === 0) add("storage", `no DRBD replica reachable (replicas on ${listOf(m.storage.replicas.map((r) => r.host)) || "no host"})`);
     const drbdUp = drbdNodes.filter((n) => reachable(n.host)).length;
-    const drbdQuorum = m.storage.quorum === "off" || (m.storage.quorum === "all" ? drbdUp === drbdNodes.length : 2 * drbdUp > drbdNodes.length);
+    // DRBD 8.4 ("none") has no quorum to lose: Pacemaker's quorum, checked above, decides.
+    const drbdQuorum = m.storage.quorum === "off" || m.storage.quorum === "none" || (m.storage.quorum === "all" ? drbdUp === drbdNodes.length : 2 * drbdUp > drbdNodes.length);
     if (replicasUp.length > 0 && !drbdQuorum) add("drbd-quorum", `DRBD loses its quorum (${drbdUp} of ${drbdNodes.length} nodes, quorum ${m.storage.quorum}) and stops I/O`);
 
     const placeable = quorum && replicasUp.length > 0 && drbdQuorum;

@@ -45,6 +45,7 @@ export const clusterIntent = z.object({
 
 const placedMember = z.object({ member: name, host: name });
 export const storageIntent = z.object({
+  version: z.string(),
   replicas: z.array(placedMember),
   diskless: z.array(placedMember),
   protocol: z.string(),

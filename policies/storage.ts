@@ -1,7 +1,9 @@
 // storage-replication: the household's data (Home Assistant's config and recorder, Zigbee
 // network state) lives on DRBD. It survives a host only with a second diskful replica on another
 // host, written synchronously (protocol C), with STONITH-backed fencing when both replicas are
-// primary (OCFS2), and DRBD quorum so a cut-off replica stops writing instead of diverging.
+// primary (OCFS2). Under DRBD 9, DRBD quorum so a cut-off replica stops writing instead of
+// diverging; under DRBD 8.4 (no DRBD quorum) resource-and-stonith fencing, always, since only
+// Pacemaker's quorum and fencing then keep a cut-off replica from writing on its own.
 import type { EnforcementLevel } from "@pulumi/policy";
 import { Finding, intentProblems, listOf, RuleConfig, StackRule, stackPolicy } from "./rule";
 import { T } from "./types";
@@ -30,7 +32,13 @@ function check(view: StackView, config: RuleConfig): Finding[] {
     } else if (!s.allowTwoPrimaries && s.fencing === "dont-care") {
       at('DRBD fencing "dont-care": a cut-off primary keeps writing', "set haha:storage.drbd.fencing to resource-and-stonith (or resource-only)");
     }
-    if (s.quorum === "off" || s.quorum === "") {
+    if (s.version === "8.4") {
+      // With two primaries the rule above has said so already.
+      if (s.fencing !== "resource-and-stonith" && !s.allowTwoPrimaries) {
+        at(`DRBD 8.4 has no quorum of its own and fencing is "${s.fencing}": a replica cut off from its peer keeps writing and the data diverges`, "set haha:storage.drbd.fencing to resource-and-stonith");
+      }
+      if (s.replicas.length > 2) at(`${s.replicas.length} diskful replicas with DRBD 8.4, which connects two hosts per resource`, 'keep two nodes with drbdDisk, or set haha:storage.drbd.version to "9"');
+    } else if (s.quorum === "off" || s.quorum === "" || s.quorum === "none") {
       at("DRBD quorum is off: a replica cut off from the others keeps accepting writes and the data diverges", "set haha:storage.drbd.quorum to majority");
     } else if (s.quorum === "majority") {
       const nodeHosts = new Set([...s.replicas, ...s.diskless].map((n) => n.host));
@@ -48,7 +56,8 @@ function check(view: StackView, config: RuleConfig): Finding[] {
 export const storageReplicationRule: StackRule = {
   kind: "stack",
   name: "storage-replication",
-  description: "At least two diskful DRBD replicas on different hosts, protocol C, fencing resource-and-stonith with two primaries, DRBD quorum set.",
+  description:
+    "At least two diskful DRBD replicas on different hosts, protocol C, fencing resource-and-stonith with two primaries; DRBD 9: DRBD quorum set over three hosts; DRBD 8.4: resource-and-stonith always (it has no quorum).",
   defaultLevel: "mandatory",
   waivable: true,
   configSchema: {

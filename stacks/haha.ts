@@ -1,7 +1,7 @@
 // Composes the whole smart home from a validated config: Proxmox hosts and guests, then the
 // packages, corosync membership, storage, services and finally the one CIB that ties them.
 import { GuestConnection } from "../components/host/connection";
-import { GuestPackages } from "../components/host/packages";
+import { clusterPackages, GuestPackages } from "../components/host/packages";
 import { ClusterCib, ClusterMembership } from "../components/pacemaker";
 import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../components/proxmox";
 import { ServiceConfigs, ServiceCredentials, ServiceSet, VoiceAssistant } from "../components/services";
@@ -35,7 +35,7 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   const connections: GuestConnection[] = members.map((m, i) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey, hostKey: guests[i]!.hostPublicKey }));
   const layer = { config: c, members, connections };
 
-  const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]! }, { dependsOn: [guests[i]!] }));
+  const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]!, packages: clusterPackages(c) }, { dependsOn: [guests[i]!] }));
   const membership = new ClusterMembership("cluster", layer, { dependsOn: packages });
   const storage = new ReplicatedStorage("storage", layer, { dependsOn: [membership] });
   const services = new ServiceSet("services", layer, { dependsOn: [storage] });

@@ -1,5 +1,6 @@
 // The Debian packages every cluster guest needs, installed once and again only when the list changes.
 import * as pulumi from "@pulumi/pulumi";
+import type { HahaConfig } from "../../stacks/config/schema";
 import { HahaComponent } from "../component";
 import { GuestConnection, shq } from "./connection";
 import { HostStep } from "./step";
@@ -24,6 +25,16 @@ export const CLUSTER_PACKAGES: Record<string, string> = {
   "mosquitto-clients": "mosquitto_sub for the broker's authenticated monitor",
   curl: "HTTP probes of Home Assistant, Node-RED and the ESPHome dashboard",
 };
+
+/** DRBD 9 (haha:storage.drbd.version "9"): LINBIT's module and tools, from LINBIT's repository. */
+export const DRBD9_PACKAGES: Record<string, string> = {
+  "drbd-dkms": "the DRBD 9 kernel module (Debian's kernel has 8.4); from LINBIT's apt repository, which the user adds (docs/storage.md); not tested here",
+};
+
+/** The packages of a cluster member for this config. */
+export function clusterPackages(c: Pick<HahaConfig, "storage">): Record<string, string> {
+  return c.storage.drbd.version === "9" ? { ...CLUSTER_PACKAGES, ...DRBD9_PACKAGES } : CLUSTER_PACKAGES;
+}
 
 export interface GuestPackagesArgs {
   connection: GuestConnection;

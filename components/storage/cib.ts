@@ -37,6 +37,10 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
   const id = STORAGE_IDS;
   const drbdId = id.drbd(drbd.resource);
   const drbdCloneId = id.drbdClone(drbd.resource);
+  // DRBD 9 runs on every member (the third one diskless, for DRBD's quorum); 8.4 only on the
+  // two diskful members: the third member is no host of the resource, a Pacemaker vote only.
+  const v9 = drbd.version === "9";
+  const drbdMembers = v9 ? members : diskful;
 
   const drbdPrimitive: Primitive = {
     kind: "primitive",
@@ -52,7 +56,7 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
       op("demote", 0, 90, "agent's advertised minimum"),
       op("notify", 0, 90, "agent's advertised minimum"),
       op("monitor", 10, 20, "promoted instance: the agent's default interval; node loss itself is detected by corosync", { role: "Promoted" }),
-      op("monitor", 20, 20, "unpromoted instance (the tiebreaker): a different interval than the promoted monitor, as Pacemaker requires", { role: "Unpromoted" }),
+      op("monitor", 20, 20, "unpromoted instance (the tiebreaker, or a replica not yet promoted): a different interval than the promoted monitor, as Pacemaker requires", { role: "Unpromoted" }),
     ],
     expectedStartS: t(5, "estimate: attach the local NVMe and connect to two peers on one LAN; not on the failover path (the survivor stays primary)"),
   };
@@ -183,7 +187,9 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
       meta: {
         "promoted-max": t(Math.max(1, diskful.length), "every diskful member primary: OCFS2 is mounted on each of them (DRBD allow-two-primaries)"),
         "promoted-node-max": t(1, "one instance per member"),
-        "clone-max": t(members.length, "DRBD runs on every member: the diskless tiebreaker's vote is what keeps quorum when a replica is lost"),
+        "clone-max": v9
+          ? t(members.length, "DRBD 9 runs on every member: the diskless tiebreaker's vote is what keeps DRBD's quorum when a replica is lost")
+          : t(drbdMembers.length, "DRBD 8.4 runs on the diskful members only: the third member is no host of the resource"),
         "clone-node-max": t(1, "one instance per member"),
         notify: t(true, "the linbit agent needs pre/post notifications to track its peers"),
         interleave: t(true, "each member's OCFS2 waits for its own DRBD instance, not for every instance"),
@@ -212,15 +218,25 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
 
   const constraints: Constraint[] = [
     ...diskless.map(
-      (m): Constraint => ({
-        kind: "location",
-        id: `loc-${drbdId}-not-promoted-on-${m.name}`,
-        rsc: drbdCloneId,
-        node: m.name,
-        score: "-INFINITY",
-        role: "Promoted",
-        reason: `${m.name} is the diskless tiebreaker: it votes, it never serves the data`,
-      }),
+      (m): Constraint =>
+        v9
+          ? {
+              kind: "location",
+              id: `loc-${drbdId}-not-promoted-on-${m.name}`,
+              rsc: drbdCloneId,
+              node: m.name,
+              score: "-INFINITY",
+              role: "Promoted",
+              reason: `${m.name} is the diskless tiebreaker: it votes, it never serves the data`,
+            }
+          : {
+              kind: "location",
+              id: `loc-${drbdId}-not-on-${m.name}`,
+              rsc: drbdCloneId,
+              node: m.name,
+              score: "-INFINITY",
+              reason: `${m.name} holds no replica and is no host of the DRBD 8.4 resource: a Pacemaker vote only`,
+            },
     ),
     ...diskless.map(
       (m): Constraint => ({

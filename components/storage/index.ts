@@ -1,6 +1,7 @@
-// The storage layer: DRBD 9 replicated across the diskful members with the third member as
-// diskless quorum tiebreaker, OCFS2 on top (dual-primary, dlm), exported over NFS behind the
-// storage VIP and mounted on every member. Renderers are pure (drbd.ts, nfs.ts, cib.ts,
+// The storage layer: DRBD replicated across the two diskful members (8.4, Debian's kernel; the
+// third member is a Pacemaker vote only), or DRBD 9 with the third member as diskless quorum
+// tiebreaker; OCFS2 on top (dual-primary, dlm), exported over NFS behind the storage VIP and
+// mounted on every member. Renderers are pure (drbd.ts, nfs.ts, cib.ts,
 // init.ts); this component only ships what they produce, with guarded, re-runnable steps.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -13,7 +14,7 @@ import type { LayerArgs } from "../layer";
 import type { CibFragment } from "../pacemaker/cib/model";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { STORAGE_IDS, storageCibFragment } from "./cib";
-import { DRBD_SECRET_MAX, drbdDevice, drbdModel, drbdModelProblems, drbdResPath, renderDrbdResource } from "./drbd";
+import { DRBD_SECRET_MAX, drbdDevice, drbdModel, drbdModelProblems, drbdResPath, renderDrbdResource, resourceHosts } from "./drbd";
 import { adjustCommand, drbdUpScript, initialSyncScript, mkfsScript } from "./init";
 import { DIRS_UNIT_PATH, NFSD_CONF_PATH, renderDirsUnit, renderNfsdConf } from "./nfs";
 
@@ -27,12 +28,15 @@ export const DRBD_SECRET_SIZE = Math.min(32, DRBD_SECRET_MAX);
 export function storageIntent(c: HahaConfig): StorageIntent {
   const nodes = c.nodes.map((n) => ({ member: n.guest.name, host: n.name, diskful: n.drbdDisk !== undefined }));
   const d = c.storage.drbd;
+  const v9 = d.version === "9";
   return {
+    version: d.version,
     replicas: nodes.filter((n) => n.diskful).map(({ member, host }) => ({ member, host })),
-    diskless: nodes.filter((n) => !n.diskful).map(({ member, host }) => ({ member, host })),
+    // Under 8.4 the members without a disk are Pacemaker votes only, not DRBD nodes.
+    diskless: v9 ? nodes.filter((n) => !n.diskful).map(({ member, host }) => ({ member, host })) : [],
     protocol: d.protocol,
-    quorum: d.quorum,
-    onNoQuorum: d.onNoQuorum,
+    quorum: v9 ? (d.quorum ?? "majority") : "none",
+    onNoQuorum: v9 ? (d.onNoQuorum ?? "io-error") : "none",
     fencing: d.fencing,
     allowTwoPrimaries: d.allowTwoPrimaries,
   };
@@ -60,7 +64,7 @@ export class ReplicatedStorage extends HahaComponent {
     const intent = storageIntent(c);
     const refused = storageRefusals(c);
     const d = c.storage.drbd;
-    super("haha:storage:ReplicatedStorage", name, { intent, refused, resource: d.resource, device: drbdDevice(d.minor), exportPath: c.storage.nfs.exportPath }, opts);
+    super("haha:storage:ReplicatedStorage", name, { intent, refused, drbdVersion: d.version, resource: d.resource, device: drbdDevice(d.minor), exportPath: c.storage.nfs.exportPath }, opts);
     this.intent = intent;
     this.refused = refused;
     this.cibFragment = storageCibFragment(c);
@@ -84,21 +88,25 @@ export class ReplicatedStorage extends HahaComponent {
     const dirsUnit = renderDirsUnit(c);
 
     const upSteps: HostStep[] = [];
+    const drbdHosts = new Set(resourceHosts(model).map((h) => h.name));
     args.members.forEach((m, i) => {
       const connection = args.connections[i]!;
       const host = model.hosts[i]!;
-      const res = new HostFile(
-        `${name}-${m.name}-drbd-res`,
-        { connection, path: drbdResPath(d.resource), content: resText, mode: "0600", secret: true, onChange: adjustCommand(d.resource) },
-        this.child(),
-      );
-      upSteps.push(
-        new HostStep(
-          `${name}-${m.name}-drbd-up`,
-          { connection, create: drbdUpScript(model, host), triggers: [d.resource, d.minor, host.disk ?? "none"] },
-          this.child({ dependsOn: [res] }),
-        ),
-      );
+      // DRBD 8.4: the member without a disk is no host of the resource, so it gets no file.
+      if (drbdHosts.has(m.name)) {
+        const res = new HostFile(
+          `${name}-${m.name}-drbd-res`,
+          { connection, path: drbdResPath(d.resource), content: resText, mode: "0600", secret: true, onChange: adjustCommand(d.resource) },
+          this.child(),
+        );
+        upSteps.push(
+          new HostStep(
+            `${name}-${m.name}-drbd-up`,
+            { connection, create: drbdUpScript(model, host), triggers: [d.version, d.resource, d.minor, host.disk ?? "none"] },
+            this.child({ dependsOn: [res] }),
+          ),
+        );
+      }
       // On every member, though it only ever starts on a diskful one: Pacemaker probes the unit
       // everywhere, and a unit that exists answers "not running" instead of "not installed".
       new HostFile(`${name}-${m.name}-nfs-dirs-unit`, { connection, path: DIRS_UNIT_PATH, content: dirsUnit, mode: "0644", onChange: "systemctl daemon-reload" }, this.child());

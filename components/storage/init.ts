@@ -11,22 +11,33 @@ const lines = (...l: (string | false | undefined)[]) => l.filter((x): x is strin
 /** drbdsetup events2 --now: DRBD's machine-readable state, one `exists <object> key:value...` line per object. */
 const EVENTS = `drbdsetup events2 --now "$res" 2>/dev/null`;
 
+/** The kernel module's major version each config version needs, and where it comes from. */
+const MODULE: Record<DrbdResourceModel["version"], { major: string; source: string }> = {
+  "8.4": { major: "8", source: "Debian's own kernel" },
+  "9": { major: "9", source: "drbd-dkms from LINBIT's repository (haha:storage.drbd.version 9)" },
+};
+
 /**
- * On every member: check the kernel modules, create metadata on a diskful member's disk only
- * when it has none, then bring the resource up unless it already is (Pacemaker runs it after
- * the first deploy). drbdmeta itself refuses create-md over an existing filesystem when it
- * cannot ask (stdin is /dev/null), so a disk with data is never initialized by accident.
+ * On every DRBD host (both diskful members under 8.4; every member under 9): check the kernel
+ * modules, create metadata on a diskful member's disk only when it has none and holds no other
+ * signature, then bring the resource up unless it already is (Pacemaker runs it after the first
+ * deploy). `create-md --force` never prompts; the blkid guard before it is what keeps a disk with
+ * data from being initialized.
  */
 export function drbdUpScript(m: DrbdResourceModel, host: DrbdHost): string {
   const disk = host.disk ?? "none";
+  const mod = MODULE[m.version];
   return lines(
-    "set -eu",
+    "set -euo pipefail",
     `res=${shq(m.resource)}`,
     `disk=${shq(disk)}`,
-    "modprobe drbd",
-    // Debian 12's in-kernel module is DRBD 8.4: no quorum, no diskless tiebreaker, no 3-node mesh.
-    `ver=$(drbdadm --version 2>/dev/null | sed -n 's/^DRBD_KERNEL_VERSION=\\([0-9][0-9]*\\)\\..*/\\1/p')`,
-    `if [ "\${ver:-0}" -lt 9 ]; then echo "DRBD kernel module \${ver:-unknown}.x is loaded; HAHA needs DRBD 9 (drbd-dkms from LINBIT): Debian's in-kernel module is 8.4" >&2; exit 1; fi`,
+    `modprobe drbd || { echo "kernel module drbd is missing: DRBD ${m.version} needs it from ${mod.source}" >&2; exit 1; }`,
+    // drbdadm reports the loaded module's version; it picks its 8.4 or 9 mode from it.
+    `ver=$(drbdadm --version 2>/dev/null | sed -n 's/^DRBD_KERNEL_VERSION=\\([0-9.]*\\)$/\\1/p')`,
+    `case "\${ver:-unknown}" in`,
+    `  ${m.version === "8.4" ? "8.4.*" : "9.*"}) ;;`,
+    `  *) echo "DRBD kernel module \${ver:-unknown} is loaded; haha:storage.drbd.version ${m.version} needs a ${m.version === "8.4" ? "8.4" : "9"}.x module (from ${mod.source})" >&2; exit 1 ;;`,
+    "esac",
     host.diskful && `modprobe ocfs2_stack_user || { echo "kernel module ocfs2_stack_user is missing: OCFS2 under Pacemaker's dlm needs it" >&2; exit 1; }`,
     host.diskful && "modprobe ocfs2",
     // The rendered file must name this host (uname -n) before anything acts on it.
@@ -34,6 +45,7 @@ export function drbdUpScript(m: DrbdResourceModel, host: DrbdHost): string {
     `if drbdsetup status "$res" >/dev/null 2>&1; then echo "DRBD resource $res is already up: nothing to do"; exit 0; fi`,
     host.diskful &&
       [
+        `if [ ! -b "$disk" ]; then echo "$disk is not a block device on $(uname -n): check haha:nodes[].drbdDisk (device, PCI mapping)" >&2; exit 1; fi`,
         "rc=0",
         `err=$(drbdadm dump-md "$res" 2>&1 >/dev/null) || rc=$?`,
         `if [ "$rc" -eq 0 ]; then`,
@@ -41,8 +53,11 @@ export function drbdUpScript(m: DrbdResourceModel, host: DrbdHost): string {
         `else`,
         `  case "$err" in`,
         `    *"No valid meta data found"*)`,
-        `      echo "no DRBD metadata on $disk: creating it"`,
-        `      drbdadm create-md "$res" </dev/null ;;`,
+        // --force skips drbdmeta's questions: the disk must be blank, which blkid proves first.
+        `      brc=0; sig=$(blkid -p -o value -s TYPE "$disk") || brc=$?`,
+        `      if [ "$brc" -ne 2 ]; then echo "$disk has no DRBD metadata but is not blank (blkid: \${sig:-exit $brc}): refusing to create metadata over it; wipe it by hand if it is really unwanted" >&2; exit 1; fi`,
+        `      echo "no DRBD metadata on $disk, which is blank: creating it"`,
+        `      drbdadm create-md --force "$res" </dev/null ;;`,
         `    *)`,
         `      printf '%s\\n' "$err" >&2`,
         `      echo "cannot read DRBD metadata on $disk (drbdadm dump-md exit $rc): refusing to create it" >&2`,
@@ -58,16 +73,35 @@ export function drbdUpScript(m: DrbdResourceModel, host: DrbdHost): string {
  * On the first diskful member only: start the initial full sync when, and only when, every
  * diskful replica is connected and none holds up-to-date data (a brand-new resource). A peer
  * that cannot be reached might hold the only good data, so the step waits for it and gives up
- * rather than guess. Any later run finds an UpToDate replica and does nothing.
+ * rather than guess. Any later run finds an UpToDate replica and does nothing. 8.4 reports its
+ * one connection with `drbdadm cstate`/`dstate` ("Inconsistent/Inconsistent": local/peer); 9
+ * reports every connection through `drbdsetup events2`.
  */
 export function initialSyncScript(m: DrbdResourceModel, waitS = 300): string {
   const self = m.hosts.find((h) => h.diskful);
   const peers = m.hosts.filter((h) => h.diskful && h !== self).map((h) => h.name);
+  const head = ["set -euo pipefail", `res=${shq(m.resource)}`, `peers=${shq(peers.join(" "))}`, `deadline=$(( $(date +%s) + ${waitS} ))`];
+  const tail = [`echo "no replica of $res holds data yet: starting the initial full sync from this member"`, `drbdadm primary --force "$res"`, `drbdadm secondary "$res"`];
+  if (m.version === "8.4") {
+    return lines(
+      ...head,
+      `if [ -n "$peers" ]; then`,
+      `  until [ "$(drbdadm cstate "$res" 2>/dev/null)" = Connected ]; do`,
+      `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "replica $peers is not connected after ${waitS} s (cstate $(drbdadm cstate "$res" 2>&1)): refusing to decide which data is good without it" >&2; exit 1; fi`,
+      "    sleep 2",
+      "  done",
+      "fi",
+      `state=$(drbdadm dstate "$res")`,
+      `case "$state" in`,
+      `  *UpToDate*) echo "a replica of $res is already UpToDate ($state): no initial sync (DRBD resyncs by itself)"; exit 0 ;;`,
+      `  Inconsistent/Inconsistent|Inconsistent/DUnknown) ;;`,
+      `  *) echo "disks of $res are $state (local/peer), not Inconsistent: not a new resource, refusing to force it" >&2; exit 1 ;;`,
+      "esac",
+      ...tail,
+    );
+  }
   return lines(
-    "set -eu",
-    `res=${shq(m.resource)}`,
-    `peers=${shq(peers.join(" "))}`,
-    `deadline=$(( $(date +%s) + ${waitS} ))`,
+    ...head,
     "for p in $peers; do",
     `  until ${EVENTS} | grep -Eq "^exists connection name:$res .*conn-name:$p .*connection:Connected( |$)"; do`,
     `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "replica $p is not connected after ${waitS} s: refusing to decide which data is good without it" >&2; exit 1; fi`,
@@ -79,9 +113,7 @@ export function initialSyncScript(m: DrbdResourceModel, waitS = 300): string {
     `if ! printf '%s\\n' "$state" | grep -Eq "^exists device name:$res .* disk:Inconsistent( |$)"; then`,
     `  printf '%s\\n' "$state" >&2; echo "local disk of $res is not Inconsistent: not a new resource, refusing to force it" >&2; exit 1`,
     "fi",
-    `echo "no replica of $res holds data yet: starting the initial full sync from this member"`,
-    `drbdadm primary --force "$res"`,
-    `drbdadm secondary "$res"`,
+    ...tail,
   );
 }
 
@@ -92,14 +124,15 @@ export function initialSyncScript(m: DrbdResourceModel, waitS = 300): string {
  */
 export function mkfsScript(m: DrbdResourceModel, o: { clusterName: string; label: string; slots: number; drbdCloneId: string }): string {
   return lines(
-    "set -eu",
+    "set -euo pipefail",
     `res=${shq(m.resource)}`,
     `dev=${shq(drbdDevice(m.minor))}`,
     `if cibadmin --query --xpath ${shq(`//clone[@id="${o.drbdCloneId}"]`)} >/dev/null 2>&1; then echo "the CIB holds $res: its filesystem was made before the CIB was pushed; not touching it"; exit 0; fi`,
     `if grep -q "^$dev " /proc/mounts; then echo "$dev is mounted: it has its filesystem"; exit 0; fi`,
     "promoted=no",
     `trap 'if [ "$promoted" = yes ]; then drbdadm secondary "$res" || true; fi' EXIT`,
-    `if ! ${EVENTS} | grep -Eq "^exists resource name:$res .*role:Primary( |$)"; then drbdadm primary "$res"; promoted=yes; fi`,
+    // `drbdadm role`: "Primary" under 9, "Primary/Secondary" (local/peer) under 8.4.
+    `case "$(drbdadm role "$res")" in Primary*) ;; *) drbdadm primary "$res"; promoted=yes ;; esac`,
     // The device must answer a read before its content is judged: a failed probe is not "blank".
     `dd if="$dev" of=/dev/null bs=4096 count=1 iflag=direct status=none`,
     "rc=0",

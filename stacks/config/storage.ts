@@ -1,4 +1,5 @@
-// haha:storage: DRBD 9 under OCFS2, exported over NFS behind the storage VIP.
+// haha:storage: DRBD (8.4 from Debian's kernel by default, or LINBIT's DRBD 9) under OCFS2,
+// exported over NFS behind the storage VIP.
 // The storage layer (components/storage, docs/storage.md) owns the meaning of these fields.
 // Values the policy pack judges (protocol, fencing, quorum) stay plain here so a preview can
 // see them: a well-formed but unsafe choice (protocol A, quorum off) passes this schema and is
@@ -8,25 +9,40 @@ import { absPath, hostname, port, z } from "./primitives";
 import type { HahaConfig } from "./schema";
 import type { ConfigProblem } from "./validate";
 
+/** The DRBD versions the storage layer renders for. */
+export const DRBD_VERSIONS = ["8.4", "9"] as const;
+export type DrbdVersion = (typeof DRBD_VERSIONS)[number];
+
 export const drbdSchema = z
   .object({
+    /**
+     * 8.4 (default): the module in Debian 12's own kernel and drbd-utils' 8.4 mode; two diskful
+     * members, no DRBD quorum (Pacemaker's quorum over three members and resource-and-stonith
+     * fencing guard the data), the third member is a Pacemaker vote only. 9: LINBIT's drbd-dkms
+     * and drbd-utils from LINBIT's repository, DRBD's own quorum with the third member as a
+     * diskless tiebreaker; not tested on these machines (no DRBD 9 module is reachable here).
+     */
+    version: z.enum(DRBD_VERSIONS).default("8.4"),
     /** DRBD resource name: /etc/drbd.d/<resource>.res, `drbdadm ... <resource>`. */
     resource: hostname.default("haha"),
     /** /dev/drbd<minor>: the device OCFS2 is made on. */
     minor: z.number().int().min(0).max(1048575).default(0),
-    /** One TCP port per member for all its peers (DRBD 9 multiplexes the mesh on it). 7789 is DRBD's customary first port. */
+    /** One TCP port per member for its peer(s) (DRBD 9 multiplexes the mesh on it). 7789 is DRBD's customary first port. */
     port: port.default(7789),
     /** C is synchronous: a write is acknowledged only once every connected diskful replica has it on disk. */
     protocol: z.enum(["A", "B", "C"]).default("C"),
-    /** Majority of three (two diskful + the diskless tiebreaker): a member cut off from both others stops writing. */
-    quorum: z.enum(["majority", "all", "off"]).default("majority"),
+    /**
+     * DRBD 9 only (8.4 has no DRBD quorum; leave unset). Majority of three (two diskful + the
+     * diskless tiebreaker): a member cut off from both others stops writing. Unset under 9: majority.
+     */
+    quorum: z.enum(["majority", "all", "off"]).optional(),
     /**
      * What a primary does when it loses quorum. io-error: writes fail at once, so the filesystem
      * and Pacemaker see the loss and the member's resources stop or it is fenced; suspend-io would
      * freeze every writer in uninterruptible sleep until quorum returns, turning stops into
-     * timeouts and fencing anyway, only later.
+     * timeouts and fencing anyway, only later. DRBD 9 only; unset under 9: io-error.
      */
-    onNoQuorum: z.enum(["suspend-io", "io-error"]).default("io-error"),
+    onNoQuorum: z.enum(["suspend-io", "io-error"]).optional(),
     /** Both diskful members primary at once: OCFS2 is a cluster filesystem mounted on both. */
     allowTwoPrimaries: z.boolean().default(true),
     /** resource-and-stonith: on losing a peer, freeze I/O until Pacemaker has fenced it (what dual-primary requires). */
@@ -123,8 +139,14 @@ const inside = (child: string, parent: string) => {
 export function storageCrossCheck(c: HahaConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: string, value: unknown, expected: string) => problems.push({ path: `haha:${path}`, value, expected });
-  const { ocfs2, nfs } = c.storage;
+  const { ocfs2, nfs, drbd } = c.storage;
   const diskful = c.nodes.filter((n) => n.drbdDisk !== undefined).length;
+  if (drbd.version === "8.4") {
+    // DRBD 8.4 has no quorum of its own and connects exactly two hosts per resource.
+    if (drbd.quorum !== undefined) add("storage.drbd.quorum", drbd.quorum, 'expected no quorum with version "8.4": DRBD 8.4 has none (Pacemaker\'s quorum and resource-and-stonith fencing guard the data); set version "9" for DRBD\'s own quorum');
+    if (drbd.onNoQuorum !== undefined) add("storage.drbd.onNoQuorum", drbd.onNoQuorum, 'expected no onNoQuorum with version "8.4": DRBD 8.4 has no quorum');
+    if (diskful > 2) add("nodes", `${diskful} nodes with drbdDisk`, 'expected at most two nodes with drbdDisk with haha:storage.drbd.version "8.4": a DRBD 8.4 resource connects two hosts (version "9" replicates to more)');
+  }
   if (diskful === 0) {
     add("nodes", `${c.nodes.length} node(s), none with drbdDisk`, "expected at least one node with drbdDisk: without a DRBD replica there is no storage to build");
   }

@@ -99,8 +99,8 @@ describe("analyseFailureDomains (the model alone)", () => {
     assert.deepEqual(outcomes[0]!.survivors, ["nllei01ha02", "nllei01ha03"]);
   });
 
-  it("loses DRBD quorum when the tiebreaker shares a switch with a replica", () => {
-    const m = base();
+  it("DRBD 9: loses DRBD quorum when the tiebreaker shares a switch with a replica", () => {
+    const m = { ...base(), storage: storageIntentOf(mutatedConfig((raw) => (raw.storage.drbd.version = "9"))) };
     m.hostSwitches.set("nllei01pve01", ["sw-a"]);
     m.hostSwitches.set("nllei01pve03", ["sw-a"]);
     const swA = analyseFailureDomains(m).find((o) => o.domain.name === "sw-a")!;
@@ -109,6 +109,18 @@ describe("analyseFailureDomains (the model alone)", () => {
       ["quorum", "drbd-quorum", "service", "network", "network"],
     );
     assert.match(swA.summary, /DRBD loses its quorum \(1 of 3 nodes, quorum majority\)/);
+  });
+
+  it("DRBD 8.4: has no DRBD quorum to lose; the same switch breaks Pacemaker's quorum only", () => {
+    const m = base();
+    assert.equal(m.storage.quorum, "none");
+    m.hostSwitches.set("nllei01pve01", ["sw-a"]);
+    m.hostSwitches.set("nllei01pve03", ["sw-a"]);
+    const swA = analyseFailureDomains(m).find((o) => o.domain.name === "sw-a")!;
+    assert.deepEqual(
+      swA.breaks.map((b) => b.kind),
+      ["quorum", "service", "network", "network"],
+    );
   });
 
   it("breaks a pinned critical service with its host", () => {

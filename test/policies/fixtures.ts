@@ -58,12 +58,14 @@ export function clusterIntentOf(c: HahaConfig): ClusterIntent {
 export function storageIntentOf(c: HahaConfig): StorageIntent {
   const members = clusterMembers(c);
   const d = c.storage.drbd;
+  const v9 = d.version === "9";
   return {
+    version: d.version,
     replicas: members.filter((m) => m.diskful).map((m) => ({ member: m.name, host: m.host })),
-    diskless: members.filter((m) => !m.diskful).map((m) => ({ member: m.name, host: m.host })),
+    diskless: v9 ? members.filter((m) => !m.diskful).map((m) => ({ member: m.name, host: m.host })) : [],
     protocol: d.protocol,
-    quorum: d.quorum,
-    onNoQuorum: d.onNoQuorum,
+    quorum: v9 ? (d.quorum ?? "majority") : "none",
+    onNoQuorum: v9 ? (d.onNoQuorum ?? "io-error") : "none",
     fencing: d.fencing,
     allowTwoPrimaries: d.allowTwoPrimaries,
   };

@@ -13,7 +13,7 @@ import { primitives } from "../../../components/pacemaker/cib/model";
 import { STORAGE_IDS, storageCibFragment } from "../../../components/storage";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { checkPrimitiveParams } from "../../helpers/agent-metadata";
-import { prodConfig } from "../../helpers/config";
+import { mutatedConfig, prodConfig } from "../../helpers/config";
 import { actionNodes, baseId, nodesOf, settle, simulate, SimResult, storageCib, withStatus } from "./simulate";
 
 const HA01 = "nllei01ha01";
@@ -113,13 +113,29 @@ describe("storage CIB fragment", () => {
     assert.equal(r.stderr.trim(), "");
   });
 
-  it("promotes DRBD on both replicas only, following the diskful members of any config", () => {
+  it("DRBD 8.4: a promotable clone on the two replicas only, both promoted (dual-primary), never on the third member", () => {
     const prims = storageCibFragment(c).resources;
     const clone = prims.find((r) => r.id === STORAGE_IDS.drbdClone("haha"));
     assert.ok(clone && clone.kind === "clone" && clone.promotable);
     assert.equal(clone.meta!["promoted-max"]!.value, 2);
-    assert.equal(clone.meta!["clone-max"]!.value, 3);
+    assert.equal(clone.meta!["clone-max"]!.value, 2);
     const locs = storageCibFragment(c).constraints.filter((k) => k.kind === "location");
+    assert.deepEqual(
+      locs.map((l) => [l.rsc, l.node, l.score, l.kind === "location" ? l.role : undefined]),
+      [
+        [STORAGE_IDS.drbdClone("haha"), HA03, "-INFINITY", undefined],
+        [STORAGE_IDS.dlmClone, HA03, "-INFINITY", undefined],
+      ],
+    );
+  });
+
+  it("DRBD 9: on every member (the third one diskless, for DRBD's quorum), promoted on the replicas only", () => {
+    const c9 = mutatedConfig((raw) => (raw.storage.drbd.version = "9"));
+    const clone = storageCibFragment(c9).resources.find((r) => r.id === STORAGE_IDS.drbdClone("haha"));
+    assert.ok(clone && clone.kind === "clone" && clone.promotable);
+    assert.equal(clone.meta!["promoted-max"]!.value, 2);
+    assert.equal(clone.meta!["clone-max"]!.value, 3);
+    const locs = storageCibFragment(c9).constraints.filter((k) => k.kind === "location");
     assert.deepEqual(
       locs.map((l) => [l.rsc, l.node, l.score, l.kind === "location" ? l.role : undefined]),
       [
@@ -147,7 +163,9 @@ describe("crm_simulate: cold start", () => {
 
   it("settles with DRBD promoted on both replicas, OCFS2 on both, the NFS server on one, the mount on every member", () => {
     assert.deepEqual(nodesOf(steady, DRBD, "Promoted"), [HA01, HA02]);
-    assert.deepEqual(nodesOf(steady, DRBD, "Unpromoted"), [HA03]);
+    // DRBD 8.4: the third member runs no DRBD instance at all.
+    assert.deepEqual(nodesOf(steady, DRBD, "Unpromoted"), []);
+    assert.deepEqual(nodesOf(steady, DRBD), [HA01, HA02]);
     assert.deepEqual(nodesOf(steady, STORAGE_IDS.dlm), [HA01, HA02]);
     assert.deepEqual(nodesOf(steady, STORAGE_IDS.ocfs2), [HA01, HA02]);
     const server = nodesOf(steady, STORAGE_IDS.nfsServer);

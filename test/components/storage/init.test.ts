@@ -1,4 +1,4 @@
-// The initialization steps as the guests run them (sh), against stand-ins of drbdadm, drbdsetup,
+// The initialization steps as the guests run them (bash), against stand-ins of drbdadm, drbdsetup,
 // blkid, dd, modprobe and mkfs.ocfs2 that report a chosen disk state and record what the step
 // asks of them; cibadmin is the real one, reading a CIB file. What is asserted is the guard
 // logic: what each step does, and above all what it refuses to do, in each real state.
@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { drbdModel } from "../../../components/storage/drbd";
 import { adjustCommand, drbdUpScript, initialSyncScript, mkfsScript } from "../../../components/storage/init";
 import { STORAGE_IDS } from "../../../components/storage";
-import { prodConfig } from "../../helpers/config";
+import { mutatedConfig, prodConfig } from "../../helpers/config";
 import { storageCib } from "./simulate";
 
 let dir: string;
@@ -23,8 +23,11 @@ let bin: string;
 const FAKES: Record<string, string> = {
   drbdadm: `
 case "$1" in
-  --version) echo "DRBDADM_VERSION=9.22.0"; echo "DRBD_KERNEL_VERSION=\${FAKE_KVER:-9.2.12}"; exit 0 ;;
+  --version) echo "DRBDADM_VERSION=9.22.0"; echo "DRBD_KERNEL_VERSION=\${FAKE_KVER:-8.4.11}"; exit 0 ;;
   sh-resources) echo "\${FAKE_RESOURCES-haha}"; exit 0 ;;
+  cstate) echo "\${FAKE_CSTATE:-Connected}"; exit 0 ;;
+  dstate) echo "\${FAKE_DSTATE:-Inconsistent/Inconsistent}"; exit 0 ;;
+  role) echo "\${FAKE_ROLE:-Secondary/Secondary}"; exit 0 ;;
 esac
 echo "drbdadm $*" >> "$LOG"
 case "$1" in
@@ -43,7 +46,9 @@ esac
 exit 1`,
   modprobe: `echo "modprobe $*" >> "$LOG"; case " \${FAKE_MISSING:-} " in *" $1 "*) echo "modprobe: FATAL: Module $1 not found" >&2; exit 1 ;; esac; exit 0`,
   dd: `echo "dd $*" >> "$LOG"; exit \${FAKE_DD_RC:-0}`,
-  blkid: `echo "blkid $*" >> "$LOG"; [ -n "\${FAKE_BLKID_TYPE:-}" ] && echo "$FAKE_BLKID_TYPE"; exit \${FAKE_BLKID_RC:-2}`,
+  blkid: `echo "blkid $*" >> "$LOG"
+case "$*" in *" $DISK") [ -n "\${FAKE_DISK_TYPE:-}" ] && echo "$FAKE_DISK_TYPE"; exit \${FAKE_DISK_RC:-2} ;; esac
+[ -n "\${FAKE_BLKID_TYPE:-}" ] && echo "$FAKE_BLKID_TYPE"; exit \${FAKE_BLKID_RC:-2}`,
   "mkfs.ocfs2": `echo "mkfs.ocfs2 $*" >> "$LOG"; exit 0`,
 };
 
@@ -73,15 +78,25 @@ function run(script: string, opts: { env?: Record<string, string>; md?: boolean;
   const log = path.join(state, "log");
   fs.writeFileSync(log, "");
   // No CIB_file: the real cibadmin finds no cluster, as on a guest before the first CIB push.
-  const env = { PATH: `${bin}:${process.env.PATH}`, LOG: log, STATE: state, ...opts.env };
-  const r = spawnSync("sh", ["-c", script], { encoding: "utf8", env, timeout: 30000 });
+  const env = { PATH: `${bin}:${process.env.PATH}`, LOG: log, STATE: state, DISK: disk, ...opts.env };
+  const r = spawnSync("bash", ["-c", script], { encoding: "utf8", env, timeout: 30000 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, log: fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) };
 }
 
-const model = () => drbdModel(prodConfig(), "unused");
+/**
+ * The step checks that the backing disk is a block device (`[ -b ]`, a shell builtin): the
+ * models below name one that exists on this machine. Every tool that would touch it is a stand-in.
+ */
+const disk = fs.readdirSync("/dev").map((d) => `/dev/${d}`).find((d) => { try { return fs.statSync(d).isBlockDevice(); } catch { return false; } }) ?? "/dev/no-block-device-here";
+const withDisk = (m: ReturnType<typeof drbdModel>) => ({ ...m, hosts: m.hosts.map((h) => (h.diskful ? { ...h, disk } : h)) });
+/** Prod: DRBD 8.4. */
+const model = () => withDisk(drbdModel(prodConfig(), "unused"));
 const diskful = () => model().hosts[0]!;
-const tiebreaker = () => model().hosts[2]!;
+/** DRBD 9 (haha:storage.drbd.version 9): the third member is a diskless tiebreaker. */
+const model9 = () => withDisk(drbdModel(mutatedConfig((raw) => (raw.storage.drbd.version = "9")), "unused"));
+const tiebreaker = () => model9().hosts[2]!;
+const K9 = { FAKE_KVER: "9.2.12" };
 
 /** drbdsetup events2 --now as DRBD 9 prints it for the first member. */
 function events(o: { role?: string; local: string; peer?: string; peerConnected?: boolean }): string[] {
@@ -98,18 +113,32 @@ function events(o: { role?: string; local: string; peer?: string; peerConnected?
 }
 
 describe("DRBD up step", () => {
-  it("creates metadata on a disk that has none, then brings the resource up", () => {
+  it("creates metadata (create-md --force, never a prompt) on a blank disk that has none, then brings the resource up", () => {
     const r = run(drbdUpScript(model(), diskful()));
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.log, ["modprobe drbd", "modprobe ocfs2_stack_user", "modprobe ocfs2", "drbdadm dump-md haha", "drbdadm create-md haha", "drbdadm up haha"]);
+    assert.deepEqual(r.log, ["modprobe drbd", "modprobe ocfs2_stack_user", "modprobe ocfs2", "drbdadm dump-md haha", `blkid -p -o value -s TYPE ${disk}`, "drbdadm create-md --force haha", "drbdadm up haha"]);
+  });
+
+  it("refuses to create metadata over a disk that holds something (create-md --force would not ask)", () => {
+    const r = run(drbdUpScript(model(), diskful()), { env: { FAKE_DISK_TYPE: "ext4", FAKE_DISK_RC: "0" } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /has no DRBD metadata but is not blank \(blkid: ext4\): refusing to create metadata over it/);
+    assert.ok(!r.log.some((l) => l.includes("create-md") || l.includes(" up ")));
+  });
+
+  it("refuses a disk that is no block device, naming the config key", () => {
+    const m = drbdModel(prodConfig(), "unused");
+    const r = run(drbdUpScript(m, { ...m.hosts[0]!, disk: "/dev/disk/by-id/nvme-missing" }));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\/dev\/disk\/by-id\/nvme-missing is not a block device on .*: check haha:nodes\[\]\.drbdDisk/);
   });
 
   it("keeps existing metadata", () => {
     const r = run(drbdUpScript(model(), diskful()), { md: true });
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(!r.log.includes("drbdadm create-md haha"));
+    assert.ok(!r.log.some((l) => l.includes("create-md")));
     assert.equal(r.log.at(-1), "drbdadm up haha");
-    assert.match(r.stdout, /metadata present on \/dev\/nvme0n1: keeping it/);
+    assert.match(r.stdout, /metadata present on .*: keeping it/);
   });
 
   it("does nothing to a resource that is already up (Pacemaker runs it)", () => {
@@ -121,15 +150,18 @@ describe("DRBD up step", () => {
   it("refuses to create metadata when the disk cannot be read, rather than guess it is blank", () => {
     const r = run(drbdUpScript(model(), diskful()), { env: { FAKE_MD_ERROR: "open(/dev/nvme0n1) failed: No such file or directory" } });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /cannot read DRBD metadata on \/dev\/nvme0n1 \(drbdadm dump-md exit 20\): refusing to create it/);
+    assert.match(r.stderr, /cannot read DRBD metadata on .* \(drbdadm dump-md exit 20\): refusing to create it/);
     assert.ok(!r.log.some((l) => l.includes("create-md") || l.includes(" up ")));
   });
 
-  it("refuses Debian's in-kernel DRBD 8.4 with a clear message", () => {
-    const r = run(drbdUpScript(model(), diskful()), { env: { FAKE_KVER: "8.4.11" } });
+  it("refuses a module of the other version with a clear message, either way", () => {
+    const r = run(drbdUpScript(model(), diskful()), { env: K9 });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /DRBD kernel module 8\.x is loaded; HAHA needs DRBD 9/);
+    assert.match(r.stderr, /DRBD kernel module 9\.2\.12 is loaded; haha:storage\.drbd\.version 8\.4 needs a 8\.4\.x module \(from Debian's own kernel\)/);
     assert.deepEqual(r.log, ["modprobe drbd"]);
+    const r9 = run(drbdUpScript(model9(), model9().hosts[0]!));
+    assert.equal(r9.status, 1);
+    assert.match(r9.stderr, /DRBD kernel module 8\.4\.11 is loaded; haha:storage\.drbd\.version 9 needs a 9\.x module \(from drbd-dkms from LINBIT's repository/);
   });
 
   it("refuses when the guest's hostname is not a host of the rendered resource", () => {
@@ -145,18 +177,54 @@ describe("DRBD up step", () => {
     assert.match(r.stderr, /ocfs2_stack_user is missing/);
   });
 
-  it("on the tiebreaker: no metadata, no OCFS2 modules, just up (diskless)", () => {
-    const r = run(drbdUpScript(model(), tiebreaker()));
+  it("DRBD 9, on the tiebreaker: no metadata, no OCFS2 modules, just up (diskless)", () => {
+    const r = run(drbdUpScript(model9(), tiebreaker()), { env: K9 });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.log, ["modprobe drbd", "drbdadm up haha"]);
   });
 });
 
-describe("initial sync step", () => {
+describe("initial sync step (DRBD 8.4: cstate/dstate of the one connection)", () => {
   const script = () => initialSyncScript(model(), 1);
 
+  it("starts the full sync once, from this member only, when the replicas are connected and neither holds data", () => {
+    const r = run(script());
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.log, ["drbdadm primary --force haha", "drbdadm secondary haha"]);
+  });
+
+  for (const [what, dstate] of [
+    ["the peer holds up-to-date data (a replaced local disk)", "Inconsistent/UpToDate"],
+    ["this member holds up-to-date data", "UpToDate/Inconsistent"],
+    ["both are in sync already (a later run)", "UpToDate/UpToDate"],
+  ] as const) {
+    it(`does nothing when ${what}`, () => {
+      const r = run(script(), { env: { FAKE_DSTATE: dstate } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.log, []);
+    });
+  }
+
+  it("refuses to decide while the other replica is unreachable (it may hold the only good data)", () => {
+    const r = run(script(), { env: { FAKE_CSTATE: "WFConnection" } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /replica nllei01ha02 is not connected after 1 s \(cstate WFConnection\): refusing/);
+    assert.deepEqual(r.log, []);
+  });
+
+  it("refuses to force a resource whose disks are not fresh ones", () => {
+    const r = run(script(), { env: { FAKE_DSTATE: "Outdated/Outdated" } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /disks of haha are Outdated\/Outdated \(local\/peer\), not Inconsistent: not a new resource, refusing to force it/);
+    assert.deepEqual(r.log, []);
+  });
+});
+
+describe("initial sync step (DRBD 9: events2 of every connection)", () => {
+  const script = () => initialSyncScript(model9(), 1);
+
   it("starts the full sync once, when both replicas are connected and neither holds data", () => {
-    const r = run(script(), { events: events({ local: "Inconsistent", peer: "Inconsistent" }) });
+    const r = run(script(), { events: events({ local: "Inconsistent", peer: "Inconsistent" }), env: K9 });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.log, ["drbdadm primary --force haha", "drbdadm secondary haha"]);
   });
@@ -167,21 +235,21 @@ describe("initial sync step", () => {
     ["both are in sync already (a later run)", events({ local: "UpToDate", peer: "UpToDate" })],
   ] as const) {
     it(`does nothing when ${what}`, () => {
-      const r = run(script(), { events: [...ev] });
+      const r = run(script(), { events: [...ev], env: K9 });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(r.log, []);
     });
   }
 
   it("refuses to decide while the other replica is unreachable (it may hold the only good data)", () => {
-    const r = run(script(), { events: events({ local: "Inconsistent", peerConnected: false }) });
+    const r = run(script(), { events: events({ local: "Inconsistent", peerConnected: false }), env: K9 });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /replica nllei01ha02 is not connected after 1 s: refusing/);
     assert.deepEqual(r.log, []);
   });
 
   it("refuses to force a resource whose local disk is not a fresh one", () => {
-    const r = run(script(), { events: events({ local: "Outdated", peer: "Outdated" }) });
+    const r = run(script(), { events: events({ local: "Outdated", peer: "Outdated" }), env: K9 });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /not Inconsistent: not a new resource, refusing to force it/);
     assert.deepEqual(r.log, []);
@@ -190,7 +258,7 @@ describe("initial sync step", () => {
 
 describe("mkfs step", () => {
   const script = () => mkfsScript(model(), { clusterName: "haha", label: "haha", slots: 4, drbdCloneId: STORAGE_IDS.drbdClone("haha") });
-  const secondary = events({ local: "UpToDate", peer: "Inconsistent" });
+  const secondary: string[] = [];
 
   it("makes OCFS2 on a blank device, primary only while it does", () => {
     const r = run(script(), { events: secondary });
@@ -239,7 +307,7 @@ describe("mkfs step", () => {
   });
 
   it("leaves an already primary member primary", () => {
-    const r = run(script(), { events: events({ role: "Primary", local: "UpToDate", peer: "UpToDate" }), env: { FAKE_BLKID_TYPE: "ocfs2", FAKE_BLKID_RC: "0" } });
+    const r = run(script(), { env: { FAKE_ROLE: "Primary/Secondary", FAKE_BLKID_TYPE: "ocfs2", FAKE_BLKID_RC: "0" } });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(!r.log.some((l) => l.startsWith("drbdadm")));
   });

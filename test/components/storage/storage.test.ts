@@ -50,14 +50,16 @@ describe("ReplicatedStorage", () => {
   it("states its intent in its args, from config alone", () => {
     const r = resources.find((x) => x.type === "haha:storage:ReplicatedStorage" && x.name === "storage")!;
     assert.deepEqual(inputs(r).intent, {
+      version: "8.4",
       replicas: [
         { member: "nllei01ha01", host: "nllei01pve01" },
         { member: "nllei01ha02", host: "nllei01pve02" },
       ],
-      diskless: [{ member: "nllei01ha03", host: "nllei01pve03" }],
+      // DRBD 8.4: the third member is a Pacemaker vote, no DRBD node.
+      diskless: [],
       protocol: "C",
-      quorum: "majority",
-      onNoQuorum: "io-error",
+      quorum: "none",
+      onNoQuorum: "none",
       fencing: "resource-and-stonith",
       allowTwoPrimaries: true,
     });
@@ -66,9 +68,9 @@ describe("ReplicatedStorage", () => {
     assert.deepEqual(components.storage.cibFragment, storageCibFragment(prod));
   });
 
-  it("ships the DRBD resource to every member as a secret, root-only file applied with drbdadm adjust", () => {
+  it("ships the DRBD 8.4 resource to the two replicas (the third member is no DRBD host) as a secret, root-only file applied with drbdadm adjust", () => {
     const res = files("storage").filter((f) => inputs(f).path === "/etc/drbd.d/haha.res");
-    assert.deepEqual(res.map((f) => inputs(f).connection.host).sort(), ["nllei01ha01", "nllei01ha02", "nllei01ha03"]);
+    assert.deepEqual(res.map((f) => inputs(f).connection.host).sort(), ["nllei01ha01", "nllei01ha02"]);
     const expected = renderDrbdResource(drbdModel(prod, "<secret:storage-drbd-secret>"));
     for (const f of res) {
       assert.equal(inputs(f).content, expected);
@@ -92,10 +94,10 @@ describe("ReplicatedStorage", () => {
     }
   });
 
-  it("brings DRBD up on every member after its file, then syncs and formats on one member only, in that order", () => {
+  it("brings DRBD up on each replica after its file, then syncs and formats on one member only, in that order", () => {
     const all = steps("storage");
     const up = all.filter((s) => s.name.endsWith("-drbd-up"));
-    assert.deepEqual(up.map((s) => inputs(s).host).sort(), ["nllei01ha01", "nllei01ha02", "nllei01ha03"]);
+    assert.deepEqual(up.map((s) => inputs(s).host).sort(), ["nllei01ha01", "nllei01ha02"]);
     // A dependency on a component stands for its commands: those are what must have run.
     const command = (name: string) => resources.find((r) => r.type === "command:remote:Command" && r.name === name)!.urn;
     for (const s of up) {
@@ -109,7 +111,7 @@ describe("ReplicatedStorage", () => {
     for (const u of up) assert.ok(sync.dependencies.includes(command(`${u.name}-run`)), `the initial sync waits for ${u.name}`);
     assert.ok(mkfs.dependencies.includes(command("storage-initial-sync-run")));
     assert.match(inputs(mkfs).create, /mkfs\.ocfs2 --cluster-stack=pcmk --cluster-name='haha' -N 4 -L 'haha'/);
-    assert.equal(all.length, 5);
+    assert.equal(all.length, 4);
   });
 
   it("names and parents every child after the component", () => {

@@ -18,13 +18,14 @@ function problems(mutate: (raw: Record<string, any>) => void): string[] {
 describe("haha:storage", () => {
   it("fills every field with its default when the key is left out", () => {
     const c = mutatedConfig((raw) => delete raw.storage);
-    assert.deepEqual(c.storage.drbd, { resource: "haha", minor: 0, port: 7789, protocol: "C", quorum: "majority", onNoQuorum: "io-error", allowTwoPrimaries: true, fencing: "resource-and-stonith", resyncRateMiB: 400 });
+    // DRBD 8.4 (Debian's kernel) by default; quorum and onNoQuorum are DRBD 9's and stay unset.
+    assert.deepEqual(c.storage.drbd, { version: "8.4", resource: "haha", minor: 0, port: 7789, protocol: "C", allowTwoPrimaries: true, fencing: "resource-and-stonith", resyncRateMiB: 400 });
     assert.deepEqual(c.storage.nfs, { exportPath: "/srv/ocfs2/export", fsid: 181, stateDir: "/srv/ocfs2/nfs-state", mountPoint: "/srv/haha", timeoDeciseconds: 50, retrans: 2, leaseTimeS: 15, graceTimeS: 15 });
     assert.equal(c.storage.nfs.proxmoxStorage, undefined, "Proxmox storage only where config asks");
   });
 
   it("accepts unsafe but well-formed choices: the policy pack refuses them at preview", () => {
-    const c = mutatedConfig((raw) => Object.assign(raw.storage.drbd, { protocol: "A", quorum: "off", fencing: "dont-care" }));
+    const c = mutatedConfig((raw) => Object.assign(raw.storage.drbd, { version: "9", protocol: "A", quorum: "off", fencing: "dont-care" }));
     assert.equal(c.storage.drbd.protocol, "A");
     assert.deepEqual(prodConfig().storage.drbd.protocol, "C");
   });
@@ -54,10 +55,27 @@ describe("haha:storage", () => {
     ]);
   });
 
+  it("refuses DRBD 9's quorum options and a third replica under DRBD 8.4, naming the key", () => {
+    assert.deepEqual(
+      problems((raw) => Object.assign(raw.storage.drbd, { quorum: "majority", onNoQuorum: "io-error" })),
+      [
+        'haha:storage.drbd.quorum: expected no quorum with version "8.4": DRBD 8.4 has none (Pacemaker\'s quorum and resource-and-stonith fencing guard the data); set version "9" for DRBD\'s own quorum',
+        'haha:storage.drbd.onNoQuorum: expected no onNoQuorum with version "8.4": DRBD 8.4 has no quorum',
+      ],
+    );
+    assert.deepEqual(problems((raw) => (raw.nodes[2].drbdDisk = { pciMapping: "nvme-pve03" })), [
+      'haha:nodes: expected at most two nodes with drbdDisk with haha:storage.drbd.version "8.4": a DRBD 8.4 resource connects two hosts (version "9" replicates to more)',
+    ]);
+    assert.deepEqual(problems((raw) => (raw.storage.drbd.version = "7")).length, 1);
+    const c = mutatedConfig((raw) => Object.assign(raw.storage.drbd, { version: "9", quorum: "majority" }));
+    assert.equal(c.storage.drbd.quorum, "majority");
+  });
+
   it("needs a slot per diskful member and at least one diskful member", () => {
     assert.deepEqual(problems((raw) => (raw.storage.ocfs2.slots = 2)), []);
     assert.deepEqual(
       problems((raw) => {
+        raw.storage.drbd.version = "9";
         raw.storage.ocfs2.slots = 2;
         raw.nodes[2].drbdDisk = { pciMapping: "nvme-pve03" };
       }),
