@@ -48,6 +48,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
       return { ...inputs, b64Std: secret(), b64Url: secret(".url"), hex: secret(".hex"), dec: secret(".dec") };
     case "random:index/randomString:RandomString":
       return { ...inputs, result: secret() };
+    case "docker:index/remoteImage:RemoteImage": {
+      // The id the daemon gives the pulled image: a stand-in derived from the name (the real one
+      // is the image config's digest, known only after the pull).
+      const ref = String(inputs.name ?? name);
+      return { ...inputs, imageId: `sha256:${crypto.createHash("sha256").update(`stand-in:${ref}`).digest("hex")}`, repoDigest: ref.includes("@sha256:") ? ref.replace(/:[^:@/]+@/, "@") : ref };
+    }
     case "tls:index/privateKey:PrivateKey": {
       // The private halves are placeholders; the public half is a well-formed stand-in derived
       // from the name (so known_hosts files and host key options render as they will for real).

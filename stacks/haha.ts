@@ -2,6 +2,7 @@
 // packages, corosync membership, storage, services and finally the one CIB that ties them.
 import { GuestConnection } from "../components/host/connection";
 import { clusterPackages, GuestPackages } from "../components/host/packages";
+import { CLUSTER_MODULES, GuestReady } from "../components/host/ready";
 import { ClusterCib, ClusterMembership } from "../components/pacemaker";
 import { ClusterGuest, FencingIdentity, ProxmoxHost, proxmoxProvider } from "../components/proxmox";
 import { ServiceConfigs, ServiceCredentials, ServiceSet, VoiceAssistant } from "../components/services";
@@ -35,7 +36,9 @@ export function declareStack(c: HahaConfig, secrets: Secrets): StackOutputs {
   const connections: GuestConnection[] = members.map((m, i) => ({ host: m.name, address: m.address, user: c.ssh.user, port: c.ssh.port, privateKey, hostKey: guests[i]!.hostPublicKey }));
   const layer = { config: c, members, connections };
 
-  const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]!, packages: clusterPackages(c) }, { dependsOn: [guests[i]!] }));
+  // cloud-init done (apt free), full kernel, NIC named: before the first package is installed.
+  const ready = members.map((m, i) => new GuestReady(`${m.name}-ready`, { connection: connections[i]!, modules: Object.keys(CLUSTER_MODULES), nic: c.network.guestNic }, { dependsOn: [guests[i]!] }));
+  const packages = members.map((m, i) => new GuestPackages(`${m.name}-packages`, { connection: connections[i]!, packages: clusterPackages(c) }, { dependsOn: [ready[i]!] }));
   const membership = new ClusterMembership("cluster", layer, { dependsOn: packages });
   const storage = new ReplicatedStorage("storage", layer, { dependsOn: [membership] });
   const services = new ServiceSet("services", layer, { dependsOn: [storage] });

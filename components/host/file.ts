@@ -7,6 +7,12 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HahaComponent } from "../component";
 import { GuestConnection, shq, sshConnection } from "./connection";
+import { guardedInputs } from "./rerun";
+
+const guardedCommandsOf = (name: string, script: string) => {
+  const g = guardedInputs(name, script);
+  return { create: g.create, update: g.update };
+};
 
 export interface HostFileArgs {
   connection: GuestConnection;
@@ -50,16 +56,18 @@ export class HostFile extends HahaComponent {
       `chmod ${mode} "$tmp"`,
       `mv -f "$tmp" ${shq(args.path)}`,
     ].join("\n");
+    // Re-written when the content changes, never because only the connection did (rerun.ts).
+    const guardedWrite = guardedInputs(`${name}-write`, write, content);
     this.write = new command.remote.Command(
       `${name}-write`,
-      { connection: sshConnection(args.connection), create: write, delete: `rm -f ${shq(args.path)}`, stdin: content, logging, addPreviousOutputInEnv: false },
+      { connection: sshConnection(args.connection), create: guardedWrite.create, update: guardedWrite.update, delete: `rm -f ${shq(args.path)}`, stdin: content, logging, addPreviousOutputInEnv: false },
       this.child(),
     );
     this.contentHash = content.apply((c) => crypto.createHash("sha256").update(c).digest("hex"));
     if (args.onChange) {
       this.apply = new command.remote.Command(
         `${name}-apply`,
-        { connection: sshConnection(args.connection), create: args.onChange, triggers: [this.contentHash], logging, addPreviousOutputInEnv: false },
+        { connection: sshConnection(args.connection), ...guardedCommandsOf(`${name}-apply`, args.onChange), triggers: [this.contentHash], logging, addPreviousOutputInEnv: false },
         // Replacing host config must not run the new apply before the old one is gone.
         this.child({ dependsOn: [this.write], deleteBeforeReplace: true }),
       );

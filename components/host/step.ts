@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HahaComponent } from "../component";
 import { GuestConnection, sshConnection } from "./connection";
+import { guardedInputs } from "./rerun";
 
 export interface HostStepArgs {
   connection: GuestConnection;
@@ -20,11 +21,14 @@ export class HostStep extends HahaComponent {
 
   constructor(name: string, args: HostStepArgs, opts?: pulumi.ComponentResourceOptions) {
     super("haha:host:Step", name, { host: args.connection.host, create: args.secret ? pulumi.secret(args.create) : args.create, triggers: args.triggers }, opts);
+    // A changed connection (rotated key, pinned host key) must not run the script again: see rerun.ts.
+    const guarded = guardedInputs(`${name}-run`, args.secret ? pulumi.secret(args.create) : args.create);
     this.command = new command.remote.Command(
       `${name}-run`,
       {
         connection: sshConnection(args.connection),
-        create: args.secret ? pulumi.secret(args.create) : args.create,
+        create: guarded.create,
+        update: guarded.update,
         delete: args.delete,
         triggers: args.triggers,
         logging: args.secret ? "none" : "stdoutAndStderr",

@@ -35,7 +35,7 @@ export { serviceFiles, renderFile } from "./files";
 export type { ServiceSecrets, PublicSeeds, FileSpec } from "./files";
 export { servicesIntent } from "./intent";
 export { VoiceAssistant } from "./voice";
-export { dockerProvider, DOCKER_SSH_OPTS } from "./docker";
+export { dockerProvider, dockerSshOpts, knownHostsFile, renderKnownHosts } from "./docker";
 export type { VoiceAssistantArgs } from "./voice";
 
 /** What users need to log in to the services (exported by the stack as a secret output). */

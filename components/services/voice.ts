@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HahaComponent } from "../component";
 import { GuestConnection, shq } from "../host/connection";
 import { HostFile } from "../host/file";
+import { GuestReady } from "../host/ready";
 import { HostStep } from "../host/step";
 import type { GuestIntent, ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
@@ -49,6 +50,46 @@ export function nvidiaSource(): string {
     { Types: "deb", URIs: "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)", Suites: "/", "Signed-By": NVIDIA_KEYRING },
     "NVIDIA container toolkit, rendered by HAHA: lets docker hand the GPU to the Ollama container.",
   );
+}
+
+/** What the reboot step prints: the boot it scheduled a reboot from, or that none was needed. */
+const BOOT_MARK = "haha-reboot-from-boot:";
+
+/**
+ * Reboot once for the NVIDIA module, without killing the next step's session: the reboot is
+ * scheduled 5 s after this command returns, and sshd stops taking new sessions meanwhile (Debian's
+ * ssh.service stops only its listener: this session survives), so the next step's connection is
+ * refused, retries (dialErrorLimit), and reaches the guest once it is back.
+ */
+export function renderNvidiaReboot(): string {
+  return [
+    "set -eu",
+    `if nvidia-smi >/dev/null 2>&1; then echo "${BOOT_MARK} none"; exit 0; fi`,
+    "boot=$(cat /proc/sys/kernel/random/boot_id)",
+    "systemd-run --unit=haha-nvidia-reboot --on-active=5 /bin/systemctl reboot",
+    "systemctl stop ssh.service",
+    `echo "${BOOT_MARK} $boot"`,
+  ].join("\n");
+}
+
+/** The boot id the reboot step printed ("none": no reboot was needed). */
+export function bootBefore(stdout: string | undefined): string {
+  const m = new RegExp(`${BOOT_MARK} (\\S+)`).exec(stdout ?? "");
+  return m ? m[1]! : "none";
+}
+
+/** After the reboot: this is a new boot (else fail), and the GPU answers within a bound. */
+export function renderGpuReady(before: string): string {
+  if (!/^(none|[0-9a-f-]{36})$/.test(before)) throw new Error(`renderGpuReady: "${before}" is not a boot id`);
+  return [
+    "set -eu",
+    `before=${before}`,
+    "now=$(cat /proc/sys/kernel/random/boot_id)",
+    'if [ "$before" != none ] && [ "$now" = "$before" ]; then echo "the voice guest did not reboot after the NVIDIA driver install (still boot $now)" >&2; exit 1; fi',
+    "for i in $(seq 1 60); do nvidia-smi -L && exit 0; sleep 5; done",
+    "echo 'no NVIDIA GPU visible after 300 s' >&2",
+    "exit 1",
+  ].join("\n");
 }
 
 /** The whole voice intent: only the pinned Ollama container (whisper and piper are in the ServiceSet's). */
@@ -141,6 +182,8 @@ export class VoiceAssistant extends HahaComponent {
     const conn: GuestConnection = { host: g.name, address: g.address, user: c.ssh.user, port: c.ssh.port, privateKey: args.privateKey, hostKey: guest.hostPublicKey };
     // Its own short list (not the cluster members' GuestPackages: no cluster stack on this guest).
     const list = Object.keys(VOICE_GUEST_PACKAGES).sort();
+    // cloud-init (which installs the guest agent with apt) must be done before this apt runs.
+    const ready = new GuestReady(`${name}-ready`, { connection: conn, nic: c.network.guestNic }, this.child({ dependsOn: [guest] }));
     const packages = new HostStep(
       `${name}-packages`,
       {
@@ -148,7 +191,7 @@ export class VoiceAssistant extends HahaComponent {
         create: ["set -eu", "export DEBIAN_FRONTEND=noninteractive", "apt-get update -q", `apt-get install -y -q --no-install-recommends ${list.map(shq).join(" ")}`, "systemctl enable --now docker.service"].join("\n"),
         triggers: [list.join(",")],
       },
-      this.child({ dependsOn: [guest] }),
+      this.child({ dependsOn: [ready] }),
     );
     const source = new HostFile(`${name}-nvidia-source`, { connection: conn, path: "/etc/apt/sources.list.d/nvidia-container-toolkit.sources", content: nvidiaSource() }, this.child({ dependsOn: [packages] }));
     const driver = new HostStep(
@@ -171,14 +214,10 @@ export class VoiceAssistant extends HahaComponent {
       this.child({ dependsOn: [source] }),
     );
     // The new kernel module (and nouveau's blacklist) take effect at boot: reboot once, then wait.
-    const reboot = new HostStep(
-      `${name}-nvidia-reboot`,
-      { connection: conn, create: ["nvidia-smi >/dev/null 2>&1 && exit 0", "nohup sh -c 'sleep 2; systemctl reboot' >/dev/null 2>&1 &", "exit 0"].join("\n"), triggers: ["nvidia-driver"] },
-      this.child({ dependsOn: [driver] }),
-    );
+    const reboot = new HostStep(`${name}-nvidia-reboot`, { connection: conn, create: renderNvidiaReboot(), triggers: ["nvidia-driver"] }, this.child({ dependsOn: [driver] }));
     const gpuReady = new HostStep(
       `${name}-gpu-ready`,
-      { connection: conn, create: ["for i in $(seq 1 60); do nvidia-smi -L && exit 0; sleep 5; done", "echo 'no NVIDIA GPU visible after 300 s' >&2", "exit 1"].join("\n"), triggers: ["nvidia-driver"] },
+      { connection: conn, create: reboot.command.stdout.apply((out) => renderGpuReady(bootBefore(out))), triggers: ["nvidia-driver"] },
       this.child({ dependsOn: [reboot] }),
     );
 
@@ -188,7 +227,9 @@ export class VoiceAssistant extends HahaComponent {
       `${name}-ollama`,
       {
         name: "ollama",
-        image: v.ollama.image,
+        // The image id, not its name: the provider stores the container's image as an id, so a
+        // name would differ from it on every up and replace the container each time.
+        image: image.imageId,
         // Docker, not Pacemaker, keeps it running: the guest is outside the cluster.
         restart: "unless-stopped",
         networkMode: "host",

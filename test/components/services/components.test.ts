@@ -180,7 +180,11 @@ describe("the voice guest", () => {
   it("runs Ollama with the GPU from the pre-pulled pin, and pulls the model at deploy", () => {
     const o = ofType("docker:index/container:Container").find((x) => x.inputs.name === "ollama")!;
     assert.equal(o.inputs.gpus, "all");
-    assert.equal(o.inputs.image, c.voice!.ollama.image);
+    // The pulled pin's image id (the provider compares ids: a name would replace it on every up).
+    const image = ofType("docker:index/remoteImage:RemoteImage").find((x) => x.name === "voice-ollama-image")!;
+    assert.equal(image.inputs.name, c.voice!.ollama.image);
+    assert.match(o.inputs.image as string, /^sha256:[a-f0-9]{64}$/);
+    assert.ok(o.dependencies.includes(image.urn));
     assert.equal(o.inputs.devices, undefined, "no device passthrough into the container");
     const model = ofType("haha:host:Step").find((s) => s.name === "voice-model")!;
     assert.match(String(model.inputs.create), new RegExp(`ollama pull '${c.voice!.ollama.model}'`));
