@@ -1,0 +1,285 @@
+// One lab cluster: a bridge in a namespace of its own (which also holds the three Proxmox API
+// addresses, the lab registry and the "home network" client), and three members, each
+// `ip netns exec NS unshare --mount --uts --ipc --pid --fork` running the rendered corosync.conf
+// with real corosync and pacemakerd, plus one Docker daemon per member. Every process of a member
+// (its PID namespace and its Docker daemon, containerd, shims and containers) sits in one cgroup,
+// so a power loss is one SIGKILL of everything in it.
+import { execFile, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { dockerCli, type DockerCli } from "../common/images";
+
+const run = promisify(execFile);
+
+export const NS_PREFIX = "lab-ns-";
+const CG_CONTROLLERS = ["pids", "freezer"] as const;
+const CG_ROOT = "/sys/fs/cgroup";
+
+export interface MemberSpec {
+  name: string;
+  address: string;
+  vmid: number;
+  /** The Proxmox node it runs on. */
+  pveNode: string;
+}
+
+export interface ClusterSpec {
+  index: number;
+  /** Host folder of this cluster (members' /etc copies, logs, docker data, the shared /srv). */
+  dir: string;
+  /** Short runtime folder (socket paths must stay short). */
+  runDir: string;
+  prefixLen: number;
+  gateway: string;
+  apiAddresses: string[];
+  registryAddress: string;
+  members: MemberSpec[];
+  /** Writes a member's files (rendered etc., init script) before each boot. */
+  prepare(m: Member): void;
+  log(line: string): void;
+}
+
+export class Member {
+  bootedAt = 0;
+  constructor(
+    readonly cluster: Cluster,
+    readonly spec: MemberSpec,
+    readonly i: number,
+  ) {}
+  get ns(): string {
+    return `${this.cluster.prefix}m${this.i + 1}`;
+  }
+  get dir(): string {
+    return path.join(this.cluster.spec.dir, `m${this.i + 1}`);
+  }
+  get runDir(): string {
+    return path.join(this.cluster.spec.runDir, `m${this.i + 1}`);
+  }
+  get cgroup(): string {
+    return `${this.cluster.prefix}m${this.i + 1}`;
+  }
+  get dockerSocket(): string {
+    return path.join(this.runDir, "docker.sock");
+  }
+  get docker(): DockerCli {
+    return dockerCli(this.dockerSocket);
+  }
+  /** PID (in the root namespace) of the member's PID-namespace init, if it runs. */
+  initPid(): number | undefined {
+    try {
+      const pid = Number(fs.readFileSync(path.join(this.runDir, "init.pid"), "utf8"));
+      const stat = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return stat.includes("init.sh") ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  /** Run a command inside the member (its mount, UTS, IPC, network and PID namespaces). */
+  async exec(argv: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<{ code: number; out: string }> {
+    const pid = this.initPid();
+    if (!pid) return { code: 255, out: `${this.spec.name} is off` };
+    const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    try {
+      const { stdout, stderr } = await run("nsenter", ["-t", String(pid), "-m", "-u", "-i", "-n", "-p", "env", ...env, ...argv], { timeout: opts.timeoutMs ?? 20000, maxBuffer: 16 * 1024 * 1024 });
+      return { code: 0, out: stdout + stderr };
+    } catch (e) {
+      const err = e as { code?: number | string; stdout?: string; stderr?: string };
+      return { code: typeof err.code === "number" ? err.code : 254, out: (err.stdout ?? "") + (err.stderr ?? "") };
+    }
+  }
+  running(): boolean {
+    return this.initPid() !== undefined;
+  }
+}
+
+async function sh(cmd: string): Promise<string> {
+  try {
+    const { stdout } = await run("sh", ["-c", cmd], { maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (e) {
+    const err = e as { stderr?: string };
+    throw new Error(`${cmd.slice(0, 160)}: ${(err.stderr ?? "").trim().slice(0, 400)}`, { cause: e });
+  }
+}
+
+function cgPath(ctrl: string, name: string): string {
+  return path.join(CG_ROOT, ctrl, name);
+}
+
+/** Every pid in a cgroup subtree (v1). */
+function cgPids(ctrl: string, name: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    try {
+      out.push(...fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number));
+    } catch {
+      /* gone */
+    }
+    for (const e of entries) if (e.isDirectory()) walk(path.join(d, e.name));
+  };
+  walk(cgPath(ctrl, name));
+  return out;
+}
+
+function cgRemove(ctrl: string, name: string): void {
+  const rm = (d: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) rm(path.join(d, e.name));
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      /* busy or gone */
+    }
+  };
+  rm(cgPath(ctrl, name));
+}
+
+/** SIGKILL everything in a member's cgroup (frozen first, so nothing forks away meanwhile). */
+export async function killCgroup(name: string): Promise<void> {
+  const freezer = cgPath("freezer", name);
+  if (!fs.existsSync(freezer)) return;
+  const freeze = (state: string) => {
+    const walk = (d: string) => {
+      try {
+        fs.writeFileSync(path.join(d, "freezer.state"), state);
+      } catch {
+        /* gone */
+      }
+    };
+    walk(freezer);
+  };
+  freeze("FROZEN");
+  for (let round = 0; round < 50; round++) {
+    const pids = [...new Set([...cgPids("freezer", name), ...cgPids("pids", name)])];
+    if (pids.length === 0) break;
+    for (const p of pids) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    freeze("THAWED");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  freeze("THAWED");
+}
+
+export class Cluster {
+  readonly members: Member[];
+  readonly prefix: string;
+  constructor(readonly spec: ClusterSpec) {
+    this.prefix = `${NS_PREFIX}${spec.index}`;
+    this.members = spec.members.map((m, i) => new Member(this, m, i));
+  }
+  get netNs(): string {
+    return `${this.prefix}net`;
+  }
+
+  /** Namespaces, the bridge and the veths; nothing in the root namespace. */
+  async create(): Promise<void> {
+    const n = this.netNs;
+    await sh(`ip netns add ${n} && ip -n ${n} link set lo up && ip -n ${n} link add br0 type bridge && ip -n ${n} link set br0 up && ip -n ${n} addr add ${this.spec.gateway}/${this.spec.prefixLen} dev br0`);
+    for (const a of [...this.spec.apiAddresses, this.spec.registryAddress]) await sh(`ip -n ${n} addr add ${a}/32 dev br0`);
+    // Replies to addresses that vanish must not be answered from a cache for long.
+    await sh(`ip netns exec ${n} sysctl -qw net.ipv4.neigh.br0.base_reachable_time_ms=2000`);
+    for (const m of this.members) {
+      await sh(`ip netns add ${m.ns} && ip -n ${m.ns} link set lo up`);
+      await sh(`ip link add ${m.cgroup} netns ${n} type veth peer name eth0 netns ${m.ns}`);
+      await sh(`ip -n ${n} link set ${m.cgroup} master br0 up && ip -n ${m.ns} addr add ${m.spec.address}/${this.spec.prefixLen} dev eth0 && ip -n ${m.ns} link set eth0 up && ip -n ${m.ns} route add default via ${this.spec.gateway}`);
+    }
+  }
+
+  /** Power on: the member's init in fresh namespaces, and its Docker daemon. */
+  async powerOn(m: Member): Promise<void> {
+    if (m.running()) return;
+    await killCgroup(m.cgroup);
+    fs.mkdirSync(m.runDir, { recursive: true });
+    for (const c of CG_CONTROLLERS) fs.mkdirSync(cgPath(c, m.cgroup), { recursive: true });
+    this.spec.prepare(m);
+    const join = CG_CONTROLLERS.map((c) => `echo $$ > ${cgPath(c, m.cgroup)}/cgroup.procs`).join(" && ");
+    const logFd = fs.openSync(path.join(m.dir, "log", "init.log"), "a");
+    // Docker first: the member's agents talk to it from their first start.
+    const dockerd = spawn("sh", ["-c", `${join} && exec nsenter --net=/run/netns/${m.ns} unshare --mount --propagation private sh ${path.join(m.dir, "docker-init.sh")}`], { stdio: ["ignore", logFd, logFd], detached: true });
+    dockerd.unref();
+    const init = spawn("sh", ["-c", `${join} && exec ip netns exec ${m.ns} unshare --mount --uts --ipc --pid --fork --propagation private --mount-proc sh ${path.join(m.dir, "init.sh")}`], { stdio: ["ignore", logFd, logFd], detached: true });
+    init.unref();
+    fs.closeSync(logFd);
+    m.bootedAt = Date.now();
+    // The PID-namespace init is unshare's child.
+    const deadline = Date.now() + 10000;
+    for (;;) {
+      const kids = fs.existsSync(`/proc/${init.pid}/task/${init.pid}/children`) ? fs.readFileSync(`/proc/${init.pid}/task/${init.pid}/children`, "utf8").trim() : "";
+      if (kids) {
+        fs.writeFileSync(path.join(m.runDir, "init.pid"), kids.split(" ")[0] as string);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`${m.spec.name}: its init did not start (see ${path.join(m.dir, "log", "init.log")})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Power loss: every process of the member dies at once. */
+  async powerOff(m: Member): Promise<void> {
+    await killCgroup(m.cgroup);
+    fs.rmSync(path.join(m.runDir, "init.pid"), { force: true });
+  }
+
+  /** Pull (or plug) the member's cable: its veth's bridge side goes down. */
+  async cable(m: Member, up: boolean): Promise<void> {
+    await sh(`ip -n ${this.netNs} link set ${m.cgroup} ${up ? "up" : "down"}`);
+  }
+
+  async destroy(): Promise<void> {
+    for (const m of this.members) await killCgroup(m.cgroup);
+    for (const m of this.members) for (const c of CG_CONTROLLERS) cgRemove(c, m.cgroup);
+    for (const m of this.members) await run("ip", ["netns", "del", m.ns]).catch(() => undefined);
+    await run("ip", ["netns", "del", this.netNs]).catch(() => undefined);
+  }
+}
+
+/** Kill and remove whatever a previous run of this lab left: cgroups, namespaces. */
+export async function sweepLeftovers(log: (l: string) => void): Promise<void> {
+  const groups = new Set<string>();
+  for (const c of CG_CONTROLLERS) {
+    try {
+      for (const e of fs.readdirSync(path.join(CG_ROOT, c))) if (e.startsWith(NS_PREFIX)) groups.add(e);
+    } catch {
+      /* no such controller */
+    }
+  }
+  for (const g of groups) {
+    await killCgroup(g);
+    for (const c of CG_CONTROLLERS) cgRemove(c, g);
+  }
+  const { stdout } = await run("ip", ["netns", "list"]);
+  const names = stdout
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter((n) => n.startsWith(NS_PREFIX));
+  for (const n of names) {
+    // Anything else still running in it (the registry, probes).
+    const pids = await run("ip", ["netns", "pids", n]).then((r) => r.stdout.split("\n").filter(Boolean).map(Number), () => [] as number[]);
+    for (const p of pids) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    await run("ip", ["netns", "del", n]).catch(() => undefined);
+  }
+  if (groups.size + names.length > 0) log(`swept a previous run's leftovers: ${groups.size} member cgroup(s), ${names.length} namespace(s)`);
+}

@@ -1,0 +1,492 @@
+// `npm run lab -- ns`: the namespace lab (issue 11). The program's rendered cluster on real
+// corosync and Pacemaker at native speed, real fence_pve against a fake Proxmox API, real
+// containers from a lab registry; members failed for real and the failover measured.
+// Exit: 0 every scenario ok, 1 a scenario ended wrong, 2 usage, 3 the lab broke.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { XMLParser } from "fast-xml-parser";
+import { dropTraffic, FakePveApi, makeThrowawayCa, type ThrowawayCa } from "../common/fake-pve";
+import { buildImageTar, importAndPush, LabRegistry, pullPinned, RECIPES } from "../common/images";
+import { labCib, STANDIN_AGENT, type Substitution } from "./cib";
+import { Cluster, type Member, sweepLeftovers } from "./cluster";
+import { fileOf, planLab, writeMemberFiles, type LabPlan } from "./plan";
+import { Probe } from "./probe";
+import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
+import { SCENARIOS, type Scenario } from "./scenarios";
+
+const ROOT = path.resolve(__dirname, "../..");
+const LAB = path.join(ROOT, "build/lab-ns");
+const RUN = "/tmp/lab-ns-run";
+const IMAGES = path.join(ROOT, "build/lab-images");
+const REGISTRY_PORT = 5000;
+
+const USAGE = `usage: npm run lab -- ns [--rounds N] [--clusters N] [--only NAME,...] [--list]
+  --rounds N     rounds per scenario (default 5, at least 1)
+  --clusters N   independent 3-member clusters run at once (default 3, at most 6)
+  --only NAMES   run only these scenarios (see --list)
+  --list         list the scenarios and exit`;
+
+const t0 = Date.now();
+const log = (l: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${l}`);
+
+interface Ctx {
+  plan: LabPlan;
+  ca: ThrowawayCa;
+  cib: ReturnType<typeof labCib>;
+  tars: Record<string, string>;
+}
+
+/** A running lab cluster with its API, registry and helpers. */
+export class LabCluster {
+  api!: FakePveApi;
+  registry?: LabRegistry;
+  probe?: Probe;
+  /** Successful fencings per member seen before the current fault. */
+  readonly fenceBefore = new Map<string, number>();
+  constructor(
+    readonly c: Cluster,
+    readonly ctx: Ctx,
+  ) {}
+  get members(): Member[] {
+    return this.c.members;
+  }
+  byName(name: string): Member {
+    const m = this.members.find((x) => x.spec.name === name);
+    if (!m) throw new Error(`no member ${name}`);
+    return m;
+  }
+  survivors(): Member[] {
+    return this.members.filter((m) => m.running());
+  }
+  /** crm_mon of the first running member, as parsed XML. */
+  async status(from?: Member): Promise<CrmStatus | undefined> {
+    for (const m of from ? [from] : this.survivors()) {
+      const r = await m.exec(["crm_mon", "-1", "--output-as=xml"], { timeoutMs: 10000 });
+      if (r.code === 0 || r.out.includes("<pacemaker-result")) return parseCrmMon(r.out);
+    }
+    return undefined;
+  }
+  async locate(rsc: string): Promise<string | undefined> {
+    const s = await this.status();
+    return s?.resources.find((r) => r.id === rsc && r.active && r.role === "Started")?.node;
+  }
+}
+
+export interface CrmStatus {
+  online: string[];
+  dc?: string;
+  quorate: boolean;
+  resources: { id: string; node?: string; role: string; active: boolean; failed: boolean }[];
+  failures: number;
+}
+
+const crmParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["node", "resource", "clone", "group", "failure"].includes(n) });
+
+export function parseCrmMon(xml: string): CrmStatus | undefined {
+  const start = xml.indexOf("<pacemaker-result");
+  if (start < 0) return undefined;
+  const doc = crmParser.parse(xml.slice(start)) as Record<string, Record<string, unknown>>;
+  const res = doc["pacemaker-result"] ?? {};
+  const summary = (res.summary ?? {}) as Record<string, Record<string, string>>;
+  const nodes = ((res.nodes as Record<string, unknown>)?.node ?? []) as Record<string, string>[];
+  const out: CrmStatus["resources"] = [];
+  const collect = (r: Record<string, unknown>) => {
+    for (const x of (r.resource ?? []) as Record<string, unknown>[]) {
+      const n = ((x.node ?? []) as Record<string, string>[])[0];
+      out.push({ id: String(x.id), node: n?.name, role: String(x.role), active: x.active === "true", failed: x.failed === "true" });
+    }
+    for (const k of ["clone", "group"]) for (const g of (r[k] ?? []) as Record<string, unknown>[]) collect(g);
+  };
+  collect((res.resources ?? {}) as Record<string, unknown>);
+  const failures = (((res.failures as Record<string, unknown>)?.failure ?? []) as unknown[]).length;
+  return { online: nodes.filter((n) => n.online === "true").map((n) => n.name as string), dc: summary.current_dc?.name, quorate: summary.current_dc?.with_quorum === "true", resources: out, failures };
+}
+
+function memberFiles(lab: LabPlan, ctx: Ctx, cluster: Cluster, m: Member): void {
+  const srv = path.join(cluster.spec.dir, "srv");
+  const name = m.spec.name;
+  fs.mkdirSync(path.join(m.dir, "log"), { recursive: true });
+  // The member's own /etc: a copy of this machine's, with the files the program renders for it.
+  if (!fs.existsSync(path.join(m.dir, "etc"))) fs.cpSync("/etc", path.join(m.dir, "etc"), { recursive: true, verbatimSymlinks: true });
+  const root = path.join(m.dir, "root");
+  fs.rmSync(root, { recursive: true, force: true });
+  const files = writeMemberFiles(lab, name, root);
+  fs.cpSync(path.join(root, "etc"), path.join(m.dir, "etc"), { recursive: true, force: true });
+  fs.writeFileSync(path.join(m.dir, "etc/haha/cib.xml"), ctx.cib.xml);
+  fs.writeFileSync(path.join(m.dir, "etc/hostname"), `${name}\n`);
+  fs.rmSync(path.join(m.dir, "sbin"), { recursive: true, force: true });
+  fs.cpSync(path.join(root, "usr/local/sbin"), path.join(m.dir, "sbin"), { recursive: true });
+  // The Proxmox CA as host-fixes ships it (haha:proxmox.caCert -> update-ca-certificates).
+  fs.mkdirSync(path.join(m.dir, "cacerts"), { recursive: true });
+  fs.writeFileSync(path.join(m.dir, "cacerts/haha-proxmox-ca.crt"), ctx.ca.caCertPem);
+  if (!fs.existsSync(path.join(m.dir, "ocf"))) {
+    fs.cpSync("/usr/lib/ocf/resource.d", path.join(m.dir, "ocf"), { recursive: true, verbatimSymlinks: true });
+    fs.mkdirSync(path.join(m.dir, "ocf/haha-lab"), { recursive: true });
+    fs.writeFileSync(path.join(m.dir, "ocf/haha-lab/standin"), STANDIN_AGENT, { mode: 0o755 });
+  }
+  // The shared data (what the NFS mount gives every member), written once per cluster.
+  if (!fs.existsSync(path.join(srv, "haha"))) {
+    fs.mkdirSync(srv, { recursive: true });
+    for (const host of lab.files.keys()) {
+      const tmp = path.join(m.dir, `srv-${host}`);
+      fs.rmSync(tmp, { recursive: true, force: true });
+      writeMemberFiles(lab, host, tmp);
+      if (fs.existsSync(path.join(tmp, "srv"))) fs.cpSync(path.join(tmp, "srv"), srv, { recursive: true, force: true });
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    for (const d of ["ocfs2/export", "ocfs2/nfs-state"]) fs.mkdirSync(path.join(srv, d), { recursive: true });
+  }
+  // What the program runs when these files change, as rendered: the authkey install, corosync -t.
+  const steps = files
+    .filter((f) => f.onChange && (f.path === "/etc/corosync/authkey.b64" || f.path === "/etc/corosync/corosync.conf"))
+    .map((f) => `( ${f.onChange} ) >> "$M/log/steps.log" 2>&1 || { echo "step for ${f.path} failed" >&2; exit 1; }`);
+  const init = `#!/bin/sh
+set -eu
+M='${m.dir}'
+hostname '${name}'
+mount --make-rprivate /
+mount --bind "$M/etc" /etc
+mount --bind '${srv}' /srv
+mount --bind "$M/sbin" /usr/local/sbin
+mount --bind "$M/cacerts" /usr/local/share/ca-certificates
+mount --bind "$M/ocf" /usr/lib/ocf/resource.d
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/lock /run/resource-agents /run/crm
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=750 tmpfs /var/lib/pacemaker
+mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores
+cat > /var/lib/pacemaker/cib/cib.xml <<'XML'
+<cib validate-with="pacemaker-3.9" epoch="0" num_updates="0" admin_epoch="0"><configuration><crm_config><cluster_property_set id="lab-boot"><nvpair id="lab-boot-dc-deadtime" name="dc-deadtime" value="2s"/></cluster_property_set></crm_config><nodes/><resources/><constraints/></configuration><status/></cib>
+XML
+chown -R hacluster:haclient /var/lib/pacemaker /run/crm
+mount -t tmpfs tmpfs /var/lib/corosync
+ln -s '${m.dockerSocket}' /run/docker.sock
+# As the program's guests trust the Proxmox API: the CA in ca-certificates, then the bundle rebuilt.
+update-ca-certificates >> "$M/log/steps.log" 2>&1
+${steps.join("\n")}
+export PCMK_logfile="$M/log/pacemaker.log"
+corosync -f > "$M/log/corosync.log" 2>&1 &
+i=0; until corosync-cfgtool -s >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 200 ] || { echo "corosync did not start" >&2; exit 1; }; sleep 0.05; done
+pacemakerd >> "$M/log/pacemakerd.log" 2>&1 &
+wait
+`;
+  fs.writeFileSync(path.join(m.dir, "init.sh"), init);
+  const dockerInit = `#!/bin/sh
+set -eu
+mount --make-rprivate /
+mount --bind '${srv}' /srv
+# The journald log driver the CIB's run_opts name: a socket that keeps the records in the member's log.
+mount -t tmpfs tmpfs /run/systemd
+mkdir -p /run/systemd/journal
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind("/run/systemd/journal/socket")
+f = open(sys.argv[1], "ab", buffering=0)
+while True: f.write(s.recv(1 << 20) + b"\\n")
+' '${path.join(m.dir, "log/journal.log")}' &
+exec dockerd --data-root '${path.join(m.dir, "docker")}' --exec-root '${path.join(m.runDir, "x")}' -H 'unix://${m.dockerSocket}' --pidfile '${path.join(m.runDir, "dockerd.pid")}' \\
+  --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
+  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=warn > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
+`;
+  fs.writeFileSync(path.join(m.dir, "docker-init.sh"), dockerInit);
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Services the lab runs for real, and the local image name the CIB starts for each. */
+function cibImages(cibXml: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of Object.keys(RECIPES)) {
+    const m = new RegExp(`id="${s}-instance_attributes-image" name="image" value="([^"]+)"`).exec(cibXml);
+    if (!m) throw new Error(`the rendered CIB has no image for ${s}`);
+    out[s] = m[1] as string;
+  }
+  return out;
+}
+
+async function bringUp(lc: LabCluster): Promise<void> {
+  const { c, ctx } = lc;
+  const nodes = ctx.plan.config.nodes;
+  await c.create();
+  const listeners = c.spec.apiAddresses.map((host) => ({ netns: c.netNs, host, port: 8006 }));
+  const fencing = ctx.plan.config.cluster.fencing as { pveUser?: string };
+  const password = fileOf(ctx.plan, nodes[0]?.guest.name as string, "/etc/haha/fence/pve.password").trim();
+  lc.api = new FakePveApi({
+    user: fencing.pveUser ?? "haha-fence@pve",
+    password,
+    nodes: nodes.map((n) => ({ node: n.name, vms: [{ vmid: n.guest.vmid, name: n.guest.name }] })),
+    backend: {
+      status: async (vmid) => (c.members.find((m) => m.spec.vmid === vmid)?.running() ? "running" : "stopped"),
+      off: async (vmid) => {
+        const m = c.members.find((x) => x.spec.vmid === vmid);
+        if (m) await c.powerOff(m);
+      },
+      on: async (vmid) => {
+        const m = c.members.find((x) => x.spec.vmid === vmid);
+        if (m) await c.powerOn(m);
+      },
+    },
+    tls: ctx.ca,
+  });
+  await lc.api.listen(listeners);
+  lc.registry = await LabRegistry.start({ netns: c.netNs, host: c.spec.registryAddress, port: REGISTRY_PORT, dir: path.join(c.spec.dir, "registry") });
+  for (const m of c.members) await c.powerOn(m);
+  for (const m of c.members) await waitFor(`${m.spec.name}'s Docker daemon`, 60000, async () => (await m.docker.docker(["version", "--format", "{{.Server.Version}}"]).catch(() => "")) || undefined, 300);
+  // Images: pushed once from the first member's daemon, pulled by digest by every member and
+  // tagged with the name the CIB starts (what the program's RemoteImage + docker.Tag do).
+  const local = cibImages(ctx.cib.xml);
+  const first = c.members[0] as Member;
+  for (const [svc, tar] of Object.entries(ctx.tars)) {
+    const recipe = RECIPES[svc];
+    if (!recipe) continue;
+    const pinned = await importAndPush(first.docker, tar, recipe, lc.registry.address);
+    await Promise.all(c.members.map((m) => pullPinned(m.docker, pinned, local[svc] as string)));
+  }
+  // The CIB push as the program runs it: the onChange of /etc/haha/cib.xml on each member in turn.
+  for (const m of c.members) {
+    const r = await m.exec(["/usr/local/sbin/haha-cib-push"], { timeoutMs: 150000 });
+    fs.appendFileSync(path.join(m.dir, "log/steps.log"), r.out);
+    if (r.code !== 0) throw new Error(`${m.spec.name}: haha-cib-push failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
+  }
+  await settle(lc, 180000);
+}
+
+/** Members that run Pacemaker, all resources the lab runs started, nothing failed or pending. */
+export async function settle(lc: LabCluster, timeoutMs: number, expectOnline = 3): Promise<CrmStatus> {
+  const want = ["services-vip", "storage-vip", ...Object.keys(RECIPES)];
+  return waitFor(`the cluster to settle (${expectOnline} members online, ${want.join(", ")} started)`, timeoutMs, async () => {
+    const s = await lc.status();
+    if (!s || s.online.length !== expectOnline || !s.quorate) return undefined;
+    if (want.some((w) => !s.resources.some((r) => r.id === w && r.active && r.role === "Started"))) return undefined;
+    if (s.resources.some((r) => r.role === "Starting" || r.role === "Stopping" || r.role === "Migrating")) return undefined;
+    const idle = await lc.survivors()[0]?.exec(["crm_resource", "--wait", "--timeout=1"], { timeoutMs: 5000 });
+    return idle?.code === 0 ? s : undefined;
+  }, 500);
+}
+
+
+async function main_(argv: string[]): Promise<number> {
+  let o;
+  try {
+    o = parseArgs({ args: argv, options: { rounds: { type: "string", default: "5" }, clusters: { type: "string", default: "3" }, only: { type: "string" }, list: { type: "boolean", default: false }, help: { type: "boolean", default: false } }, strict: true });
+  } catch (e) {
+    console.log(`lab ns: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  if (o.values.help) {
+    console.log(USAGE);
+    return 2;
+  }
+  if (o.values.list) {
+    for (const s of SCENARIOS) console.log(`  ${s.name.padEnd(22)} ${s.title}`);
+    return 0;
+  }
+  const rounds = Number(o.values.rounds);
+  const nClusters = Number(o.values.clusters);
+  if (!Number.isInteger(rounds) || rounds < 1) return usage(`--rounds ${o.values.rounds}: expected a whole number >= 1`);
+  if (!Number.isInteger(nClusters) || nClusters < 1 || nClusters > 6) return usage(`--clusters ${o.values.clusters}: expected 1 to 6`);
+  const only = o.values.only?.split(",").filter(Boolean);
+  const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+  if (unknown.length > 0) return usage(`--only: unknown scenario(s) ${unknown.join(", ")} (see --list)`);
+  const chosen = SCENARIOS.filter((s) => !only || only.includes(s.name));
+  if (process.getuid?.() !== 0) {
+    console.log("lab ns: needs root (network namespaces, mounts, cgroups)");
+    return 3;
+  }
+
+  const clusters: LabCluster[] = [];
+  let cleaning = false;
+  const cleanup = async () => {
+    if (cleaning) return;
+    cleaning = true;
+    for (const lc of clusters) {
+      lc.probe?.stop();
+      await lc.api?.close().catch(() => undefined);
+      await lc.registry?.stop().catch(() => undefined);
+      await lc.c.destroy().catch(() => undefined);
+    }
+    await sweepLeftovers(() => undefined).catch(() => undefined);
+    for (const lc of clusters) fs.rmSync(lc.c.spec.dir, { recursive: true, force: true });
+    fs.rmSync(RUN, { recursive: true, force: true });
+  };
+  const onSignal = (sig: string) => {
+    log(`${sig}: cleaning up`);
+    void cleanup().then(() => process.exit(3));
+  };
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+
+  try {
+    await sweepLeftovers(log);
+    fs.rmSync(RUN, { recursive: true, force: true });
+    fs.mkdirSync(LAB, { recursive: true });
+    for (const d of fs.readdirSync(LAB)) if (/^c\d+$/.test(d)) fs.rmSync(path.join(LAB, d), { recursive: true, force: true });
+    log("planning Pulumi.lab-ns.yaml with the real program and the lab's secrets; building images (cached)");
+    // The plan's own budget for the lab stack (its failover/ JSON), computed alongside.
+    const planned = path.join(LAB, "plan");
+    const planProc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), "--stack", "lab-ns", "--out", planned], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let planOut = "";
+    planProc.stdout?.on("data", (d: Buffer) => (planOut += d.toString()));
+    planProc.stderr?.on("data", (d: Buffer) => (planOut += d.toString()));
+    const planDone = new Promise<number>((r) => planProc.on("exit", (code) => r(code ?? 3)));
+    const [plan, tars] = await Promise.all([
+      planLab(ROOT, LAB),
+      (async () => {
+        const out: Record<string, string> = {};
+        for (const [k, r] of Object.entries(RECIPES)) out[k] = await buildImageTar(IMAGES, r, log);
+        return out;
+      })(),
+    ]);
+    const nodes = plan.config.nodes;
+    const cib = labCib(fileOf(plan, nodes[0]?.guest.name as string, "/etc/haha/cib.xml"), ["zigbee2mqtt", "homeassistant", "esphome", "whisper", "piper"]);
+    const ca = await makeThrowawayCa(path.join(LAB, "ca"), nodes.map((n) => n.address));
+    const ctx: Ctx = { plan, ca, cib, tars };
+    const net = plan.config.network;
+    const prefixLen = Number(net.subnet.split("/")[1]);
+    const n = Math.min(nClusters, chosen.length);
+    for (let k = 1; k <= n; k++) {
+      const c: Cluster = new Cluster({
+        index: k,
+        dir: path.join(LAB, `c${k}`),
+        runDir: path.join(RUN, `c${k}`),
+        prefixLen,
+        gateway: net.gateway,
+        apiAddresses: nodes.map((x) => x.address),
+        registryAddress: net.gateway.replace(/\.\d+$/, ".5"),
+        members: nodes.map((x) => ({ name: x.guest.name, address: x.guest.address, vmid: x.guest.vmid, pveNode: x.name })),
+        prepare: (m) => memberFiles(plan, ctx, c, m),
+        log,
+      });
+      clusters.push(new LabCluster(c, ctx));
+    }
+    log(`starting ${n} cluster(s) of 3 members`);
+    const up = Date.now();
+    await Promise.all(clusters.map((lc) => bringUp(lc)));
+    log(`all clusters up in ${((Date.now() - up) / 1000).toFixed(1)} s`);
+    const planCode = await planDone;
+    if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
+
+    // Scenarios: a queue the clusters take from, each round on a settled cluster.
+    const queue = [...chosen];
+    const results = new Map<string, RoundResult[]>();
+    await Promise.all(
+      clusters.map(async (lc) => {
+        for (;;) {
+          const s = queue.shift();
+          if (!s) return;
+          results.set(s.name, await runScenario(lc, s, rounds, planned));
+        }
+      }),
+    );
+    const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned))));
+    const report: LabReport = {
+      stack: "lab-ns",
+      startedAt: new Date(t0).toISOString(),
+      durationS: Math.round((Date.now() - t0) / 1000),
+      clusters: n,
+      ok: scenarios.every((s) => s.ok),
+      scenarios,
+      substitutions: substitutions(cib.substitutions),
+      targets: targets(scenarios),
+    };
+    fs.writeFileSync(path.join(LAB, "report.json"), plan.secrets.redact(JSON.stringify(report, null, 2)) + "\n");
+    console.log("");
+    for (const l of budgetTable(report)) console.log(plan.secrets.redact(l));
+    for (const t of report.targets) console.log(`  target ${t.name}: ${t.target}: measured ${t.measured} (${t.met ? "met" : "MISSED"})`);
+    for (const s of scenarios) for (const p of s.problems) console.log(`  ${s.name}: ${plan.secrets.redact(p)}`);
+    log(`report: ${path.relative(process.cwd(), path.join(LAB, "report.json"))}; ${report.ok ? "every scenario ok (exit 0)" : "a scenario ended wrong (exit 1)"}`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+function usage(msg: string): number {
+  console.log(`lab ns: ${msg}\n${USAGE}`);
+  return 2;
+}
+
+export interface PlannedScenario {
+  id: string;
+  budget?: { detectionS: number; fencingS: number; startsS: number; totalS: number; guestOnly?: { fencingS: number; totalS: number } };
+}
+
+function readPlanned(dir: string): Map<string, PlannedScenario> {
+  const out = new Map<string, PlannedScenario>();
+  const fdir = path.join(dir, "failover");
+  if (!fs.existsSync(fdir)) return out;
+  for (const f of fs.readdirSync(fdir)) {
+    if (!f.endsWith(".json") || f === "summary.json") continue;
+    const s = JSON.parse(fs.readFileSync(path.join(fdir, f), "utf8")) as PlannedScenario;
+    out.set(s.id, s);
+  }
+  return out;
+}
+
+function substitutions(cib: Substitution[]): Substitution[] {
+  return [
+    ...cib,
+    { what: "three Proxmox VE hosts -> one bridge namespace holding their API addresses, served by labs/common/fake-pve.ts (the calls fence_pve makes; user and generated password enforced; TLS from a per-run CA)", why: "no Proxmox here; the fence agent, its parameters and its TLS verification are the real ones" },
+    { what: "guest power -> the member's cgroup (its PID namespace, Docker daemon, containerd, containers) killed / started again", why: "members are namespaces, not VMs" },
+    { what: "the pinned upstream images -> images built here (Debian's mosquitto 2.0.11, PostgreSQL 15, Node-RED 4.1.8 on Debian's Node.js 18) keeping their paths, users, entrypoints and ports, pushed to Debian's docker-registry in the lab and pulled by their (lab) digest, tagged with the CIB's local names", why: "no upstream registry is reachable" },
+    { what: "the registry is plain HTTP (--insecure-registry)", why: "the lab registry is reached only inside the lab's bridge; TLS for it would test nothing the program ships" },
+    { what: "journald (the containers' log driver) -> a datagram socket at /run/systemd/journal/socket in each Docker daemon's mount namespace writing to the member's log", why: "no systemd in a namespace member" },
+    { what: "haha:proxmox.caCert (branch host-fixes, not merged here) -> the lab's throwaway CA put at /usr/local/share/ca-certificates/haha-proxmox-ca.crt in each member and update-ca-certificates run there", why: "what that change makes the guests do, done by the lab until it merges" },
+    { what: "the recorder is asked (select 1) from the member holding the VIP, through docker exec psql against 127.0.0.1:5432", why: "the rendered recorder listens on 127.0.0.1 only: Home Assistant, on the same member, is its only client" },
+    { what: "a cold-start dc-deadtime of 2 s seeded into each member's empty CIB before the push", why: "only the lab's boot: the pushed configuration replaces it; Pacemaker's default 20 s would slow each member's return" },
+  ];
+}
+
+function targets(s: ScenarioReport[]): LabReport["targets"] {
+  const power = s.find((x) => x.name === "power-services");
+  const out: LabReport["targets"] = [];
+  if (!power) return out;
+  const m = power.measured;
+  const tg = (name: string, target: string, v: number | undefined, limit: number) => out.push({ name, target, measured: v === undefined ? "-" : `${v} s`, met: v !== undefined && v <= limit });
+  tg("detection", "membership change median <= 8 s", m.membership?.median, 8);
+  tg("fencing", "fencing confirmed <= 12 s after the fault (max)", m.fenced?.max, 12);
+  tg("mqtt", "MQTT round trip on the VIP <= 30 s (median)", m.mosquitto?.median, 30);
+  tg("worst", "every service <= 60 s in any round", Math.max(...["vip", "mosquitto", "nodered", "recorder"].map((k) => m[k]?.max ?? Infinity)), 60);
+  return out;
+}
+
+async function runScenario(lc: LabCluster, s: Scenario, rounds: number, planned: string): Promise<RoundResult[]> {
+  void planned;
+  const out: RoundResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    log(`${lc.c.prefix}: ${s.name} round ${i + 1}/${rounds}`);
+    try {
+      const r = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
+      out.push(r);
+      log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""}`);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      out.push({ ok: false, problems: [msg], measured: {} });
+      log(`${lc.c.prefix}: ${s.name} round ${i + 1}: BROKE: ${msg}`);
+      // A cluster that cannot settle again cannot run further rounds.
+      try {
+        await lc.c.members.reduce((p, m) => p.then(() => lc.c.powerOn(m)), Promise.resolve());
+        await settle(lc, 120000);
+      } catch {
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+export { stats };
+
+export async function main(argv: string[]): Promise<number> {
+  return main_(argv);
+}

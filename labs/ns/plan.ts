@@ -1,0 +1,72 @@
+// Plans the lab stack with the real program and the lab's real secrets: the files each member
+// receives (corosync.conf, the authkey, the CIB, the fence password, the push script, the service
+// configs) are exactly what the program renders for Pulumi.lab-ns.yaml.
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { HOST_FILE_TYPE, hostFiles, type MirroredFile } from "../../plan/files";
+import { runProgram } from "../../plan/mocks";
+import { readStackFile } from "../../stacks/config/load";
+import { parseConfig } from "../../stacks/config/validate";
+import type { HahaConfig } from "../../stacks/config/schema";
+import { LabSecrets } from "../common/secrets";
+
+/** A rendered file with what the program does with it: owner, group and the command run on change. */
+export interface LabFile extends MirroredFile {
+  owner?: string;
+  group?: string;
+  onChange?: string;
+}
+
+export interface LabPlan {
+  config: HahaConfig;
+  /** By member (guest) name: the files it receives, by absolute path. */
+  files: Map<string, Map<string, LabFile>>;
+  secrets: LabSecrets;
+}
+
+export async function planLab(root: string, labDir: string): Promise<LabPlan> {
+  const stackPath = path.join(root, "Pulumi.lab-ns.yaml");
+  const stack = readStackFile(stackPath);
+  const config = parseConfig(stack.raw, "Pulumi.lab-ns.yaml");
+  // The provider credentials are never used (no Proxmox, no SSH in this lab), but they are real
+  // random values, not placeholders, like every other secret the lab hands the program.
+  const secrets = new LabSecrets(path.join(labDir, "secrets.json"), {
+    proxmoxApiToken: crypto.randomUUID(),
+    sshPrivateKey: `lab-ns-unused-${crypto.randomBytes(16).toString("hex")}`,
+  });
+  const run = await runProgram("lab-ns", stack, false, secrets);
+  const files = new Map<string, Map<string, LabFile>>();
+  const extra = new Map<string, { owner?: string; group?: string; onChange?: string }>();
+  for (const r of run.resources) {
+    if (r.type !== HOST_FILE_TYPE) continue;
+    const i = r.inputs as { connection?: { host?: string }; path?: string; owner?: string; group?: string; onChange?: string };
+    extra.set(`${i.connection?.host}:${i.path}`, { owner: i.owner, group: i.group, onChange: i.onChange });
+  }
+  const byAddress = new Map(config.nodes.map((n) => [n.guest.address, n.guest.name]));
+  for (const f of hostFiles(run.resources)) {
+    const host = byAddress.get(f.host) ?? f.host;
+    if (!files.has(host)) files.set(host, new Map());
+    files.get(host)?.set(f.path, { ...f, host, ...extra.get(`${f.host}:${f.path}`) });
+  }
+  return { config, files, secrets };
+}
+
+/** One member's rendered file, or a loud error naming what the program did not render. */
+export function fileOf(plan: LabPlan, member: string, p: string): string {
+  const f = plan.files.get(member)?.get(p);
+  if (!f) throw new Error(`the program rendered no ${p} for ${member}`);
+  return f.content;
+}
+
+export function writeMemberFiles(plan: LabPlan, member: string, dir: string): LabFile[] {
+  const out = [...(plan.files.get(member)?.values() ?? [])];
+  for (const f of out) {
+    const target = path.join(dir, f.path);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
+    fs.chmodSync(target, parseInt(f.mode, 8));
+    if (f.owner !== undefined || f.group !== undefined) fs.chownSync(target, Number(f.owner ?? 0), Number(f.group ?? 0));
+  }
+  return out;
+}
