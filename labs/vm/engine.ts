@@ -7,7 +7,10 @@
 // (the `update` command, or `create` when none is given).
 import type { RecordedResource } from "../../plan/types";
 
-export const STEP_TYPES = new Set(["command:remote:Command", "command:remote:CopyToRemote", "docker:index/remoteImage:RemoteImage", "docker:index/tag:Tag"]);
+export const STEP_TYPES = new Set(["command:remote:Command", "command:local:Command", "docker:index/remoteImage:RemoteImage", "docker:index/tag:Tag"]);
+
+/** The host name a `command:local:Command` runs on: the machine running Pulumi (here, the lab's). */
+export const LOCAL = "local";
 
 export interface Step {
   urn: string;
@@ -20,6 +23,8 @@ export interface Step {
   inputs: Record<string, unknown>;
   /** URNs of the steps that must be done first. */
   after: string[];
+  /** docker steps: the provider's own ssh options (host key pinning), as the docker CLI passes them to ssh. */
+  sshOpts?: string[];
 }
 
 /** A component's dependencies hold for its children (they register after it), and a dependency on a component means all of its custom descendants. */
@@ -53,7 +58,8 @@ export function effectiveDependencies(resources: RecordedResource[]): Map<string
   return all;
 }
 
-function connectionOf(r: RecordedResource, byUrn: Map<string, RecordedResource>): { host: string; port: number; user: string } {
+function connectionOf(r: RecordedResource, byUrn: Map<string, RecordedResource>): { host: string; port: number; user: string; sshOpts?: string[] } {
+  if (r.type === "command:local:Command") return { host: LOCAL, port: 0, user: "" };
   if (r.type.startsWith("command:")) {
     const c = r.inputs.connection as { host?: string; port?: number; user?: string } | undefined;
     if (!c?.host) throw new Error(`${r.name}: no connection.host`);
@@ -62,7 +68,13 @@ function connectionOf(r: RecordedResource, byUrn: Map<string, RecordedResource>)
   const p = r.provider ? byUrn.get(r.provider) : undefined;
   const m = /^ssh:\/\/(?:([^@]+)@)?([^:/]+)(?::(\d+))?/.exec(String(p?.inputs.host ?? ""));
   if (!m) throw new Error(`${r.name}: its docker provider has no ssh:// host (${String(p?.inputs.host)})`);
-  return { host: m[2] as string, port: m[3] ? Number(m[3]) : 22, user: m[1] ?? "root" };
+  let sshOpts: string[] | undefined;
+  if (typeof p?.inputs.sshOpts === "string") {
+    const parsed = JSON.parse(p.inputs.sshOpts) as unknown;
+    if (!Array.isArray(parsed) || !parsed.every((o) => typeof o === "string")) throw new Error(`${r.name}: its docker provider's sshOpts is not a JSON list of strings`);
+    sshOpts = parsed;
+  } else if (Array.isArray(p?.inputs.sshOpts)) sshOpts = p.inputs.sshOpts as string[];
+  return { host: m[2] as string, port: m[3] ? Number(m[3]) : 22, user: m[1] ?? "root", sshOpts };
 }
 
 /** The guest-side steps, each with the steps it must wait for (through non-step resources too). */
@@ -117,9 +129,10 @@ export function canonical(v: unknown): string {
 export function actionFor(step: Step, old: Record<string, unknown> | undefined): Action {
   if (!old) return "create";
   if (canonical(old) === canonical(step.inputs)) return "same";
-  if (step.type === "command:remote:Command" && canonical(old.triggers) !== canonical(step.inputs.triggers)) return "replace";
+  const isCommand = step.type.startsWith("command:");
+  if (isCommand && canonical(old.triggers) !== canonical(step.inputs.triggers)) return "replace";
   // docker: a changed image name (RemoteImage) or source/target (Tag) replaces it; either way the pull or tag runs again.
-  if (step.type !== "command:remote:Command") return "replace";
+  if (!isCommand) return "replace";
   return "update";
 }
 
@@ -127,7 +140,8 @@ export function actionFor(step: Step, old: Record<string, unknown> | undefined):
 export function commandFor(step: Step, action: Exclude<Action, "same">, old?: Record<string, unknown>): { script: string; stdin?: string }[] {
   const i = step.inputs;
   switch (step.type) {
-    case "command:remote:Command": {
+    case "command:remote:Command":
+    case "command:local:Command": {
       const out: { script: string; stdin?: string }[] = [];
       if (action === "replace" && typeof old?.delete === "string" && old.delete) out.push({ script: old.delete });
       const script = action === "update" && typeof i.update === "string" && i.update ? i.update : i.create;

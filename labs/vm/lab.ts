@@ -4,11 +4,12 @@
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { RecordedResource } from "../../plan/types";
 import { must, run, RunResult, sleep } from "../common/proc";
 import { accelerator, qemuArgv, VmFiles, vmShape, VmShape } from "./qemu";
-import { macsOf, renderSeed, snippetResolver } from "./seed";
+import { guestAddress, macsOf, renderSeed, snippetResolver } from "./seed";
 
 export const NS = "lab-vm-net";
 export const BRIDGE = "lab-vm-br0";
@@ -135,9 +136,7 @@ export class Lab {
     const argv = qemuArgv(shape, files, accel);
     fs.writeFileSync(path.join(dir, "qemu.argv"), JSON.stringify(argv));
     await must("ip", ["netns", "exec", NS, "qemu-system-x86_64", ...argv, "-daemonize"], { timeoutMs: 60_000 });
-    const ipc = (vm.inputs.initialization as { ipConfigs?: { ipv4?: { address?: string } }[] }).ipConfigs?.[0]?.ipv4?.address;
-    if (!ipc) throw new Error(`${vm.name}: no ipv4 address declared in initialization.ipConfigs[0]`);
-    const guest = { shape, address: ipc.split("/")[0] as string, files, dir };
+    const guest = { shape, address: guestAddress(vm, seed), files, dir };
     this.guests.push(guest);
     return guest;
   }
@@ -158,10 +157,14 @@ export class Lab {
   }
 
   /** One command on a guest over real SSH (the remote user's shell runs it, as the command provider's session does). */
-  async ssh(host: string, script: string, opts: { stdin?: string; port?: number; user?: string; timeoutMs?: number; connectTimeoutS?: number; hostKey?: string; dialAttempts?: number } = {}): Promise<RunResult> {
+  async ssh(host: string, script: string, opts: { stdin?: string; port?: number; user?: string; timeoutMs?: number; connectTimeoutS?: number; hostKey?: string; dialAttempts?: number; sshOpts?: string[] } = {}): Promise<RunResult> {
+    // The docker CLI runs `ssh <the provider's sshOpts> -l user -p port host`: its own host key options, the lab's key.
+    const argv = opts.sshOpts
+      ? ["netns", "exec", NS, "ssh", "-i", this.key, "-o", "IdentitiesOnly=yes", ...opts.sshOpts.map((o) => o.replace(/^(UserKnownHostsFile=)~\//, `$1${os.homedir()}/`)), "-l", opts.user ?? "root", "-p", String(opts.port ?? 22), host]
+      : this.sshArgs(host, opts.port, opts.user, opts.connectTimeoutS, opts.hostKey);
     // As the command provider: a failed dial is retried (dialErrorLimit), a failed command is not.
     for (let attempt = 1; ; attempt++) {
-      const r = await run("ip", [...this.sshArgs(host, opts.port, opts.user, opts.connectTimeoutS, opts.hostKey), script], { input: opts.stdin, timeoutMs: opts.timeoutMs ?? 15 * 60_000 });
+      const r = await run("ip", [...argv, script], { input: opts.stdin, timeoutMs: opts.timeoutMs ?? 15 * 60_000 });
       const dialFailed = r.code === 255 && r.stdout === "" && /Connection (refused|timed out|closed by)|No route to host|kex_exchange_identification|Connection reset/.test(r.stderr);
       if (!dialFailed || attempt >= (opts.dialAttempts ?? 1)) return r;
       await sleep(2000);

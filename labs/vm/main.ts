@@ -18,7 +18,7 @@ import { excerpt, must, run } from "../common/proc";
 import { LabSecrets } from "../common/secrets";
 import { CheckResult, convergedChecks } from "./checks";
 import { deploy, DeployResult } from "./deploy";
-import { actionFor, guestSteps, Step } from "./engine";
+import { actionFor, guestSteps, LOCAL, Step } from "./engine";
 import { buildImage, Built, packagesFromPlan } from "./image";
 import { BRIDGE_ADDR, Lab, NS } from "./lab";
 import { LabReport, notRunDefaults, writeReport } from "./report";
@@ -125,6 +125,9 @@ export async function main(argv: string[]): Promise<number> {
     report.lab.accel = fs.existsSync("/sys/module/kvm_intel") || fs.existsSync("/sys/module/kvm_amd") ? "kvm" : "tcg (software emulation: timings are not a home's)";
 
     const runner = (s: Step, script: string, stdin: string | undefined) => {
+      // command:local:Command runs on the machine running Pulumi: here, the lab's, with /bin/sh -c as the provider does.
+      if (s.host === LOCAL) return run("/bin/sh", ["-c", script], { input: stdin, timeoutMs: 10 * 60_000 });
+      if (s.sshOpts) return lab.ssh(s.host, script, { port: s.port, user: s.user, timeoutMs: 25 * 60_000, sshOpts: s.sshOpts, dialAttempts: 10 });
       const c = s.inputs.connection as { hostKey?: string; dialErrorLimit?: number; perDialTimeout?: number } | undefined;
       return lab.ssh(s.host, script, { stdin, port: s.port, user: s.user, timeoutMs: 25 * 60_000, hostKey: c?.hostKey, dialAttempts: c?.dialErrorLimit ?? 10, connectTimeoutS: c?.perDialTimeout ?? 10 });
     };
@@ -200,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
         for (const g of lab.guests) log(`  ip netns exec ${NS} ssh -i ${path.join(OUT, "deploy_key")} -o UserKnownHostsFile=${path.join(RUN, "known_hosts")} root@${g.address}   # ${g.shape.name}`);
         log(`  stop everything: npm run lab -- vm --cleanup is not needed: the next run removes it, or: ip netns pids ${NS} | xargs -r kill; ip netns del ${NS}`);
       } else {
+        for (const d of await destroyLocal(path.join(RUN, "state.json"))) log(`cleanup: ${d}`);
         for (const d of Lab.cleanup(RUN)) log(`cleanup: ${d}`);
       }
     }
@@ -259,6 +263,22 @@ async function check(lab: Lab, name: string, hosts: string[], script: string, re
     parts.push(`${h}$ ${script}\n${excerpt(r.stdout + r.stderr, 8)}${r.code === 0 ? "" : `\n(exit ${r.code})`}`);
   }
   return { name, ok, evidence: redact(parts.join("\n")) };
+}
+
+/**
+ * What `pulumi destroy` would do on the machine running Pulumi: the delete command of every
+ * command:local:Command the deployment created (e.g. the docker providers' known_hosts files).
+ */
+async function destroyLocal(stateFile: string): Promise<string[]> {
+  if (!fs.existsSync(stateFile)) return [];
+  const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as Record<string, Record<string, unknown>>;
+  const out: string[] = [];
+  for (const [urn, inputs] of Object.entries(state)) {
+    if (!urn.includes("$command:local:Command::") || typeof inputs.delete !== "string") continue;
+    const r = await run("/bin/sh", ["-c", inputs.delete], { timeoutMs: 60_000 });
+    out.push(`deleted ${urn.split("::").pop()} (exit ${r.code})`);
+  }
+  return out;
 }
 
 type Snapshot = Record<string, string[]>;

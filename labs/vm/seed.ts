@@ -5,6 +5,7 @@
 // ipConfigs[i] -> ipconfig<i>, dns -> nameserver/searchdomain, upgrade -> ciupgrade, and
 // user/network/meta/vendorDataFileId -> cicustom snippets, which replace the generated part whole.
 import * as crypto from "node:crypto";
+import { parse as parseYaml } from "yaml";
 import type { RecordedResource } from "../../plan/types";
 
 export interface NoCloudSeed {
@@ -136,4 +137,17 @@ export function macsOf(vm: RecordedResource): string[] {
     const h = crypto.createHash("sha256").update(`${String(vm.inputs.vmId)}:${i}`).digest();
     return ["bc", "24", "11", ...[h[0], h[1], h[2]].map((b) => (b ?? 0).toString(16).padStart(2, "0"))].join(":");
   });
+}
+
+/**
+ * The address the guest comes up on: the first static IPv4 of its network config (the snippet
+ * or the generated one), which is what cloud-init configures.
+ */
+export function guestAddress(vm: RecordedResource, seed: NoCloudSeed): string {
+  const doc = parseYaml(seed["network-config"]) as { version?: number; config?: { subnets?: { type?: string; address?: string }[] }[]; ethernets?: Record<string, { addresses?: string[] }> } | null;
+  const v1 = (doc?.config ?? []).flatMap((c) => c.subnets ?? []).find((s) => s.type === "static" && s.address)?.address;
+  const v2 = Object.values(doc?.ethernets ?? {}).flatMap((e) => e.addresses ?? [])[0];
+  const a = v1 ?? v2;
+  if (!a) throw new Error(`${vm.name}: its network config declares no static IPv4 address: the lab cannot know where the guest answers`);
+  return a.split("/")[0] as string;
 }

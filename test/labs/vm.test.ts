@@ -10,7 +10,7 @@ import { actionFor, commandFor, effectiveDependencies, guestSteps, outputShown, 
 import { kernelFor, packagesFromPlan } from "../../labs/vm/image";
 import { accelerator, qemuArgv, vmShape } from "../../labs/vm/qemu";
 import { notRunDefaults, renderMarkdown, type LabReport } from "../../labs/vm/report";
-import { macsOf, renderSeed, snippetResolver } from "../../labs/vm/seed";
+import { guestAddress, macsOf, renderSeed, snippetResolver } from "../../labs/vm/seed";
 import type { RecordedResource } from "../../plan/types";
 import { cloudVmArgs } from "../../components/proxmox/vm";
 import { parseConfig } from "../../stacks/config/validate";
@@ -54,6 +54,7 @@ test("seed: user-data, network-config and meta-data as qemu-server's nocloud gen
   assert.equal(n.version, 1);
   assert.deepEqual(n.config[0], { type: "physical", name: "eth0", mac_address: macs[0], subnets: [{ type: "static", address: "10.181.0.21", netmask: "255.255.255.0", gateway: "10.181.0.1" }] });
   assert.deepEqual(n.config[1], { type: "nameserver", address: ["10.181.0.1"] });
+  assert.equal(guestAddress(vm, seed), "10.181.0.21");
   assert.equal(seed["meta-data"], `instance-id: ${crypto.createHash("sha1").update(user + seed["network-config"]).digest("hex")}\n`);
 });
 
