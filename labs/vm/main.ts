@@ -70,6 +70,26 @@ export async function main(argv: string[]): Promise<number> {
     fs.appendFileSync(logFile, `${line}\n`);
   };
 
+  // One lab-vm at a time on a machine: a second one would remove the first one's namespace.
+  const lock = path.join(OUT, "lock");
+  try {
+    fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+  } catch {
+    const other = Number(fs.readFileSync(lock, "utf8").trim());
+    let alive = false;
+    try {
+      process.kill(other, 0);
+      alive = other !== process.pid;
+    } catch {
+      /* a stale lock of a run that died */
+    }
+    if (alive) {
+      console.log(`lab vm: another lab-vm run (pid ${other}) is using ${OUT}; wait for it or stop it`);
+      return 3;
+    }
+    fs.writeFileSync(lock, String(process.pid));
+  }
+  process.on("exit", () => fs.rmSync(lock, { force: true }));
   for (const d of Lab.cleanup(RUN)) log(`leftover of a previous run: ${d}`);
   fs.mkdirSync(RUN, { recursive: true, mode: 0o700 });
   const lab = new Lab(RUN, path.join(OUT, "deploy_key"), log);
