@@ -30,6 +30,11 @@ rootfs)
   debootstrap --variant=minbase "$SUITE" "$root.tmp" "$MIRROR" > "$root.debootstrap.log" 2>&1 || { tail -20 "$root.debootstrap.log" >&2; exit 1; }
   chroot_apt "$root.tmp" "--no-install-recommends" "$kernel $base" >> "$root.debootstrap.log" 2>&1 || { tail -20 "$root.debootstrap.log" >&2; exit 1; }
   r=$root.tmp
+  # Debian's cloud images are preseeded with the en_US.UTF-8 locale (generated, the default):
+  # cloud-init's locale module then has nothing to do (else update-locale fails and cloud-init ends in error).
+  sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$r/etc/locale.gen"
+  chroot "$r" locale-gen >/dev/null
+  echo "LANG=en_US.UTF-8" > "$r/etc/default/locale"
   echo "/dev/vda / ext4 defaults,discard 0 1" > "$r/etc/fstab"
   # As Debian's cloud images: cloud-init owns hostname, users, keys and network; Proxmox's seed is NoCloud.
   printf 'datasource_list: [ NoCloud, None ]\n' > "$r/etc/cloud/cloud.cfg.d/99_lab-vm-datasource.cfg"

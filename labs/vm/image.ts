@@ -15,7 +15,7 @@ import { SNIPPET_TYPES } from "./seed";
  * datasource, OpenSSH, ifupdown + ISC dhclient as bookworm's images configure the network,
  * growpart), on a minbase system with systemd and udev. No cluster package: the program installs those.
  */
-export const CLOUD_BASE_PACKAGES = ["systemd-sysv", "udev", "kmod", "iproute2", "iputils-ping", "openssh-server", "cloud-init", "ifupdown", "isc-dhcp-client", "cloud-guest-utils", "dbus", "ca-certificates", "sudo", "procps", "less"];
+export const CLOUD_BASE_PACKAGES = ["systemd-sysv", "udev", "kmod", "iproute2", "iputils-ping", "openssh-server", "cloud-init", "ifupdown", "isc-dhcp-client", "cloud-guest-utils", "dbus", "ca-certificates", "sudo", "procps", "less", "locales"];
 
 /** The kernel package of the image the stack declares: genericcloud boots the cloud kernel. */
 export function kernelFor(fileName: string): string {
