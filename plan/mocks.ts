@@ -35,6 +35,7 @@ export interface SecretSource {
  * SecretSource hands real values).
  */
 function mockState(type: string, name: string, inputs: Record<string, unknown>, source?: SecretSource): Record<string, unknown> {
+  // Every generating type (@pulumi/random, @pulumi/tls, ...) goes through the lab's source first.
   const real = source?.generate(type, name, inputs);
   if (real) return { ...inputs, ...Object.fromEntries(Object.entries(real).map(([k, v]) => [k, { ...SECRET, value: v }])) };
   const secret = (suffix = "") => ({ ...SECRET, value: secretPlaceholder(`${name}${suffix}`) });

@@ -1,0 +1,335 @@
+// `npm run lab -- vm [--keep]`: the rehearsal lab (issue 9). Plans the lab stack with the real
+// program and real secrets, plays Proxmox for each VmLegacy (qemu under TCG, the program's
+// cloud-init as a NoCloud seed), executes every guest-side step of the plan over SSH in its
+// dependency order, checks the result on the guests, re-runs, and writes build/lab-vm/report.{json,md}.
+// Exit: 0 converged and every check passed, 1 a check or scenario failed (the program's
+// deployment is wrong), 2 usage, 3 the lab itself broke.
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseYaml, stringify } from "yaml";
+import type { RecordedResource } from "../../plan/types";
+import { readStackFile } from "../../stacks/config/load";
+import { parseConfig } from "../../stacks/config/validate";
+import type { HahaConfig } from "../../stacks/config/schema";
+import { excerpt, must, run } from "../common/proc";
+import { LabSecrets } from "../common/secrets";
+import { CheckResult, convergedChecks } from "./checks";
+import { deploy, DeployResult } from "./deploy";
+import { actionFor, guestSteps, LOCAL, Step } from "./engine";
+import { buildImage, Built, packagesFromPlan } from "./image";
+import { BRIDGE_ADDR, Lab, NS } from "./lab";
+import { LabReport, notRunDefaults, writeReport } from "./report";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const OUT = path.join(ROOT, "build", "lab-vm");
+const RUN = path.join(OUT, "run");
+const CACHE = path.join(OUT, "cache");
+const REPO_PORT = 80;
+const USAGE = `usage: npm run lab -- vm [--keep] [--stack FILE]
+  --keep        leave the guests running afterwards and print how to reach each
+  --stack FILE  the lab stack (default: Pulumi.lab-vm.yaml)`;
+
+class LabBroke extends Error {}
+
+const t0 = Date.now();
+const stamp = () => `[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s]`;
+
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { keep: { type: "boolean" }, stack: { type: "string" }, help: { type: "boolean" } }, strict: true, allowPositionals: false }));
+  } catch (e) {
+    console.log(`lab vm: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    console.log("lab vm: needs root (network namespaces, taps, chroot)");
+    return 2;
+  }
+  const stackFile = path.resolve(values.stack ?? path.join(ROOT, "Pulumi.lab-vm.yaml"));
+  if (!fs.existsSync(stackFile)) {
+    console.log(`lab vm: no stack file ${stackFile}\n${USAGE}`);
+    return 2;
+  }
+  const keep = values.keep === true;
+  fs.mkdirSync(OUT, { recursive: true, mode: 0o700 });
+  let secrets: LabSecrets | undefined;
+  const redact = (s: string) => (secrets ? secrets.redact(s) : s);
+  const logFile = path.join(OUT, "lab.log");
+  fs.writeFileSync(logFile, "");
+  const log = (s: string) => {
+    const line = `${stamp()} ${redact(s)}`;
+    console.log(line);
+    fs.appendFileSync(logFile, `${line}\n`);
+  };
+
+  // One lab-vm at a time on a machine: a second one would remove the first one's namespace.
+  const lock = path.join(OUT, "lock");
+  try {
+    fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+  } catch {
+    const other = Number(fs.readFileSync(lock, "utf8").trim());
+    let alive = false;
+    try {
+      process.kill(other, 0);
+      alive = other !== process.pid;
+    } catch {
+      /* a stale lock of a run that died */
+    }
+    if (alive) {
+      console.log(`lab vm: another lab-vm run (pid ${other}) is using ${OUT}; wait for it or stop it`);
+      return 3;
+    }
+    fs.writeFileSync(lock, String(process.pid));
+  }
+  process.on("exit", () => fs.rmSync(lock, { force: true }));
+  for (const d of Lab.cleanup(RUN)) log(`leftover of a previous run: ${d}`);
+  fs.mkdirSync(RUN, { recursive: true, mode: 0o700 });
+  const lab = new Lab(RUN, path.join(OUT, "deploy_key"), log);
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = true;
+    console.log(`lab vm: ${sig}: stopping the guests and removing the lab`);
+    Lab.cleanup(RUN);
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const report: LabReport = {
+    converged: false,
+    kernel: "",
+    checks: [],
+    rerun: { stepsExecuted: -1, forcedSteps: 0, restarts: [] },
+    scenarios: [],
+    records: { acknowledged: 0, found: 0, lost: 0, duplicated: 0 },
+    notRun: [],
+    lab: { started: new Date(t0).toISOString(), seconds: 0, accel: "", phases: [], steps: [], vms: [], host: `${os.cpus().length} cores, load ${os.loadavg()[0]?.toFixed(2)} at start` },
+  };
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const s = Date.now();
+    log(`== ${name}`);
+    try {
+      return await fn();
+    } finally {
+      report.lab.phases.push({ name, seconds: Math.round((Date.now() - s) / 1000) });
+    }
+  };
+  let code: number;
+  try {
+    await phase("install the lab's tools", async () => {
+      await must("sh", [path.join(__dirname, "install.sh")], { timeoutMs: 10 * 60_000 }).catch((e: Error) => {
+        throw new LabBroke(e.message);
+      });
+    });
+    const { planned, config } = await phase("plan the lab stack with the real program", () => plan(stackFile, log));
+    secrets = new LabSecrets(path.join(OUT, "secrets.json"), {});
+    const resources = planned;
+    const vms = resources.filter((r) => r.type === "proxmoxve:index/vmLegacy:VmLegacy");
+    if (vms.length === 0) throw new LabBroke("the plan declares no proxmoxve:index/vmLegacy:VmLegacy");
+    const steps = guestSteps(resources);
+    log(`plan: ${resources.length} resources, ${vms.length} VMs, ${steps.length} guest-side steps`);
+    const image = await phase("guest image and local apt repository", () => buildImage(CACHE, config.proxmox.cloudImage.fileName, packagesFromPlan(resources), `http://${BRIDGE_ADDR}${REPO_PORT === 80 ? "" : `:${REPO_PORT}`}/`, log).catch((e: Error) => {
+      throw new LabBroke(e.message);
+    }));
+    report.kernel = `${image.kernelPackage} (${image.kernelRelease})`;
+    report.lab.image = { cached: image.cached, kernelPackage: image.kernelPackage };
+    await phase("boot the guests as Proxmox would", () => boot(lab, vms, resources, image, report, log));
+    report.lab.accel = fs.existsSync("/sys/module/kvm_intel") || fs.existsSync("/sys/module/kvm_amd") ? "kvm" : "tcg (software emulation: timings are not a home's)";
+
+    const runner = (s: Step, script: string, stdin: string | undefined) => {
+      // command:local:Command runs on the machine running Pulumi: here, the lab's, with /bin/sh -c as the provider does.
+      if (s.host === LOCAL) return run("/bin/sh", ["-c", script], { input: stdin, timeoutMs: 10 * 60_000 });
+      if (s.sshOpts) return lab.ssh(s.host, script, { port: s.port, user: s.user, timeoutMs: 25 * 60_000, sshOpts: s.sshOpts, dialAttempts: 10 });
+      const c = s.inputs.connection as { hostKey?: string; dialErrorLimit?: number; perDialTimeout?: number } | undefined;
+      return lab.ssh(s.host, script, { stdin, port: s.port, user: s.user, timeoutMs: 25 * 60_000, hostKey: c?.hostKey, dialAttempts: c?.dialErrorLimit ?? 10, connectTimeoutS: c?.perDialTimeout ?? 10 });
+    };
+    const stateFile = path.join(RUN, "state.json");
+    const first = await phase(`deploy: ${steps.length} steps in dependency order`, () => deploy(steps, stateFile, runner, redact, log));
+    recordSteps(report, first);
+    if (first.failed) {
+      log(`deployment stopped at step ${first.failed.n}/${first.planned}: ${first.failed.host} ${first.failed.name} (exit ${first.failed.exitCode})`);
+    }
+
+    await phase("re-run: the same plan again", async () => {
+      const again = await plan(stackFile, log);
+      const again2 = guestSteps(again.planned);
+      const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as Record<string, Record<string, unknown>>;
+      const done = again2.filter((s) => state[s.urn]);
+      const changed = done.filter((s) => actionFor(s, state[s.urn]) !== "same");
+      const r = await deploy(done, stateFile, runner, redact, log);
+      report.rerun.stepsExecuted = r.executed.length;
+      report.checks.push({ name: "plain re-run executes no step", ok: r.executed.length === 0 && changed.length === 0, evidence: r.executed.length === 0 ? `0 of ${done.length} deployed steps re-ran (inputs unchanged)` : `re-ran: ${r.executed.map((e) => e.name).join(", ")}` });
+      if (first.failed) return;
+      const before = await snapshot(lab, config);
+      const forced = await deploy(done, stateFile, runner, redact, log, { force: true });
+      report.rerun.forcedSteps = forced.executed.length;
+      const after = await snapshot(lab, config);
+      const diff = diffSnapshots(before, after);
+      report.rerun.restarts = diff.filter((d) => !d.includes(": changed: "));
+      report.rerun.changedFiles = diff.filter((d) => d.includes(": changed: ")).map((d) => d.replace(": changed: ", ": "));
+      report.checks.push({ name: "forced re-run of every step succeeds, restarts nothing, changes no file", ok: !forced.failed && diff.length === 0, evidence: forced.failed ? `step ${forced.failed.name} failed: ${forced.failed.output}` : `restarted: ${report.rerun.restarts.join(", ") || "nothing"}; files changed: ${report.rerun.changedFiles.join(", ") || "none"}` });
+    });
+
+    if (!first.failed) {
+      await phase("changed config: corosync token +100 ms re-runs exactly the steps whose inputs changed", async () => {
+        const doc = parseYaml(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, { corosync?: { tokenMs?: number } }> };
+        const cl = doc.config["haha:cluster"];
+        if (!cl?.corosync?.tokenMs) throw new LabBroke("the lab stack sets no haha:cluster.corosync.tokenMs to change");
+        cl.corosync.tokenMs += 100;
+        const changedFile = path.join(OUT, "Pulumi.lab-vm-changed.yaml");
+        fs.writeFileSync(changedFile, stringify(doc));
+        const changed = await plan(changedFile, log);
+        const cs = guestSteps(changed.planned);
+        const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as Record<string, Record<string, unknown>>;
+        const expected = cs.filter((s) => actionFor(s, state[s.urn]) !== "same").map((s) => s.name);
+        const r = await deploy(cs, stateFile, runner, redact, log);
+        report.rerun.changedConfig = { change: "haha:cluster.corosync.tokenMs +100", steps: r.executed.map((e) => `${e.host} ${e.name} (${e.action})`) };
+        report.checks.push({ name: "changed config re-runs exactly the steps whose inputs changed", ok: !r.failed && r.executed.length === expected.length && expected.length > 0, evidence: r.failed ? `step ${r.failed.name} failed: ${r.failed.output}` : `re-ran ${r.executed.length}: ${r.executed.map((e) => e.name).join(", ")}` });
+        report.checks.push(await check(lab, "cluster stays up through the changed config", config.nodes.map((n) => n.guest.address), "corosync-quorumtool -s | grep -Eq '^Quorate: +Yes' && crm_mon -1 -r", redact));
+        // Back to the stack as declared, so the checks below see it.
+        await deploy(guestSteps((await plan(stackFile, log)).planned), stateFile, runner, redact, log);
+      });
+    }
+
+    await phase("converged checks on the guests", async () => {
+      for (const c of convergedChecks(config)) report.checks.push(await check(lab, c.name, c.hosts, c.script, redact));
+      for (const c of report.checks.slice(-convergedChecks(config).length)) log(`check ${c.ok ? "ok  " : "FAIL"} ${c.name}`);
+    });
+    report.converged = !first.failed && report.checks.every((c) => c.ok);
+    report.notRun.push(...notRunDefaults(first.failed ? `the deployment stopped at ${first.failed.name}` : undefined));
+    if (first.failed) report.checks.unshift({ name: "the program's deployment runs to the end", ok: false, evidence: `step ${first.failed.n}/${first.planned} ${first.failed.host} ${first.failed.name} exited ${first.failed.exitCode}:\n${first.failed.output}` });
+    code = report.converged ? 0 : 1;
+  } catch (e) {
+    const msg = redact(e instanceof Error ? e.message : String(e));
+    log(`lab vm: the lab broke: ${msg}`);
+    report.broke = msg;
+    code = 3;
+  } finally {
+    report.lab.seconds = Math.round((Date.now() - t0) / 1000);
+    for (const g of lab.guests) report.lab.vms.push({ name: g.shape.name, address: g.address, console: redact(excerpt(lab.consoleTail(g, 15), 15)) });
+    if (!interrupted) {
+      writeReport(OUT, report, redact);
+      log(`report: ${path.join(OUT, "report.md")} and report.json (${report.lab.seconds} s)`);
+      if (keep && lab.guests.length > 0) {
+        log("--keep: the guests stay up; reach them with:");
+        for (const g of lab.guests) log(`  ip netns exec ${NS} ssh -i ${path.join(OUT, "deploy_key")} -o UserKnownHostsFile=${path.join(RUN, "known_hosts")} root@${g.address}   # ${g.shape.name}`);
+        log(`  stop everything: npm run lab -- vm --cleanup is not needed: the next run removes it, or: ip netns pids ${NS} | xargs -r kill; ip netns del ${NS}`);
+      } else {
+        for (const d of await destroyLocal(path.join(RUN, "state.json"))) log(`cleanup: ${d}`);
+        for (const d of Lab.cleanup(RUN)) log(`cleanup: ${d}`);
+      }
+    }
+  }
+  return code;
+}
+
+/** Plan the lab stack (with the lab's own deploy key) in a child process; returns the recorded resources with real secrets. */
+async function plan(stackFile: string, log: (s: string) => void): Promise<{ planned: RecordedResource[]; config: HahaConfig }> {
+  const key = path.join(OUT, "deploy_key");
+  if (!fs.existsSync(key)) await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-vm-deploy", "-f", key]);
+  const doc = parseYaml(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, Record<string, unknown>> };
+  doc.config["haha:ssh"] = { ...doc.config["haha:ssh"], publicKey: fs.readFileSync(`${key}.pub`, "utf8").trim() };
+  const planned = path.join(OUT, "Pulumi.lab-vm.yaml");
+  fs.writeFileSync(planned, stringify(doc));
+  const r = await run(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(__dirname, "plan-child.ts"), planned, OUT], { cwd: ROOT, timeoutMs: 5 * 60_000 });
+  if (r.code !== 0) throw new LabBroke(`planning the lab stack failed (exit ${r.code}):\n${excerpt(r.stdout + r.stderr)}`);
+  log(r.stdout.trim());
+  const stack = readStackFile(planned);
+  const config = parseConfig(stack.raw, planned);
+  return { planned: JSON.parse(fs.readFileSync(path.join(OUT, "plan.json"), "utf8")) as RecordedResource[], config };
+}
+
+async function boot(lab: Lab, vms: RecordedResource[], resources: RecordedResource[], image: Built, report: LabReport, log: (s: string) => void): Promise<void> {
+  const mtu = Math.max(1500, ...vms.flatMap((v) => ((v.inputs.networkDevices as { mtu?: number }[] | undefined) ?? []).map((n) => n.mtu ?? 1500)));
+  await lab.network(mtu);
+  await lab.serve(image.repo, REPO_PORT);
+  log(`network: namespace ${NS}, bridge ${BRIDGE_ADDR}/24 (no route out), apt repository on http://${BRIDGE_ADDR}/`);
+  for (const vm of vms) {
+    const g = await lab.boot(vm, resources, image);
+    log(`  ${g.shape.name}: qemu ${g.shape.cores} core(s), ${g.shape.memoryMiB} MiB, ${g.shape.nics.length} NIC(s), ${g.shape.hostpcis.length} NVMe, watchdog ${g.shape.watchdog?.model ?? "none"}; console ${g.files.console}`);
+  }
+  const results = await Promise.all(lab.guests.map(async (g) => ({ g, ok: await lab.waitSsh(g, 15 * 60_000) })));
+  for (const { g, ok } of results) {
+    if (!ok) {
+      const tail = lab.consoleTail(g, 25);
+      const booted = /login:|Reached target|cloud-init/.test(tail);
+      report.checks.push({ name: `${g.shape.name} answers SSH with the program's key`, ok: false, evidence: tail });
+      if (booted) throw new Error(`${g.shape.name} booted but never answered SSH as root with the deploy key within 15 min (console below)\n${tail}`);
+      throw new LabBroke(`${g.shape.name} did not boot (qemu ${lab.alive(g) ? "running" : "exited"}):\n${tail}`);
+    }
+    log(`  ${g.shape.name}: ssh up`);
+  }
+}
+
+function recordSteps(report: LabReport, r: DeployResult): void {
+  report.lab.steps = r.executed.map((e) => ({ ...e }));
+  report.lab.failedStep = r.failed ? { n: r.failed.n, host: r.failed.host, name: r.failed.name, exitCode: r.failed.exitCode, output: r.failed.output } : undefined;
+}
+
+async function check(lab: Lab, name: string, hosts: string[], script: string, redact: (s: string) => string): Promise<CheckResult> {
+  const parts: string[] = [];
+  let ok = true;
+  for (const h of hosts) {
+    const r = await lab.ssh(h, script, { timeoutMs: 60_000 });
+    ok &&= r.code === 0;
+    parts.push(`${h}$ ${script}\n${excerpt(r.stdout + r.stderr, 8)}${r.code === 0 ? "" : `\n(exit ${r.code})`}`);
+  }
+  return { name, ok, evidence: redact(parts.join("\n")) };
+}
+
+/**
+ * What `pulumi destroy` would do on the machine running Pulumi: the delete command of every
+ * command:local:Command the deployment created (e.g. the docker providers' known_hosts files).
+ */
+async function destroyLocal(stateFile: string): Promise<string[]> {
+  if (!fs.existsSync(stateFile)) return [];
+  const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as Record<string, Record<string, unknown>>;
+  const out: string[] = [];
+  for (const [urn, inputs] of Object.entries(state)) {
+    if (!urn.includes("$command:local:Command::") || typeof inputs.delete !== "string") continue;
+    const r = await run("/bin/sh", ["-c", inputs.delete], { timeoutMs: 60_000 });
+    out.push(`deleted ${urn.split("::").pop()} (exit ${r.code})`);
+  }
+  return out;
+}
+
+type Snapshot = Record<string, string[]>;
+
+/** Per guest: every running service with its main pid, restart count and start time, and the content hash of every file under /etc and /usr/local. */
+async function snapshot(lab: Lab, c: HahaConfig): Promise<Snapshot> {
+  const out: Snapshot = {};
+  for (const n of c.nodes) {
+    const r = await lab.ssh(n.guest.address, "for u in $(systemctl list-units --type=service --state=running --no-legend --plain | awk '{print $1}'); do echo \"$u $(systemctl show -p MainPID,NRestarts,ActiveEnterTimestampMonotonic --value \"$u\" | paste -sd' ')\"; done; find /etc /usr/local -xdev -type f -exec md5sum {} + 2>/dev/null | sed 's/^/changed: /'", { timeoutMs: 60_000 });
+    out[n.guest.name] = r.stdout.split("\n").filter(Boolean);
+  }
+  return out;
+}
+
+function diffSnapshots(a: Snapshot, b: Snapshot): string[] {
+  const out: string[] = [];
+  for (const [host, lines] of Object.entries(b)) {
+    const before = new Set(a[host] ?? []);
+    for (const l of lines) if (!before.has(l)) out.push(`${host}: ${l.replace(/ActiveEnterTimestampMonotonic=\d+ ?/, "")}`.trim());
+  }
+  return out;
+}
+
+// Allow `tsx labs/vm/main.ts` directly as well as through labs/cli.ts.
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (c) => process.exit(c),
+    (e: unknown) => {
+      console.log(`lab vm: ${String(e)}`);
+      process.exit(3);
+    },
+  );
+}
+

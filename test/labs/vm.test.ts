@@ -1,0 +1,160 @@
+// The rehearsal lab's pure parts, without booting anything: the NoCloud seed Proxmox would build
+// from a recorded VmLegacy, the qemu command line from a declaration, the step order from recorded
+// dependencies (with components' dependencies inherited by their children), @pulumi/command's
+// re-run semantics, the package set read from the plan, and the report's shape.
+import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import { test } from "node:test";
+import { parse as parseYaml } from "yaml";
+import { actionFor, commandFor, effectiveDependencies, guestSteps, outputShown, waves } from "../../labs/vm/engine";
+import { kernelFor, packagesFromPlan } from "../../labs/vm/image";
+import { accelerator, qemuArgv, vmShape } from "../../labs/vm/qemu";
+import { notRunDefaults, renderMarkdown, type LabReport } from "../../labs/vm/report";
+import { guestAddress, macsOf, renderSeed, snippetResolver } from "../../labs/vm/seed";
+import type { RecordedResource } from "../../plan/types";
+import { cloudVmArgs } from "../../components/proxmox/vm";
+import { parseConfig } from "../../stacks/config/validate";
+import { readStackFile } from "../../stacks/config/load";
+import { ROOT } from "../helpers/config";
+import * as path from "node:path";
+
+const S = "urn:pulumi:lab::haha::";
+function res(type: string, name: string, inputs: Record<string, unknown> = {}, extra: Partial<RecordedResource> = {}): RecordedResource {
+  return { urn: `${S}${type}::${name}`, type, name, custom: !type.startsWith("haha:"), dependencies: [], inputs, secretInputs: [], ...extra };
+}
+
+/** The lab stack's first VM, declared by the program's own cloudVmArgs (what the plan records). */
+function labVm(): RecordedResource {
+  const stack = readStackFile(path.join(ROOT, "Pulumi.lab-vm.yaml"));
+  const c = parseConfig(stack.raw, "Pulumi.lab-vm.yaml");
+  const n = c.nodes[0]!;
+  const args = cloudVmArgs(c, { node: n.name, vmid: n.guest.vmid, name: n.guest.name, address: n.guest.address, cores: n.guest.cores, memoryMiB: n.guest.memoryMiB, diskGiB: n.guest.diskGiB, mtu: n.bond.mtu }, { userDataFileId: "local:snippets/u.yaml", networkDataFileId: "local:snippets/n.yaml", macs: ["BC:24:11:00:00:B5"] });
+  // Proxmox's own generator (no snippets): what a VM declaring user, keys and addresses boots with.
+  args.initialization = { datastoreId: "local-lvm", ipConfigs: [{ ipv4: { address: `${n.guest.address}/24`, gateway: c.network.gateway } }], dns: { servers: c.network.dns }, userAccount: { username: "root", keys: [c.ssh.publicKey] } };
+  const inputs = JSON.parse(JSON.stringify({ ...args, watchdog: { enabled: true, model: "i6300esb", action: "reset" }, hostpcis: [{ device: "hostpci0", mapping: "nvme-labpve01", pcie: true }] })) as Record<string, unknown>;
+  return res("proxmoxve:index/vmLegacy:VmLegacy", `${n.guest.name}-vm`, inputs);
+}
+
+test("seed: user-data, network-config and meta-data as qemu-server's nocloud generator writes them", () => {
+  const vm = labVm();
+  const macs = macsOf(vm);
+  assert.equal(macs[0], "bc:24:11:00:00:b5", "the declared MAC");
+  assert.match(macsOf({ ...vm, inputs: { ...vm.inputs, networkDevices: [{ bridge: "vmbr0" }] } })[0]!, /^bc:24:11(:[0-9a-f]{2}){3}$/, "else one in Proxmox's OUI");
+  const seed = renderSeed(vm, macs, snippetResolver([vm]));
+  const user = seed["user-data"];
+  assert.ok(user.startsWith("#cloud-config\n"));
+  const u = parseYaml(user) as Record<string, unknown>;
+  assert.equal(u.hostname, "labha01");
+  assert.equal(u.user, "root");
+  assert.equal(u.disable_root, false);
+  assert.equal(u.users, undefined, "root as ciuser: no `users: [default]`");
+  assert.deepEqual(u.ssh_authorized_keys, [((vm.inputs.initialization as { userAccount: { keys: string[] } }).userAccount.keys)[0]]);
+  assert.equal(u.package_upgrade, true, "Proxmox's ciupgrade defaults to on");
+  const n = parseYaml(seed["network-config"]) as { version: number; config: Record<string, unknown>[] };
+  assert.equal(n.version, 1);
+  assert.deepEqual(n.config[0], { type: "physical", name: "eth0", mac_address: macs[0], subnets: [{ type: "static", address: "10.181.0.21", netmask: "255.255.255.0", gateway: "10.181.0.1" }] });
+  assert.deepEqual(n.config[1], { type: "nameserver", address: ["10.181.0.1"] });
+  assert.equal(guestAddress(vm, seed), "10.181.0.21");
+  assert.equal(seed["meta-data"], `instance-id: ${crypto.createHash("sha1").update(user + seed["network-config"]).digest("hex")}\n`);
+});
+
+test("seed: snippets the VM references replace the generated user and network data whole", () => {
+  const vm = labVm();
+  const file = res("proxmoxve:index/fileLegacy:FileLegacy", "labha01-user-data", { contentType: "snippets", datastoreId: "local", sourceRaw: { data: "#cloud-config\npackages:\n  - qemu-guest-agent\n", fileName: "labha01-user.yaml" } });
+  (vm.inputs.initialization as Record<string, unknown>).userDataFileId = "labha01-user-data-id";
+  const seed = renderSeed(vm, macsOf(vm), snippetResolver([vm, file]));
+  assert.equal(seed["user-data"], "#cloud-config\npackages:\n  - qemu-guest-agent\n");
+  assert.match(seed["network-config"], /name: eth0/);
+  (vm.inputs.initialization as Record<string, unknown>).networkDataFileId = "local:snippets/missing.yaml";
+  assert.throws(() => renderSeed(vm, macsOf(vm), snippetResolver([vm, file])), /networkDataFileId = local:snippets\/missing.yaml: no recorded proxmoxve file resource/);
+});
+
+test("qemu: the declaration's cores, memory, NIC at pci.0 slot 0x12, watchdog, NVMe and the cidata drive", () => {
+  const vm = labVm();
+  const shape = vmShape(vm, ["lab-vm-t181n0"], macsOf(vm));
+  const files = { disk: "/d.qcow2", nvme: ["/n0.qcow2"], seedIso: "/s.iso", kernel: "/k", initrd: "/i", console: "/c.log", qmp: "/q.sock", pidfile: "/p.pid" };
+  const a = qemuArgv(shape, files, "tcg");
+  const after = (flag: string) => a.filter((_, i) => a[i - 1] === flag);
+  assert.deepEqual(after("-smp"), ["1,sockets=1,cores=1"]);
+  assert.deepEqual(after("-m"), ["1536"]);
+  assert.deepEqual(after("-accel"), ["tcg,thread=multi"]);
+  assert.deepEqual(after("-cpu"), ["max"]);
+  const devs = after("-device");
+  assert.ok(devs.includes("pci-bridge,id=pci.0,chassis_nr=1,bus=pcidmi,addr=0x1"));
+  assert.ok(devs.some((d) => d.startsWith("virtio-net-pci,netdev=net0,") && d.includes(`mac=${macsOf(vm)[0]}`) && d.includes("bus=pci.0,addr=0x12")));
+  assert.ok(devs.some((d) => d.startsWith("i6300esb")));
+  assert.deepEqual(after("-watchdog-action"), ["reset"]);
+  assert.ok(devs.some((d) => d.startsWith("nvme,drive=drive-hostpci0")));
+  assert.ok(after("-drive").some((d) => d.startsWith("file=/s.iso,") && d.includes("media=cdrom")));
+  assert.ok(after("-netdev").includes("tap,id=net0,ifname=lab-vm-t181n0,script=no,downscript=no"));
+  assert.deepEqual(qemuArgv(shape, files, "kvm").filter((_, i, x) => x[i - 1] === "-cpu"), ["host"]);
+  const bare = vmShape({ ...vm, inputs: { ...vm.inputs, watchdog: { enabled: false }, hostpcis: [] } }, ["t"], macsOf(vm));
+  const b = qemuArgv(bare, { ...files, nvme: [] }, "tcg");
+  assert.ok(!b.some((x) => x.startsWith("i6300esb") || x.startsWith("nvme,")));
+  assert.throws(() => vmShape({ ...vm, inputs: { ...vm.inputs, networkDevices: [{ bridge: "vmbr0", model: "e1000" }] } }, ["t"], ["m"]), /networkDevices\[0\]\.model = e1000/);
+  assert.equal(accelerator((p) => p === "/sys/module/kvm_pvm"), "tcg");
+  assert.equal(accelerator((p) => p === "/sys/module/kvm_amd"), "kvm");
+});
+
+test("steps: components' dependencies reach their children, order follows dependencies through non-step resources", () => {
+  const conn = (h: string) => ({ connection: { host: h, port: 22, user: "root" }, create: `echo ${h}` });
+  const vm = res("proxmoxve:index/vmLegacy:VmLegacy", "vm1");
+  const pkgStep = res("haha:host:Step", "pkgs", {}, { dependencies: [vm.urn] });
+  const pkgRun = res("command:remote:Command", "pkgs-run", { ...conn("10.0.0.1"), create: "apt-get install -y -q --no-install-recommends 'corosync' 'pacemaker'" }, { parent: pkgStep.urn });
+  const file = res("haha:host:File", "conf", {}, { dependencies: [pkgStep.urn] });
+  const write = res("command:remote:Command", "conf-write", conn("10.0.0.1"), { parent: file.urn });
+  const secret = res("random:index/randomPassword:RandomPassword", "pw", {}, { dependencies: [write.urn] });
+  const provider = res("pulumi:providers:docker", "d1", { host: "ssh://root@10.0.0.2:22" });
+  const img = res("docker:index/remoteImage:RemoteImage", "img", { name: "repo:1@sha256:" + "a".repeat(64) }, { dependencies: [secret.urn], provider: provider.urn });
+  const tag = res("docker:index/tag:Tag", "tag", { sourceImage: "repo@sha256:" + "a".repeat(64), targetImage: "localhost/haha/repo:1" }, { dependencies: [img.urn], provider: provider.urn });
+  const all = [tag, img, provider, secret, write, file, pkgRun, pkgStep, vm];
+  const eff = effectiveDependencies(all);
+  assert.ok(eff.get(pkgRun.urn)!.has(vm.urn), "a child inherits its component's dependencies");
+  assert.ok(eff.get(write.urn)!.has(pkgRun.urn), "a dependency on a component means its custom children");
+  const steps = guestSteps(all);
+  assert.deepEqual(waves(steps).map((w) => w.map((s) => s.name)), [["pkgs-run"], ["conf-write"], ["img"], ["tag"]]);
+  assert.deepEqual(steps.find((s) => s.name === "img")!.after, [write.urn], "through the secret (not a step) to the write");
+  assert.equal(steps.find((s) => s.name === "tag")!.host, "10.0.0.2");
+  assert.deepEqual(packagesFromPlan(all), { flags: ["--no-install-recommends"], packages: ["corosync", "pacemaker"], from: ["pkgs-run"] });
+  const snippet = res("proxmoxve:index/fileLegacy:FileLegacy", "ud", { sourceRaw: { data: "#cloud-config\npackages:\n  - qemu-guest-agent\n", fileName: "u.yaml" } });
+  assert.deepEqual(packagesFromPlan([...all, snippet]).packages, ["corosync", "pacemaker", "qemu-guest-agent"], "cloud-init packages of the snippets too");
+  assert.throws(() => waves([{ ...steps[0]!, after: [steps[1]!.urn] }, { ...steps[1]!, after: [steps[0]!.urn] }]), /dependency cycle/);
+});
+
+test("re-run semantics of @pulumi/command 1.x: unchanged -> nothing, triggers -> replace, other inputs -> update", () => {
+  const step = guestSteps([res("command:remote:Command", "c", { connection: { host: "h" }, create: "make it", delete: "undo it", triggers: ["a"], logging: "none" })])[0]!;
+  assert.equal(actionFor(step, undefined), "create");
+  assert.equal(actionFor(step, { ...step.inputs }), "same");
+  assert.equal(actionFor(step, { ...step.inputs, triggers: ["b"] }), "replace");
+  assert.equal(actionFor(step, { ...step.inputs, create: "make it differently" }), "update");
+  assert.deepEqual(commandFor(step, "replace", { ...step.inputs, delete: "undo old" }).map((c) => c.script), ["undo old", "make it"]);
+  assert.deepEqual(commandFor(step, "update").map((c) => c.script), ["make it"]);
+  assert.deepEqual(outputShown(step), { stdout: false, stderr: false });
+});
+
+test("image: the declared cloud image decides the kernel flavour", () => {
+  assert.equal(kernelFor("debian-12-genericcloud-amd64.img"), "linux-image-cloud-amd64");
+  assert.equal(kernelFor("debian-12-generic-amd64.qcow2"), "linux-image-amd64");
+  assert.throws(() => kernelFor("ubuntu.img"), /cloudImage.fileName = ubuntu.img/);
+});
+
+test("report: the fields issue 9 lists, and what was not run", () => {
+  const r: LabReport = {
+    converged: false,
+    kernel: "linux-image-cloud-amd64 (6.1.0-50-cloud-amd64)",
+    checks: [{ name: "x", ok: false, evidence: "e" }],
+    rerun: { stepsExecuted: 0, forcedSteps: 3, restarts: [] },
+    scenarios: [],
+    records: { acknowledged: 0, found: 0, lost: 0, duplicated: 0 },
+    notRun: notRunDefaults("stopped"),
+    lab: { started: "t", seconds: 1, accel: "tcg", host: "2 cores", phases: [], steps: [], vms: [] },
+  };
+  const j = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
+  for (const k of ["converged", "kernel", "checks", "rerun", "scenarios", "records", "notRun"]) assert.ok(k in j, k);
+  assert.deepEqual(Object.keys(j.rerun as object).sort(), ["forcedSteps", "restarts", "stepsExecuted"]);
+  assert.deepEqual(Object.keys(j.records as object).sort(), ["acknowledged", "duplicated", "found", "lost"]);
+  const md = renderMarkdown(r);
+  assert.match(md, /converged: \*\*no\*\*/);
+  assert.match(md, /FAIL x/);
+  assert.match(md, /everything after the failing step: stopped/);
+});
