@@ -32,13 +32,13 @@ export interface ReadinessChecks {
   modulesDir?: string;
 }
 
-/** The readiness script (POSIX sh): pure, from the model. */
+/** The readiness script (bash: pipefail): pure, from the model. */
 export function renderReadiness(r: ReadinessChecks): string {
   const lines = [
-    "set -eu",
+    "set -euo pipefail",
     // cloud-init first: until it is done, apt is locked and the guest agent may be missing.
     `rc=0; out=$(timeout ${r.cloudInitWaitS} cloud-init status --wait 2>&1) || rc=$?`,
-    `status=$(printf '%s\\n' "$out" | grep -o 'status: [a-z]*' | tail -n 1 | cut -d' ' -f2)`,
+    `status=$(printf '%s\\n' "$out" | grep -o 'status: [a-z]*' | tail -n 1 | cut -d' ' -f2 || true)`,
     `if [ "$rc" -eq 124 ]; then echo "cloud-init did not finish within ${r.cloudInitWaitS} s (status: \${status:-unknown})" >&2; exit 1; fi`,
     'if [ "$rc" -ne 0 ] || [ "$status" != done ]; then',
     '  echo "cloud-init did not complete cleanly: status ${status:-unknown} (exit $rc); its user data (qemu-guest-agent, host key, users) may be half applied" >&2',

@@ -48,3 +48,9 @@ export function guardedCommands(key: string, script: string, dir = APPLIED_DIR):
 export function guardedInputs(name: string, script: pulumi.Input<string>, stdin?: pulumi.Input<string>): pulumi.Output<{ create: string; update: string }> {
   return pulumi.all([script, stdin ?? ""]).apply(([s, i]) => guardedCommands(runKey(name, s, i), s));
 }
+
+/** The script a guarded create command runs (the inverse of guardedCommands' wrapping); unguarded text as is. */
+export function guardedScript(create: string): string {
+  const m = /^\(\n([\s\S]*)\n\)\nrc=\$\?\n/.exec(create);
+  return m ? m[1]! : create;
+}

@@ -18,7 +18,7 @@ export function renderCaCertificate(pem: string): string {
 
 /** Rebuild the store, then prove the CA verifies against it: a store without it fails the step. */
 export const TRUST_APPLY = [
-  "set -eu",
+  "set -euo pipefail",
   'command -v update-ca-certificates >/dev/null || { echo "update-ca-certificates is missing: install ca-certificates" >&2; exit 1; }',
   "update-ca-certificates",
   `openssl verify -CAfile ${BUNDLE} ${PROXMOX_CA_PATH} >/dev/null || { echo "${PROXMOX_CA_PATH} is not trusted by ${BUNDLE} after update-ca-certificates" >&2; exit 1; }`,

@@ -37,7 +37,7 @@ export function proxmoxMountOptions(c: HahaConfig): MountOption[] {
 export function renderExportProbe(server: string, exportPath: string, attempts: number = EXPORT_PROBE.attempts, delayS: number = EXPORT_PROBE.delayS): string {
   const target = shq(`${server}:${exportPath}`);
   return [
-    "set -eu",
+    "set -euo pipefail",
     'dir=$(mktemp -d /run/haha-nfs-probe.XXXXXX)',
     'trap \'umount "$dir" 2>/dev/null || true; rmdir "$dir"\' EXIT',
     `i=0`,

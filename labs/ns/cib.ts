@@ -15,6 +15,11 @@ const OPTS = { preserveOrder: true, ignoreAttributes: false, attributeNamePrefix
 /** Storage resources whose kernel parts (DRBD, OCFS2/DLM, nfsd, NFS client) the namespaces lack, or that need systemd. */
 export const STAND_INS = ["drbd-haha", "dlm", "ocfs2-fs", "nfs-dirs", "nfs-server", "nfs-export", "shared-mount"] as const;
 
+/** The stand-in a primitive is: by id, the NFS exports by prefix (one exportfs per client: nfs-export-<member>, nfs-export-backup-<host>). */
+function standInOf(id: string): string | undefined {
+  return STAND_INS.find((s) => s === id || (s === "nfs-export" && id.startsWith("nfs-export-")));
+}
+
 const tag = (n: Node): string => Object.keys(n).find((k) => k !== ":@") ?? "";
 const kids = (n: Node): Node[] => (n[tag(n)] as Node[]) ?? [];
 const attrs = (n: Node): Record<string, string> => n[":@"] ?? {};
@@ -54,7 +59,7 @@ export function labCib(rendered: string, withoutImage: string[]): LabCib {
   walk(doc, (n, siblings, i) => {
     const t = tag(n);
     const a = attrs(n);
-    if (t === "primitive" && (STAND_INS as readonly string[]).includes(a.id ?? "")) {
+    if (t === "primitive" && standInOf(a.id ?? "")) {
       const id = a.id as string;
       const before = `${a.class}:${a.provider ? `${a.provider}:` : ""}${a.type}`;
       const m = /expected start (\d+)s/.exec(commentText(siblings[i - 1]));
@@ -67,7 +72,7 @@ export function labCib(rendered: string, withoutImage: string[]): LabCib {
       if (before.includes("drbd")) params.push(nvpair(`${id}-instance_attributes-promotable`, "promotable", "true"));
       body.unshift({ instance_attributes: params, ":@": { id: `${id}-instance_attributes` } });
       n.primitive = body;
-      seen.add(id);
+      seen.add(standInOf(id)!);
       substitutions.push({ what: `${id} (${before}) -> ocf:haha-lab:standin taking the plan's ${startS} s to start, 1 s to stop; same id, same place in its clone or group, same constraints and operations`, why: before.includes("drbd") ? "no DRBD in the namespaces' kernel (no modules); the shared directory stands in for the replicated data" : before.includes("controld") ? "no DLM in the kernel" : before.includes("systemd") ? "no systemd in a namespace member" : "no OCFS2 or NFS (server or client) in the kernel; /srv is one directory shared by the members" });
     }
     if (t === "nvpair" && a.name === "stonith-watchdog-timeout") {

@@ -64,7 +64,7 @@ describe("lab ns CIB", () => {
     const ops = (xml: string) => [...xml.matchAll(/<op id="([^"]+)"[^>]*timeout="([^"]+)"/g)].map((m) => `${m[1]}=${m[2]}`).sort();
     assert.deepEqual(ops(lab.xml), ops(rendered).filter((o) => !o.startsWith("watchdog")));
     for (const id of STAND_INS) {
-      const tagText = new RegExp(`<primitive id="${id}"[^>]*>`).exec(lab.xml)?.[0] ?? "";
+      const tagText = new RegExp(`<primitive id="${id}(-[^"]*)?"[^>]*>`).exec(lab.xml)?.[0] ?? "";
       for (const a of ['class="ocf"', 'provider="haha-lab"', 'type="standin"']) assert.ok(tagText.includes(a), `${id}: ${tagText}`);
     }
     assert.equal(lab.standInStartS["nfs-server"], 20);

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import bcrypt from "bcryptjs";
+import { tlsPrivateKey } from "../../labs/common/keys";
 import { LabSecrets } from "../../labs/common/secrets";
 import { runProgram } from "../../plan/mocks";
 import { readStackFile } from "../../stacks/config/load";
@@ -34,7 +35,12 @@ test("lab secrets: real values of the shapes @pulumi/random yields, kept across 
 });
 
 test("lab secrets: the program planned with them carries real values where the plan has placeholders", async () => {
-  const s = new LabSecrets(path.join(tempDir(), "secrets.json"), { sshPrivateKey: "lab-private-key-material-0123456789", proxmoxApiToken: "lab-token-0123456789" });
+  const s = new LabSecrets(
+    path.join(tempDir(), "secrets.json"),
+    { sshPrivateKey: "lab-private-key-material-0123456789", proxmoxApiToken: "lab-token-0123456789" },
+    // The guests' pinned SSH host keys: real keys, as the labs make them.
+    { "tls:index/privateKey:PrivateKey": (inputs) => tlsPrivateKey(inputs, "test") },
+  );
   const run = await runProgram("prod", readStackFile(path.join(ROOT, "Pulumi.prod.yaml")), false, s);
   const text = JSON.stringify(run.resources);
   assert.ok(!text.includes("<secret:"), "a placeholder is left where the lab gave a real value");

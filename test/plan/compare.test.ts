@@ -52,7 +52,7 @@ describe("compare: a new MQTT client (the Mosquitto ACL changes)", () => {
   });
 
   it("reports the resources: the write command changed (stdin), the apply command replaced by its triggers", () => {
-    assert.match(text.stdout, /~ command:remote:Command "[^"]*acl-write": stdin/);
+    assert.match(text.stdout, /~ command:remote:Command "[^"]*acl-write": (create, )?stdin/);
     assert.match(text.stdout, /\+- command:remote:Command "[^"]*-apply[^"]*" \(replaced: triggers changed/);
     assert.match(text.stdout, /\+ random:index\/randomPassword:RandomPassword "[^"]*frigate[^"]*"/);
   });

@@ -36,7 +36,7 @@ describe("the policy registry", () => {
   });
 
   it("offers one factory per policy that takes the enforcement level", () => {
-    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, hostStorageCycle, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, failureDomains, guestFullKernel, storageNetworkIsolation, zigbeeCoordinatorIsolation];
+    const factories = [noUsbPassthrough, nodeBoundHardware, clusterQuorum, clusterFencing, networkBondRedundancy, networkBondSwitchDiversity, storageReplication, hostStorageCycle, criticalServicesUnderPacemaker, criticalServiceImages, noProxmoxHaManager, noSecretInPlainInput, storageNetworkIsolation, zigbeeCoordinatorIsolation, failureDomains, guestFullKernel];
     assert.deepEqual(factories.map((f) => f().name), POLICY_NAMES.slice(0, factories.length));
     for (const f of factories) {
       assert.equal(f("advisory").enforcementLevel, "advisory");

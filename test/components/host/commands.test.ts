@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { before, describe, it } from "node:test";
 import { CLUSTER_PACKAGES } from "../../../components/host/packages";
+import { guardedScript } from "../../../components/host/rerun";
 import { runProgram } from "../../../plan/mocks";
 import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
@@ -50,8 +51,12 @@ function installedBy(packages: string[]): Set<string> {
   return out;
 }
 
-/** In every Debian install: Essential, or of priority required or important. */
+/** In the image every guest boots (Debian's generic cloud image): cloud-init runs the first boot. */
+const IMAGE_PACKAGES = new Set(["cloud-init"]);
+
+/** In every Debian install: Essential, or of priority required or important; or in the guests' image. */
 function basePackage(pkg: string): boolean {
+  if (IMAGE_PACKAGES.has(pkg)) return true;
   const r = sh(`dpkg-query -W -f='\${Priority} \${Essential}' ${pkg} 2>/dev/null`);
   return /^(required|important) |yes$/.test(r.stdout.trim());
 }
@@ -69,7 +74,8 @@ before(async () => {
     if (r.type !== "command:remote:Command") continue;
     const host = (r.inputs.connection as { host?: string } | undefined)?.host;
     if (!host || !members.has(host)) continue;
-    if (typeof r.inputs.create === "string") scripts.push({ where: `${r.name} (create)`, text: r.inputs.create });
+    // The guard around each step (components/host/rerun.ts) runs the script in a subshell: judge the script.
+    if (typeof r.inputs.create === "string") scripts.push({ where: `${r.name} (create)`, text: guardedScript(r.inputs.create) });
     // A shell script shipped to the guest's own filesystem is run there (the CIB push); the
     // probes on the shared mount run inside their containers, with the image's tools.
     const target = /mv -f "\$tmp" '([^']+)'/.exec(String(r.inputs.create))?.[1];

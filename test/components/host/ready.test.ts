@@ -23,7 +23,7 @@ function standIn(status: string, rc: number, hang = false): string {
 
 function run(script: string, pathDir?: string, netns?: string): { status: number | null; out: string } {
   const env = { ...process.env, PATH: pathDir ? `${pathDir}:${process.env.PATH}` : process.env.PATH };
-  const r = netns ? spawnSync("ip", ["netns", "exec", netns, "sh", "-c", script], { env, encoding: "utf8" }) : spawnSync("sh", ["-c", script], { env, encoding: "utf8" });
+  const r = netns ? spawnSync("ip", ["netns", "exec", netns, "bash", "-c", script], { env, encoding: "utf8" }) : spawnSync("bash", ["-c", script], { env, encoding: "utf8" });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

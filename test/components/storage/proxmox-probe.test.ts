@@ -25,6 +25,6 @@ describe("the export probe", () => {
   });
 
   it("mounts the hosts soft, keeping the members' timeouts", () => {
-    assert.equal(joinOptions(proxmoxMountOptions(prodConfig())), "vers=4.2,proto=tcp,soft,timeo=50,retrans=2");
+    assert.equal(joinOptions(proxmoxMountOptions(prodConfig())), "vers=4.2,proto=tcp,soft,timeo=50,retrans=2,nosuid,nodev");
   });
 });
