@@ -27,6 +27,8 @@ export interface VmShape {
   machine: string;
   nics: { tap: string; mac: string; mtu?: number; bridge: string }[];
   watchdog?: { model: string; action: string };
+  /** agent.enabled: Proxmox then gives the guest the agent's virtio-serial port (qemu-guest-agent needs it to start). */
+  agent: boolean;
   hostpcis: { device: string; mapping?: string; pcie: boolean }[];
   diskGiB: number;
 }
@@ -57,6 +59,7 @@ export function vmShape(vm: RecordedResource, taps: string[], macs: string[]): V
     machine: String(i.machine ?? "pc"),
     nics: nics.map((n, k) => ({ tap: taps[k] as string, mac: macs[k] as string, mtu: n.mtu, bridge: String(n.bridge) })),
     watchdog: wd?.enabled ? { model: wd.model ?? "i6300esb", action: wd.action ?? "reset" } : undefined,
+    agent: (i.agent as { enabled?: boolean } | undefined)?.enabled === true,
     hostpcis: ((i.hostpcis as { device: string; mapping?: string; pcie?: boolean }[] | undefined) ?? []).map((h) => ({ device: h.device, mapping: h.mapping, pcie: h.pcie === true })),
     diskGiB: num(boot.size ?? 8, "disks[0].size"),
   };
@@ -80,6 +83,10 @@ export function qemuArgv(vm: VmShape, files: VmFiles, accel: "kvm" | "tcg"): str
   if (vm.watchdog) {
     if (vm.watchdog.model !== "i6300esb") throw new Error(`${vm.name}.watchdog.model = ${vm.watchdog.model}: the lab emulates i6300esb only`);
     a.push("-device", "i6300esb,bus=pci.0,addr=0x4", "-watchdog-action", vm.watchdog.action);
+  }
+  if (vm.agent) {
+    // As qemu-server does for agent: 1 (a socket on the host side, org.qemu.guest_agent.0 in the guest).
+    a.push("-chardev", `socket,path=${files.qmp}-qga,server=on,wait=off,id=qga0`, "-device", "virtio-serial,id=qga0,bus=pci.0,addr=0x8", "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0");
   }
   vm.hostpcis.forEach((h, k) => {
     const file = files.nvme[k];

@@ -85,12 +85,14 @@ test("qemu: the declaration's cores, memory, NIC at pci.0 slot 0x12, watchdog, N
   assert.ok(devs.some((d) => d.startsWith("i6300esb")));
   assert.deepEqual(after("-watchdog-action"), ["reset"]);
   assert.ok(devs.some((d) => d.startsWith("nvme,drive=drive-hostpci0")));
+  // agent.enabled (cloudVmArgs declares it): the guest agent's port, or qemu-guest-agent cannot start.
+  assert.ok(devs.includes("virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"));
   assert.ok(after("-drive").some((d) => d.startsWith("file=/s.iso,") && d.includes("media=cdrom")));
   assert.ok(after("-netdev").includes("tap,id=net0,ifname=lab-vm-t181n0,script=no,downscript=no"));
   assert.deepEqual(qemuArgv(shape, files, "kvm").filter((_, i, x) => x[i - 1] === "-cpu"), ["host"]);
-  const bare = vmShape({ ...vm, inputs: { ...vm.inputs, watchdog: { enabled: false }, hostpcis: [] } }, ["t"], macsOf(vm));
+  const bare = vmShape({ ...vm, inputs: { ...vm.inputs, watchdog: { enabled: false }, hostpcis: [], agent: { enabled: false } } }, ["t"], macsOf(vm));
   const b = qemuArgv(bare, { ...files, nvme: [] }, "tcg");
-  assert.ok(!b.some((x) => x.startsWith("i6300esb") || x.startsWith("nvme,")));
+  assert.ok(!b.some((x) => x.startsWith("i6300esb") || x.startsWith("nvme,") || x.startsWith("virtserialport")));
   assert.throws(() => vmShape({ ...vm, inputs: { ...vm.inputs, networkDevices: [{ bridge: "vmbr0", model: "e1000" }] } }, ["t"], ["m"]), /networkDevices\[0\]\.model = e1000/);
   assert.equal(accelerator((p) => p === "/sys/module/kvm_pvm"), "tcg");
   assert.equal(accelerator((p) => p === "/sys/module/kvm_amd"), "kvm");
