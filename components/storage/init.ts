@@ -32,8 +32,10 @@ export function drbdUpScript(m: DrbdResourceModel, host: DrbdHost): string {
     `res=${shq(m.resource)}`,
     `disk=${shq(disk)}`,
     `modprobe drbd || { echo "kernel module drbd is missing: DRBD ${m.version} needs it from ${mod.source}" >&2; exit 1; }`,
-    // drbdadm reports the loaded module's version; it picks its 8.4 or 9 mode from it.
-    `ver=$(drbdadm --version 2>/dev/null | sed -n 's/^DRBD_KERNEL_VERSION=\\([0-9.]*\\)$/\\1/p')`,
+    // drbdadm reports the loaded module's version (and picks its 8.4 or 9 mode from it) as a code,
+    // 0xMMmmpp: drbd-utils 9 with Debian's 8.4 module prints no DRBD_KERNEL_VERSION line (seen in the lab).
+    `code=$(drbdadm --version 2>/dev/null | sed -n 's/^DRBD_KERNEL_VERSION_CODE=0x\\([0-9a-fA-F]\\{1,6\\}\\)$/\\1/p')`,
+    `ver=""; if [ -n "$code" ]; then ver=$(printf '%d.%d.%d' $((0x$code >> 16)) $(((0x$code >> 8) & 0xff)) $((0x$code & 0xff))); fi`,
     `case "\${ver:-unknown}" in`,
     `  ${m.version === "8.4" ? "8.4.*" : "9.*"}) ;;`,
     `  *) echo "DRBD kernel module \${ver:-unknown} is loaded; haha:storage.drbd.version ${m.version} needs a ${m.version === "8.4" ? "8.4" : "9"}.x module (from ${mod.source})" >&2; exit 1 ;;`,

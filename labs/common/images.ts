@@ -248,6 +248,8 @@ export interface RegistryOptions {
   port: number;
   /** Storage and config folder (kept: a cache of pushed layers for the next run). */
   dir: string;
+  /** Serve HTTPS with this certificate (clients then verify it against its CA); plain HTTP without. */
+  tls?: { certFile: string; keyFile: string; caCertFile: string };
 }
 
 /** Debian's docker-registry (distribution), listening inside a lab namespace. */
@@ -261,7 +263,8 @@ export class LabRegistry {
   static async start(o: RegistryOptions): Promise<LabRegistry> {
     fs.mkdirSync(path.join(o.dir, "data"), { recursive: true });
     const cfg = path.join(o.dir, "config.yml");
-    fs.writeFileSync(cfg, YAML.stringify({ version: 0.1, log: { level: "warn" }, storage: { filesystem: { rootdirectory: path.join(o.dir, "data") }, delete: { enabled: true } }, http: { addr: `${o.host}:${o.port}` } }));
+    const http = { addr: `${o.host}:${o.port}`, ...(o.tls ? { tls: { certificate: o.tls.certFile, key: o.tls.keyFile } } : {}) };
+    fs.writeFileSync(cfg, YAML.stringify({ version: 0.1, log: { level: "warn" }, storage: { filesystem: { rootdirectory: path.join(o.dir, "data") }, delete: { enabled: true } }, http }));
     const logFd = fs.openSync(path.join(o.dir, "registry.log"), "a");
     const proc = spawn("ip", ["netns", "exec", o.netns, "docker-registry", "serve", cfg], { stdio: ["ignore", logFd, logFd] });
     fs.closeSync(logFd);
@@ -269,11 +272,16 @@ export class LabRegistry {
     const deadline = Date.now() + 20000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`docker-registry exited (${proc.exitCode}); see ${path.join(o.dir, "registry.log")}`);
-      const ok = await run("ip", ["netns", "exec", o.netns, "curl", "-fsS", "-o", "/dev/null", `http://${address}/v2/`]).then(() => true, () => false);
+      const probe = o.tls ? ["--cacert", o.tls.caCertFile, `https://${address}/v2/`] : [`http://${address}/v2/`];
+      const ok = await run("ip", ["netns", "exec", o.netns, "curl", "-fsS", "-o", "/dev/null", ...probe]).then(() => true, () => false);
       if (ok) return new LabRegistry(proc, address, o.dir);
       if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${address} within 20 s`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
   }
 
   async stop(): Promise<void> {

@@ -72,6 +72,20 @@ export function packagesFromPlan(resources: RecordedResource[]): PackageSet {
   return { flags: [...flags].sort(), packages: [...pkgs].sort(), from: [...new Set(from)] };
 }
 
+/**
+ * The program's package step: the `command:remote:Command` that runs `apt-get install`. Every
+ * guest's copy must be the same script but for its own marker line (rerun.ts), so one chroot run
+ * stands for all; otherwise there is nothing to bake and the guests install under TCG.
+ */
+export function packageStep(resources: RecordedResource[]): { script: string; names: string[] } | undefined {
+  const steps = resources.filter((r) => r.type === "command:remote:Command" && typeof r.inputs.create === "string" && /\bapt-get\s+(?:[^\n;&|]*\s)?install\s/.test(r.inputs.create as string));
+  if (steps.length === 0) return undefined;
+  const unmarked = (s: string) => s.replace(/^mkdir -p '\/var\/lib\/haha\/applied' && : > .*$/m, "");
+  const first = steps[0]?.inputs.create as string;
+  if (steps.some((r) => unmarked(r.inputs.create as string) !== unmarked(first))) return undefined;
+  return { script: first, names: steps.map((r) => r.name) };
+}
+
 export interface Built {
   dir: string;
   disk: string;
@@ -81,24 +95,32 @@ export interface Built {
   kernelPackage: string;
   repo: string;
   cached: { image: boolean; repo: boolean };
+  /** The package step run in a chroot of the image: `dpkg-query -W` after it, "Package Version" lines. */
+  baked?: { packages: string[]; log: string };
 }
 
 const hash = (...parts: string[]) => crypto.createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 
-export async function buildImage(cacheDir: string, fileName: string, set: PackageSet, repoUrl: string, log: (s: string) => void): Promise<Built> {
+export async function buildImage(cacheDir: string, fileName: string, set: PackageSet, repoUrl: string, log: (s: string) => void, bake?: { script: string; images?: { netns: string; registry: string; refs: string[] } }): Promise<Built> {
   const script = path.join(__dirname, "build-image.sh");
-  const scriptHash = hash(fs.readFileSync(script, "utf8"));
+  const text = fs.readFileSync(script, "utf8");
+  // Each product is keyed by the part of the script that makes it (a change to one rebuilds only what it makes).
+  const part = (name: string) => new RegExp(`\n${name}\\)\n[\\s\\S]*?\n  ;;`).exec(text)?.[0] ?? text;
+  const common = text.slice(0, text.indexOf("case \"$cmd\""));
   const kernelPackage = kernelFor(fileName);
-  const imageKey = hash(kernelPackage, CLOUD_BASE_PACKAGES.join(" "), scriptHash, repoUrl);
-  const repoKey = hash(imageKey, set.flags.join(" "), set.packages.join(" "));
-  const rootfs = path.join(cacheDir, `rootfs-${imageKey}`);
-  const imgDir = path.join(cacheDir, `image-${imageKey}`);
+  const rootfsKey = hash(kernelPackage, CLOUD_BASE_PACKAGES.join(" "), common, part("rootfs"));
+  const imageKey = hash(rootfsKey, part("disk"), part("bake"), repoUrl);
+  const repoKey = hash(rootfsKey, part("repo"), set.flags.join(" "), set.packages.join(" "));
+  const rootfs = path.join(cacheDir, `rootfs-${rootfsKey}`);
   const repo = path.join(cacheDir, `repo-${repoKey}`);
+  const bakeKey = bake ? hash(repoKey, bake.script, ...(bake.images?.refs ?? [])) : undefined;
+  const imgDir = path.join(cacheDir, bakeKey ? `image-${imageKey}-${bakeKey}` : `image-${imageKey}`);
+  const baked = path.join(cacheDir, `baked-${bakeKey}`);
   fs.mkdirSync(cacheDir, { recursive: true });
   // Older keys are dead weight against the 6 GB budget.
   for (const e of fs.readdirSync(cacheDir)) {
     const p = path.join(cacheDir, e);
-    if (![rootfs, imgDir, repo].includes(p) && /^(rootfs|image|repo)-/.test(e)) fs.rmSync(p, { recursive: true, force: true });
+    if (![rootfs, imgDir, repo, `${imgDir}.packages`, `${imgDir}.bake.log`].includes(p) && /^(rootfs|image|repo|baked)-/.test(e)) fs.rmSync(p, { recursive: true, force: true });
   }
   const cached = { image: fs.existsSync(path.join(imgDir, "base.qcow2")), repo: fs.existsSync(path.join(repo, "Release")) };
   if (!fs.existsSync(rootfs) && (!cached.image || !cached.repo)) {
@@ -110,8 +132,25 @@ export async function buildImage(cacheDir: string, fileName: string, set: Packag
     await must("bash", [script, "repo", rootfs, repo, set.flags.join(" "), set.packages.join(" ")], { timeoutMs: 20 * 60_000 });
   }
   if (!cached.image) {
+    let from = rootfs;
+    if (bake) {
+      log("image: the program's package step, run in a chroot copy of the image against the lab repository (what the guests would install under TCG for minutes each)");
+      const stepFile = path.join(cacheDir, "package-step.sh");
+      fs.writeFileSync(stepFile, bake.script);
+      const pulls = bake.images && bake.images.refs.length > 0 ? bake.images : undefined;
+      const imagesFile = path.join(cacheDir, "image-pulls.txt");
+      if (pulls) {
+        fs.writeFileSync(imagesFile, pulls.refs.join("\n") + "\n");
+        log(`image: the program's ${pulls.refs.length} image pulls, by digest from the lab registry, into the copy's Docker store`);
+      }
+      await must("bash", [script, "bake", rootfs, baked, repo, stepFile, ...(pulls ? [pulls.netns, pulls.registry, imagesFile] : [])], { timeoutMs: 20 * 60_000 });
+      fs.renameSync(`${baked}.packages`, `${imgDir}.packages`);
+      fs.renameSync(`${baked}.log`, `${imgDir}.bake.log`);
+      from = baked;
+    }
     log("image: ext4 filesystem -> qcow2 base, kernel and initrd");
-    await must("bash", [script, "disk", rootfs, imgDir, repoUrl], { timeoutMs: 20 * 60_000 });
+    await must("bash", [script, "disk", from, imgDir, repoUrl], { timeoutMs: 20 * 60_000 });
+    if (bake) fs.rmSync(baked, { recursive: true, force: true });
   }
   // The rootfs is only needed to make the disk or a repository; with both cached it can go.
   return {
@@ -123,5 +162,6 @@ export async function buildImage(cacheDir: string, fileName: string, set: Packag
     kernelPackage,
     repo,
     cached,
+    baked: bake ? { packages: fs.readFileSync(`${imgDir}.packages`, "utf8").split("\n").filter(Boolean), log: `${imgDir}.bake.log` } : undefined,
   };
 }

@@ -72,8 +72,29 @@ export class Lab {
     } catch {
       /* no namespace */
     }
+    try {
+      execFileSync("ip", ["netns", "del", "lab-vm-lan"], { stdio: "pipe" });
+      done.push("removed namespace lab-vm-lan");
+    } catch {
+      /* none */
+    }
     fs.rmSync(runDir, { recursive: true, force: true });
     return done;
+  }
+
+  /** Keep the running guests' description, so a `--resume` run can take them over. */
+  saveGuests(): void {
+    fs.writeFileSync(path.join(this.runDir, "guests.json"), JSON.stringify(this.guests), { mode: 0o600 });
+  }
+
+  /** Take over the guests a `--keep` run left running; false when there are none or one is down. */
+  adoptGuests(): boolean {
+    const f = path.join(this.runDir, "guests.json");
+    if (!fs.existsSync(f)) return false;
+    const guests = JSON.parse(fs.readFileSync(f, "utf8")) as Guest[];
+    if (guests.length === 0 || !guests.every((g) => this.alive(g))) return false;
+    this.guests.push(...guests);
+    return true;
   }
 
   async network(mtu: number): Promise<void> {
@@ -82,6 +103,32 @@ export class Lab {
     await must("ip", ["-n", NS, "link", "add", BRIDGE, "type", "bridge"]);
     await must("ip", ["-n", NS, "addr", "add", `${BRIDGE_ADDR}/24`, "dev", BRIDGE]);
     await must("ip", ["-n", NS, "link", "set", BRIDGE, "mtu", String(mtu), "up"]);
+  }
+
+  /** The bridge's MTU: the largest any guest NIC declares (jumbo frames for storage). */
+  async mtu(mtu: number): Promise<void> {
+    await must("ip", ["-n", NS, "link", "set", BRIDGE, "mtu", String(mtu)]);
+  }
+
+  /** Stop the registry and the builder's Docker daemon a kept run left (a resumed run starts its own). */
+  static async stopServices(runDir: string): Promise<void> {
+    for (const f of ["registry.pid", "dockerd.pid"]) {
+      const p = path.join(runDir, f);
+      if (!fs.existsSync(p)) continue;
+      const pid = Number(fs.readFileSync(p, "utf8").trim());
+      // TERM: dockerd stops its containerd with it; a KILL would leave that holding the sockets.
+      try {
+        if (pid) process.kill(pid, "SIGTERM");
+        for (let i = 0; i < 100; i++) {
+          process.kill(pid, 0);
+          await sleep(100);
+        }
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+      fs.rmSync(p, { force: true });
+    }
   }
 
   async tap(name: string, mtu: number): Promise<void> {
@@ -153,14 +200,23 @@ export class Lab {
       fs.writeFileSync(known, `${port === 22 ? host : `[${host}]:${port}`} ${hostKey.trim()}\n`, { mode: 0o600 });
       strict = "yes";
     }
-    return ["netns", "exec", NS, "ssh", "-i", this.key, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", `ConnectTimeout=${connectTimeoutS}`, "-o", "ServerAliveInterval=15", "-o", `StrictHostKeyChecking=${strict}`, "-o", `UserKnownHostsFile=${known}`, "-o", "LogLevel=ERROR", `${user}@${host}`];
+    return ["netns", "exec", NS, "ssh", "-i", this.key, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", `ConnectTimeout=${connectTimeoutS}`, "-o", "ServerAliveInterval=15", "-o", `StrictHostKeyChecking=${strict}`, "-o", `UserKnownHostsFile=${known}`, "-o", "LogLevel=ERROR", ...this.multiplex(hostKey ? "pinned" : "plain"), `${user}@${host}`];
+  }
+
+  /**
+   * One SSH connection per guest reused by the commands that follow (the command provider dials
+   * anew for each; under TCG each key exchange costs seconds, and what runs on the guest is the
+   * same). A pinned connection never reuses one made without the pin.
+   */
+  private multiplex(kind: string): string[] {
+    return ["-o", "ControlMaster=auto", "-o", `ControlPath=${path.join(this.runDir, `cm-${kind}-%C`)}`, "-o", "ControlPersist=60"];
   }
 
   /** One command on a guest over real SSH (the remote user's shell runs it, as the command provider's session does). */
   async ssh(host: string, script: string, opts: { stdin?: string; port?: number; user?: string; timeoutMs?: number; connectTimeoutS?: number; hostKey?: string; dialAttempts?: number; sshOpts?: string[] } = {}): Promise<RunResult> {
     // The docker CLI runs `ssh <the provider's sshOpts> -l user -p port host`: its own host key options, the lab's key.
     const argv = opts.sshOpts
-      ? ["netns", "exec", NS, "ssh", "-i", this.key, "-o", "IdentitiesOnly=yes", ...opts.sshOpts.map((o) => o.replace(/^(UserKnownHostsFile=)~\//, `$1${os.homedir()}/`)), "-l", opts.user ?? "root", "-p", String(opts.port ?? 22), host]
+      ? ["netns", "exec", NS, "ssh", "-i", this.key, "-o", "IdentitiesOnly=yes", ...opts.sshOpts.map((o) => o.replace(/^(UserKnownHostsFile=)~\//, `$1${os.homedir()}/`)), ...this.multiplex("docker"), "-l", opts.user ?? "root", "-p", String(opts.port ?? 22), host]
       : this.sshArgs(host, opts.port, opts.user, opts.connectTimeoutS, opts.hostKey);
     // As the command provider: a failed dial is retried (dialErrorLimit), a failed command is not.
     for (let attempt = 1; ; attempt++) {

@@ -19,20 +19,30 @@ import { LabSecrets } from "../common/secrets";
 import { CheckResult, convergedChecks } from "./checks";
 import { deploy, DeployResult } from "./deploy";
 import { actionFor, guestSteps, LOCAL, Step } from "./engine";
-import { buildImage, Built, packagesFromPlan } from "./image";
-import { BRIDGE_ADDR, Lab, NS } from "./lab";
-import { LabReport, notRunDefaults, writeReport } from "./report";
+import { buildImage, Built, packageStep, packagesFromPlan } from "./image";
+import type { FakePveApi } from "../common/fake-pve";
+import { labCa, proxmoxApi, pushImages, REGISTRY, trustRegistry, withLabImages } from "./infra";
+import { BRIDGE, BRIDGE_ADDR, Guest, Lab, NS } from "./lab";
+import { strangerChecks } from "./lan";
+import { StorageScenarios } from "./scenarios";
+import { LabReport, leftOutServices, notRunDefaults, writeReport } from "./report";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const OUT = path.join(ROOT, "build", "lab-vm");
 const RUN = path.join(OUT, "run");
 const CACHE = path.join(OUT, "cache");
 const REPO_PORT = 80;
-const USAGE = `usage: npm run lab -- vm [--keep] [--stack FILE]
+const USAGE = `usage: npm run lab -- vm [--keep] [--resume] [--stack FILE]
   --keep        leave the guests running afterwards and print how to reach each
+  --resume      take over the guests a --keep run left and deploy the plan again from its
+                engine state (what a second \`pulumi up\` does; for developing the program)
   --stack FILE  the lab stack (default: Pulumi.lab-vm.yaml)`;
 
 class LabBroke extends Error {}
+
+/** What the lab puts into the stack it plans: its CA (as the Proxmox CA) and its images' digests. */
+let overrides: { caCert: string; pinned: Record<string, string> } | undefined;
+let api: FakePveApi | undefined;
 
 const t0 = Date.now();
 const stamp = () => `[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s]`;
@@ -40,7 +50,7 @@ const stamp = () => `[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)
 export async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { keep: { type: "boolean" }, stack: { type: "string" }, help: { type: "boolean" } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: argv, options: { keep: { type: "boolean" }, resume: { type: "boolean" }, stack: { type: "string" }, help: { type: "boolean" } }, strict: true, allowPositionals: false }));
   } catch (e) {
     console.log(`lab vm: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -58,7 +68,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`lab vm: no stack file ${stackFile}\n${USAGE}`);
     return 2;
   }
-  const keep = values.keep === true;
+  const keep = values.keep === true || values.resume === true;
+  const resume = values.resume === true;
   fs.mkdirSync(OUT, { recursive: true, mode: 0o700 });
   let secrets: LabSecrets | undefined;
   const redact = (s: string) => (secrets ? secrets.redact(s) : s);
@@ -90,12 +101,20 @@ export async function main(argv: string[]): Promise<number> {
     fs.writeFileSync(lock, String(process.pid));
   }
   process.on("exit", () => fs.rmSync(lock, { force: true }));
-  for (const d of Lab.cleanup(RUN)) log(`leftover of a previous run: ${d}`);
+  if (!resume) for (const d of Lab.cleanup(RUN)) log(`leftover of a previous run: ${d}`);
   fs.mkdirSync(RUN, { recursive: true, mode: 0o700 });
   const lab = new Lab(RUN, path.join(OUT, "deploy_key"), log);
+  if (resume && !lab.adoptGuests()) {
+    console.log(`lab vm: --resume: no running guests of a --keep run in ${RUN}`);
+    return 2;
+  }
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     interrupted = true;
+    if (keep) {
+      console.log(`lab vm: ${sig}: --keep: the guests stay up (the next run without --resume removes them)`);
+      process.exit(130);
+    }
     console.log(`lab vm: ${sig}: stopping the guests and removing the lab`);
     Lab.cleanup(RUN);
     process.exit(130);
@@ -129,6 +148,22 @@ export async function main(argv: string[]): Promise<number> {
         throw new LabBroke(e.message);
       });
     });
+    // The lab's side of the bridge first: the registry's digests and the CA go into the planned stack.
+    const raw = parseYaml(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> };
+    const rawNodes = (raw.config["haha:nodes"] ?? []) as { address?: string }[];
+    const rawServices = (raw.config["haha:services"] ?? {}) as Record<string, Record<string, unknown>>;
+    const ca = await labCa(path.join(OUT, "ca"), rawNodes.map((n) => String(n.address)));
+    await phase("the lab's network, registry and images", async () => {
+      if (resume) await Lab.stopServices(RUN);
+      else {
+        await lab.network(1500);
+        for (const n of rawNodes) await must("ip", ["-n", NS, "addr", "add", `${String(n.address)}/32`, "dev", BRIDGE]);
+      }
+      const { pinned } = await pushImages(RUN, CACHE, ca, rawServices, log).catch((e: Error) => {
+        throw new LabBroke(e.message);
+      });
+      overrides = { caCert: ca.caCertPem, pinned };
+    });
     const { planned, config } = await phase("plan the lab stack with the real program", () => plan(stackFile, log));
     secrets = new LabSecrets(path.join(OUT, "secrets.json"), {});
     const resources = planned;
@@ -136,12 +171,21 @@ export async function main(argv: string[]): Promise<number> {
     if (vms.length === 0) throw new LabBroke("the plan declares no proxmoxve:index/vmLegacy:VmLegacy");
     const steps = guestSteps(resources);
     log(`plan: ${resources.length} resources, ${vms.length} VMs, ${steps.length} guest-side steps`);
-    const image = await phase("guest image and local apt repository", () => buildImage(CACHE, config.proxmox.cloudImage.fileName, packagesFromPlan(resources), `http://${BRIDGE_ADDR}${REPO_PORT === 80 ? "" : `:${REPO_PORT}`}/`, log).catch((e: Error) => {
+    const pkgStep = packageStep(resources);
+    if (!pkgStep) log("the guests' package steps differ beyond their markers: no chroot run stands for them; each guest installs under TCG");
+    // The images every guest's RemoteImage pulls (the same set on each: pre-pulled on every member).
+    const pulls = [...new Set(resources.filter((r) => r.type === "docker:index/remoteImage:RemoteImage").map((r) => String(r.inputs.name)))].sort();
+    const image = await phase("guest image and local apt repository", () => buildImage(CACHE, config.proxmox.cloudImage.fileName, packagesFromPlan(resources), `http://${BRIDGE_ADDR}${REPO_PORT === 80 ? "" : `:${REPO_PORT}`}/`, log, pkgStep && { script: pkgStep.script, images: { netns: NS, registry: REGISTRY, refs: pulls } }).catch((e: Error) => {
       throw new LabBroke(e.message);
     }));
     report.kernel = `${image.kernelPackage} (${image.kernelRelease})`;
     report.lab.image = { cached: image.cached, kernelPackage: image.kernelPackage };
-    await phase("boot the guests as Proxmox would", () => boot(lab, vms, resources, image, report, log));
+    if (resume) log(`--resume: took over ${lab.guests.map((g) => g.shape.name).join(", ")}`);
+    else await phase("boot the guests as Proxmox would", () => boot(lab, vms, resources, image, report, log));
+    lab.saveGuests();
+    await trustRegistry(lab, ca);
+    api = await proxmoxApi(lab, config, resources, ca, log);
+    log(`Proxmox API (fence_pve's) on ${config.nodes.map((n) => `${n.address}:8006`).join(", ")}, TLS from the lab CA the stack declares; registry on https://${REGISTRY}/`);
     report.lab.accel = fs.existsSync("/sys/module/kvm_intel") || fs.existsSync("/sys/module/kvm_amd") ? "kvm" : "tcg (software emulation: timings are not a home's)";
 
     const runner = (s: Step, script: string, stdin: string | undefined) => {
@@ -199,20 +243,57 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
 
+    if (image.baked && pkgStep) {
+      // The chroot run stands for the guests' only if their own run of the same step installs nothing more.
+      const baked = image.baked.packages;
+      const parts: string[] = [];
+      let ok = true;
+      for (const g of lab.guests) {
+        const r = await lab.ssh(g.address, "dpkg-query -W -f '${Package} ${Version}\\n'", { timeoutMs: 60_000 });
+        const have = new Set(r.stdout.split("\n").filter(Boolean));
+        const missing = baked.filter((p) => !have.has(p));
+        const rec = [...first.executed, ...report.lab.steps].find((e) => e.host === g.address && pkgStep.names.includes(e.name));
+        const noop = rec ? /\b0 newly installed\b/.test(rec.output) : false;
+        ok &&= r.code === 0 && missing.length === 0 && noop;
+        parts.push(`${g.shape.name}: ${baked.length - missing.length}/${baked.length} packages of the chroot run at the same version${missing.length ? ` (missing: ${missing.slice(0, 8).join(", ")})` : ""}; its own run of the step: ${rec ? (noop ? "0 newly installed" : "installed more (see the step's output)") : "did not run"}`);
+      }
+      report.checks.push({ name: "the package step run in a chroot of the image = the same step run on each guest", ok, evidence: parts.join("\n") });
+    }
+
     await phase("converged checks on the guests", async () => {
       for (const c of convergedChecks(config)) report.checks.push(await check(lab, c.name, c.hosts, c.script, redact));
       for (const c of report.checks.slice(-convergedChecks(config).length)) log(`check ${c.ok ? "ok  " : "FAIL"} ${c.name}`);
     });
+    if (!first.failed) {
+      await phase("a fourth machine on the LAN tries the doors", async () => {
+        const probes = await strangerChecks(config);
+        for (const c of probes) log(`check ${c.ok ? "ok  " : "FAIL"} ${c.name}`);
+        report.checks.push(...probes);
+      });
+    }
     report.converged = !first.failed && report.checks.every((c) => c.ok);
+    if (report.converged && api) {
+      const fake = api;
+      await phase("storage failover with the numbered-record writer", async () => {
+        const sc = new StorageScenarios({ lab, api: fake, config, log });
+        try {
+          await storageFailovers(sc, lab, config, report);
+        } finally {
+          sc.stop();
+        }
+      });
+    } else report.notRun.push({ what: "storage failover scenarios", why: "the cluster did not converge: a failover from a broken start shows nothing" });
     report.notRun.push(...notRunDefaults(first.failed ? `the deployment stopped at ${first.failed.name}` : undefined));
+    report.notRun.push(...leftOutServices(Object.keys(config.services).filter((k) => (config.services as Record<string, unknown>)[k])));
     if (first.failed) report.checks.unshift({ name: "the program's deployment runs to the end", ok: false, evidence: `step ${first.failed.n}/${first.planned} ${first.failed.host} ${first.failed.name} exited ${first.failed.exitCode}:\n${first.failed.output}` });
-    code = report.converged ? 0 : 1;
+    code = report.converged && report.scenarios.length > 0 && report.scenarios.every((x) => x.ok) && report.records.lost === 0 && report.records.duplicated === 0 ? 0 : 1;
   } catch (e) {
     const msg = redact(e instanceof Error ? e.message : String(e));
     log(`lab vm: the lab broke: ${msg}`);
     report.broke = msg;
     code = 3;
   } finally {
+    await api?.close().catch(() => undefined);
     report.lab.seconds = Math.round((Date.now() - t0) / 1000);
     for (const g of lab.guests) report.lab.vms.push({ name: g.shape.name, address: g.address, console: redact(excerpt(lab.consoleTail(g, 15), 15)) });
     if (!interrupted) {
@@ -231,12 +312,38 @@ export async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+// Generous: under TCG a boot takes minutes, a DRBD resync and an OCFS2 mount tens of seconds.
+const RECOVER_MS = 8 * 60_000;
+const REJOIN_MS = 15 * 60_000;
+
+/** Issue 9 item 5, in order: the NFS server's member, each diskful member in turn, the services member's cable, two of three. */
+async function storageFailovers(sc: StorageScenarios, lab: Lab, config: HahaConfig, report: LabReport): Promise<void> {
+  const quit = (g: Guest) => lab.qmp(g, "quit").then(() => undefined);
+  await sc.converged(REJOIN_MS);
+  const nfsHost = await sc.where("nfs-server");
+  if (!nfsHost) throw new LabBroke("no member runs nfs-server");
+  await sc.run(`power loss of the member serving NFS (${nfsHost})`, nfsHost, quit, { recoverMs: RECOVER_MS, rejoinMs: REJOIN_MS });
+  for (const n of config.nodes.filter((x) => x.drbdDisk && x.guest.name !== nfsHost)) await sc.run(`power loss of diskful member ${n.guest.name}`, n.guest.name, quit, { recoverMs: RECOVER_MS, rejoinMs: REJOIN_MS });
+  const svcHost = await sc.where("services-vip");
+  if (!svcHost) throw new LabBroke("no member runs services-vip");
+  await sc.run(`cable of the services member (${svcHost}) pulled`, svcHost, (g) => lab.qmp(g, "set_link", { name: "net0", up: false }).then(() => undefined), { recoverMs: RECOVER_MS, rejoinMs: REJOIN_MS });
+  const verify = await sc.verifyReplicas(10 * 60_000);
+  report.checks.push({ name: "both DRBD replicas identical after the failovers (drbdadm verify: 0 out of sync)", ok: verify.ok, evidence: verify.evidence });
+  const [a, b] = config.nodes.filter((n) => n.drbdDisk).map((n) => n.guest.name);
+  if (a && b) await sc.twoLost(a, b, 90_000);
+  report.scenarios = sc.results.map((r) => ({ name: r.name, ok: r.ok, fenced: r.fenced, seconds: r.seconds, evidence: r.evidence, problems: r.problems }));
+  report.records = sc.records;
+}
+
 /** Plan the lab stack (with the lab's own deploy key) in a child process; returns the recorded resources with real secrets. */
 async function plan(stackFile: string, log: (s: string) => void): Promise<{ planned: RecordedResource[]; config: HahaConfig }> {
   const key = path.join(OUT, "deploy_key");
   if (!fs.existsSync(key)) await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "lab-vm-deploy", "-f", key]);
   const doc = parseYaml(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, Record<string, unknown>> };
   doc.config["haha:ssh"] = { ...doc.config["haha:ssh"], publicKey: fs.readFileSync(`${key}.pub`, "utf8").trim() };
+  if (!overrides) throw new LabBroke("planning before the lab's CA and images exist");
+  doc.config["haha:proxmox"] = { ...doc.config["haha:proxmox"], caCert: overrides.caCert };
+  withLabImages((doc.config["haha:services"] ?? {}) as Record<string, Record<string, unknown>>, overrides.pinned);
   const planned = path.join(OUT, "Pulumi.lab-vm.yaml");
   fs.writeFileSync(planned, stringify(doc));
   const r = await run(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(__dirname, "plan-child.ts"), planned, OUT], { cwd: ROOT, timeoutMs: 5 * 60_000 });
@@ -249,7 +356,7 @@ async function plan(stackFile: string, log: (s: string) => void): Promise<{ plan
 
 async function boot(lab: Lab, vms: RecordedResource[], resources: RecordedResource[], image: Built, report: LabReport, log: (s: string) => void): Promise<void> {
   const mtu = Math.max(1500, ...vms.flatMap((v) => ((v.inputs.networkDevices as { mtu?: number }[] | undefined) ?? []).map((n) => n.mtu ?? 1500)));
-  await lab.network(mtu);
+  await lab.mtu(mtu);
   await lab.serve(image.repo, REPO_PORT);
   log(`network: namespace ${NS}, bridge ${BRIDGE_ADDR}/24 (no route out), apt repository on http://${BRIDGE_ADDR}/`);
   for (const vm of vms) {

@@ -7,7 +7,9 @@ import * as crypto from "node:crypto";
 import { test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { actionFor, commandFor, effectiveDependencies, guestSteps, outputShown, waves } from "../../labs/vm/engine";
-import { kernelFor, packagesFromPlan } from "../../labs/vm/image";
+import { kernelFor, packageStep, packagesFromPlan } from "../../labs/vm/image";
+import { declaredServices, withLabImages } from "../../labs/vm/infra";
+import { countRecords, parseCrm } from "../../labs/vm/scenarios";
 import { accelerator, qemuArgv, vmShape } from "../../labs/vm/qemu";
 import { notRunDefaults, renderMarkdown, type LabReport } from "../../labs/vm/report";
 import { guestAddress, macsOf, renderSeed, snippetResolver } from "../../labs/vm/seed";
@@ -159,4 +161,49 @@ test("report: the fields issue 9 lists, and what was not run", () => {
   assert.match(md, /converged: \*\*no\*\*/);
   assert.match(md, /FAIL x/);
   assert.match(md, /everything after the failing step: stopped/);
+});
+
+test("package step: one chroot run stands for every guest only when their scripts differ by the marker alone", () => {
+  const step = (name: string, marker: string, extra = "") => res("command:remote:Command", name, { connection: { host: name }, create: `set -e\napt-get update -q\napt-get install -y -q 'corosync'${extra}\nmkdir -p '/var/lib/haha/applied' && : > '/var/lib/haha/applied/${marker}'` });
+  const a = step("a-run", "1".repeat(64));
+  const b = step("b-run", "2".repeat(64));
+  assert.deepEqual(packageStep([a, b])?.names, ["a-run", "b-run"]);
+  assert.equal(packageStep([a, b])?.script, a.inputs.create, "the first guest's script, verbatim");
+  assert.equal(packageStep([a, step("c-run", "3".repeat(64), " 'sbd'")]), undefined, "a guest installing more cannot be stood for");
+  assert.equal(packageStep([res("command:remote:Command", "x", { connection: { host: "h" }, create: "echo no apt" })]), undefined);
+});
+
+test("records: acknowledged numbers against the file, whole lines only", () => {
+  assert.deepEqual(countRecords([1, 2, 3], "1\n2\n3\n4\n"), { acknowledged: 3, found: 4, lost: 0, duplicated: 0 }, "an unacknowledged record written is no loss");
+  assert.deepEqual(countRecords([1, 2, 3], "1\n3\n"), { acknowledged: 3, found: 2, lost: 1, duplicated: 0 });
+  assert.deepEqual(countRecords([1, 2], "1\n2\n2\n"), { acknowledged: 2, found: 2, lost: 0, duplicated: 1 });
+  assert.deepEqual(countRecords([1, 2], "1\n2\n3"), { acknowledged: 2, found: 2, lost: 0, duplicated: 0 }, "a torn last line is not a record");
+  assert.equal(countRecords([1, 2], "1\n\u0000\u0000\n2\n").lost, 0, "garbage lines are skipped, not counted");
+});
+
+test("crm_mon XML: online members, quorum, active instances (promoted clones too), failures", () => {
+  const out = `<pacemaker-result api-version="2.30" request="crm_mon --output-as=xml">
+  <summary><current_dc present="true" name="a" with_quorum="true"/></summary>
+  <nodes><node name="a" online="true"/><node name="b" online="true"/><node name="c" online="false"/></nodes>
+  <resources>
+    <resource id="services-vip" role="Started" active="true" failed="false"><node name="a" id="1" cached="true"/></resource>
+    <clone id="drbd-clone"><resource id="drbd" role="Promoted" active="true" failed="false"><node name="a"/></resource><resource id="drbd" role="Promoted" active="true" failed="false"><node name="b"/></resource></clone>
+    <group id="g"><resource id="nfs-server" role="Stopped" active="false" failed="true"/></group>
+  </resources></pacemaker-result>`;
+  const v = parseCrm(out)!;
+  assert.deepEqual(v.online, ["a", "b"]);
+  assert.equal(v.quorate, true);
+  assert.deepEqual(v.active.get("drbd"), ["a", "b"]);
+  assert.deepEqual(v.active.get("services-vip"), ["a"]);
+  assert.equal(v.active.has("nfs-server"), false);
+  assert.deepEqual(v.failed, ["nfs-server"]);
+  assert.equal(parseCrm("crm_mon: error: connection refused"), undefined);
+});
+
+test("lab images: every declared service needs a lab-built image; the stack copy gets them pinned", () => {
+  assert.deepEqual(declaredServices({ mosquitto: { image: "x" }, nodered: { image: "y" } }).map((d) => d.recipe), ["mosquitto", "nodered"]);
+  assert.deepEqual(declaredServices({ homeassistant: { image: "h", recorder: { image: "r" } } }).map((d) => [d.service, d.recipe]), [["homeassistant", undefined], ["recorder", "recorder"]]);
+  const services: Record<string, Record<string, unknown>> = { mosquitto: { image: "eclipse-mosquitto@sha256:" + "a".repeat(64), expectedStartS: 5 } };
+  withLabImages(services, { mosquitto: "10.181.0.1:5000/haha/mosquitto@sha256:" + "b".repeat(64) });
+  assert.deepEqual(services.mosquitto, { image: "10.181.0.1:5000/haha/mosquitto@sha256:" + "b".repeat(64), expectedStartS: 5 });
 });

@@ -23,7 +23,7 @@ let bin: string;
 const FAKES: Record<string, string> = {
   drbdadm: `
 case "$1" in
-  --version) echo "DRBDADM_VERSION=9.22.0"; echo "DRBD_KERNEL_VERSION=\${FAKE_KVER:-8.4.11}"; exit 0 ;;
+  --version) printf 'DRBDADM_BUILDTAG=GIT-hash:\\ 409097fe\nDRBDADM_API_VERSION=1\nDRBD_KERNEL_VERSION_CODE=%s\nDRBDADM_VERSION_CODE=0x091600\nDRBDADM_VERSION=9.22.0\n' "\${FAKE_KCODE:-0x08040b}"; exit 0 ;;
   sh-resources) echo "\${FAKE_RESOURCES-haha}"; exit 0 ;;
   cstate) echo "\${FAKE_CSTATE:-Connected}"; exit 0 ;;
   dstate) echo "\${FAKE_DSTATE:-Inconsistent/Inconsistent}"; exit 0 ;;
@@ -96,7 +96,7 @@ const diskful = () => model().hosts[0]!;
 /** DRBD 9 (haha:storage.drbd.version 9): the third member is a diskless tiebreaker. */
 const model9 = () => withDisk(drbdModel(mutatedConfig((raw) => (raw.storage.drbd.version = "9")), "unused"));
 const tiebreaker = () => model9().hosts[2]!;
-const K9 = { FAKE_KVER: "9.2.12" };
+const K9 = { FAKE_KCODE: "0x09020c" };
 
 /** drbdsetup events2 --now as DRBD 9 prints it for the first member. */
 function events(o: { role?: string; local: string; peer?: string; peerConnected?: boolean }): string[] {

@@ -1,0 +1,64 @@
+// A fourth machine on the home's LAN (issue 14): neither a member nor a Proxmox host, as a
+// compromised ESP32 or any other guest on that subnet would be. From it the lab tries the doors
+// the security review found open: mounting the export (userspace NFS, libnfs: this machine's
+// kernel has no NFS client) and talking to the broker without credentials. Each must be refused.
+import type { HahaConfig } from "../../stacks/config/schema";
+import { excerpt, must, run } from "../common/proc";
+import type { CheckResult } from "./checks";
+import { BRIDGE, NS } from "./lab";
+
+export const LAN_NS = "lab-vm-lan";
+
+/** Not a member, not a host, not a VIP: the first free address from .60 in the lab subnet. */
+export function strangerAddress(c: HahaConfig): string {
+  const used = new Set([c.network.gateway, c.network.vip, c.network.storageVip, ...c.nodes.flatMap((n) => [n.address, n.guest.address])]);
+  const base = c.network.subnet.split("/")[0]?.split(".").slice(0, 3).join(".");
+  for (let i = 60; i < 250; i++) if (!used.has(`${base}.${i}`)) return `${base}.${i}`;
+  throw new Error("no free address in the lab subnet for the fourth machine");
+}
+
+export async function addStranger(c: HahaConfig): Promise<string> {
+  const addr = strangerAddress(c);
+  const prefix = c.network.subnet.split("/")[1];
+  await run("ip", ["netns", "del", LAN_NS]);
+  await must("ip", ["netns", "add", LAN_NS]);
+  await must("ip", ["-n", LAN_NS, "link", "set", "lo", "up"]);
+  await must("ip", ["-n", NS, "link", "add", "lab-vm-lan0", "type", "veth", "peer", "name", "eth0", "netns", LAN_NS]);
+  await must("ip", ["-n", NS, "link", "set", "lab-vm-lan0", "master", BRIDGE, "up"]);
+  await must("ip", ["-n", LAN_NS, "addr", "add", `${addr}/${prefix}`, "dev", "eth0"]);
+  await must("ip", ["-n", LAN_NS, "link", "set", "eth0", "up"]);
+  return addr;
+}
+
+export async function removeStranger(): Promise<void> {
+  await run("ip", ["netns", "del", LAN_NS]);
+}
+
+/** The probes; each passes only when the door is shut, and a probe that cannot reach the target at all says so (a shut door must be a refusal, not silence). */
+export async function strangerChecks(c: HahaConfig): Promise<CheckResult[]> {
+  const addr = await addStranger(c);
+  const out: CheckResult[] = [];
+  try {
+    const inNs = (argv: string[]) => run("ip", ["netns", "exec", LAN_NS, ...argv], { timeoutMs: 60_000 });
+    // The storage VIP must answer (the machine is on the LAN), then refuse the mount.
+    const ping = await inNs(["ping", "-c", "2", "-W", "3", c.network.storageVip]);
+    const url = `nfs://${c.network.storageVip}${c.storage.nfs.exportPath}/`;
+    const ls = await inNs(["nfs-ls", url]);
+    const refused = ls.code !== 0 && /denied|permission|EACCES|mount failed|MNT3ERR_ACCES|NFS4ERR/i.test(ls.stdout + ls.stderr);
+    out.push({
+      name: `a fourth machine on the LAN (${addr}) cannot mount the export ${c.network.storageVip}:${c.storage.nfs.exportPath}`,
+      ok: ping.code === 0 && refused,
+      evidence: `${addr}$ ping -c 2 ${c.network.storageVip}\n${excerpt(ping.stdout, 3)}\n${addr}$ nfs-ls ${url}\n${excerpt(ls.stdout + ls.stderr, 6)}\n(exit ${ls.code})`,
+    });
+    // The broker on the services VIP: a client without credentials must be refused.
+    const pub = await inNs(["mosquitto_pub", "-h", c.network.vip, "-p", String(c.services.mosquitto.port), "-t", "haha/lab/stranger", "-m", "x", "-q", "1"]);
+    out.push({
+      name: `a fourth machine on the LAN cannot publish to the broker on ${c.network.vip} without credentials`,
+      ok: pub.code !== 0 && /not authori[sz]ed|Connection Refused/i.test(pub.stdout + pub.stderr),
+      evidence: `${addr}$ mosquitto_pub -h ${c.network.vip} -t haha/lab/stranger -m x\n${excerpt(pub.stdout + pub.stderr, 4)}\n(exit ${pub.code})`,
+    });
+  } finally {
+    await removeStranger();
+  }
+  return out;
+}

@@ -1,0 +1,317 @@
+// Storage failover with data integrity (issue 9 item 5): a writer on the services member appends
+// numbered, fsynced records to a file on the shared (NFS) mount and reports each acknowledged
+// number to the lab; members are failed for real (QMP `quit` = power loss, `set_link off` = cable
+// pulled) and the cluster must fence them through fence_pve and the lab's Proxmox API, bring the
+// export and the services back on survivors, and keep every acknowledged record exactly once.
+import { spawn, type ChildProcess } from "node:child_process";
+import { XMLParser } from "fast-xml-parser";
+import type { HahaConfig } from "../../stacks/config/schema";
+import type { FakePveApi } from "../common/fake-pve";
+import { excerpt, sleep } from "../common/proc";
+import type { Guest, Lab } from "./lab";
+
+export interface ScenarioResult {
+  name: string;
+  ok: boolean;
+  fenced: string[];
+  seconds: number;
+  /** What was observed, step by step, with the time since the fault. */
+  evidence: string[];
+  problems: string[];
+}
+
+export interface Records {
+  acknowledged: number;
+  found: number;
+  lost: number;
+  duplicated: number;
+}
+
+interface Ctx {
+  lab: Lab;
+  api: FakePveApi;
+  config: HahaConfig;
+  log: (s: string) => void;
+}
+
+const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["node", "resource", "clone", "group"].includes(n) });
+
+export interface CrmView {
+  online: string[];
+  quorate: boolean;
+  /** Started (or Promoted) resource instances: id -> the nodes it is active on. */
+  active: Map<string, string[]>;
+  failed: string[];
+}
+
+export function parseCrm(out: string): CrmView | undefined {
+  const i = out.indexOf("<pacemaker-result");
+  if (i < 0) return undefined;
+  const doc = xml.parse(out.slice(i)) as { "pacemaker-result"?: Record<string, unknown> };
+  const r = doc["pacemaker-result"];
+  if (!r) return undefined;
+  const nodes = ((r.nodes as { node?: Record<string, string>[] } | undefined)?.node ?? []).filter((n) => n.online === "true").map((n) => n.name as string);
+  const active = new Map<string, string[]>();
+  const failed: string[] = [];
+  const walk = (x: Record<string, unknown>) => {
+    for (const res of (x.resource ?? []) as Record<string, unknown>[]) {
+      const on = ((res.node ?? []) as Record<string, string>[]).map((n) => n.name as string);
+      if (res.failed === "true") failed.push(String(res.id));
+      if (res.active === "true" && (res.role === "Started" || res.role === "Promoted" || res.role === "Master")) active.set(String(res.id), [...(active.get(String(res.id)) ?? []), ...on]);
+    }
+    for (const k of ["clone", "group"]) for (const g of (x[k] ?? []) as Record<string, unknown>[]) walk(g);
+  };
+  walk((r.resources ?? {}) as Record<string, unknown>);
+  const dc = (r.summary as { current_dc?: { with_quorum?: string } } | undefined)?.current_dc;
+  return { online: nodes, quorate: dc?.with_quorum === "true", active, failed };
+}
+
+/** Numbered records: which were acknowledged, and what the file holds (whole lines only; a torn last write of an unacknowledged record is not a record). */
+export function countRecords(acked: number[], fileText: string): Records {
+  const seen = new Map<number, number>();
+  const lines = fileText.split("\n");
+  if (!fileText.endsWith("\n")) lines.pop();
+  for (const l of lines) {
+    if (!/^\d+$/.test(l)) continue;
+    const n = Number(l);
+    seen.set(n, (seen.get(n) ?? 0) + 1);
+  }
+  const lost = acked.filter((n) => !seen.has(n)).length;
+  const duplicated = [...seen.values()].filter((c) => c > 1).length;
+  return { acknowledged: acked.length, found: seen.size, lost, duplicated };
+}
+
+// Appends "n\n", fsyncs, then prints n: a number on stdout is a record the storage acknowledged.
+const WRITER = `
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+n = int(sys.argv[2])
+while True:
+    os.write(fd, b"%d\\n" % n)
+    os.fsync(fd)
+    print(n, flush=True)
+    n += 1
+    time.sleep(0.1)
+`;
+
+/** The writer on one guest, over an SSH session of the lab's; its stdout is the acknowledgement stream. */
+class Writer {
+  private proc?: ChildProcess;
+  readonly acked: number[] = [];
+  host?: string;
+  constructor(private readonly lab: Lab, readonly file: string) {}
+
+  start(g: Guest, from: number): void {
+    this.host = g.shape.name;
+    const argv = this.lab.sshArgs(g.address);
+    this.proc = spawn("ip", [...argv, `python3 -c '${WRITER.replace(/'/g, `'\\''`)}' ${this.file} ${from}`], { stdio: ["ignore", "pipe", "ignore"] });
+    let buf = "";
+    this.proc.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const parts = buf.split("\n");
+      buf = parts.pop() ?? "";
+      for (const p of parts) if (/^\d+$/.test(p)) this.acked.push(Number(p));
+    });
+  }
+  running(): boolean {
+    return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+  stop(): void {
+    this.proc?.kill("SIGTERM");
+    this.proc = undefined;
+  }
+  last(): number {
+    return this.acked.at(-1) ?? 0;
+  }
+}
+
+export class StorageScenarios {
+  private readonly writer: Writer;
+  readonly results: ScenarioResult[] = [];
+  records: Records = { acknowledged: 0, found: 0, lost: 0, duplicated: 0 };
+
+  constructor(private readonly c: Ctx) {
+    this.writer = new Writer(c.lab, `${c.config.storage.nfs.mountPoint}/lab-records`);
+  }
+
+  private guest(name: string): Guest {
+    const g = this.c.lab.guests.find((x) => x.shape.name === name);
+    if (!g) throw new Error(`no lab guest ${name}`);
+    return g;
+  }
+
+  async crm(except: string[] = []): Promise<CrmView | undefined> {
+    for (const g of this.c.lab.guests) {
+      if (except.includes(g.shape.name) || !this.c.lab.alive(g)) continue;
+      const r = await this.c.lab.ssh(g.address, "crm_mon -1 --output-as=xml", { timeoutMs: 30_000, connectTimeoutS: 5 });
+      const v = parseCrm(r.stdout);
+      if (v) return v;
+    }
+    return undefined;
+  }
+
+  /** Where a resource runs (its first active node). */
+  async where(rsc: string): Promise<string | undefined> {
+    return (await this.crm())?.active.get(rsc)?.[0];
+  }
+
+  /** Every member online, quorate, the storage stack and the services started, nothing failed. */
+  async converged(timeoutMs: number): Promise<CrmView> {
+    const want = ["services-vip", "storage-vip", "nfs-server", ...this.serviceIds()];
+    const deadline = Date.now() + timeoutMs;
+    let last: CrmView | undefined;
+    while (Date.now() < deadline) {
+      last = await this.crm();
+      if (last && last.quorate && last.online.length === this.c.lab.guests.length && last.failed.length === 0 && want.every((w) => last?.active.has(w)) && (last.active.get("drbd-haha")?.length ?? 0) >= 2) return last;
+      await sleep(5000);
+    }
+    throw new Error(`the cluster did not converge within ${timeoutMs / 1000} s: ${last ? `online ${last.online.join(",")}, started ${[...last.active.keys()].join(",")}, failed ${last.failed.join(",") || "none"}` : "no crm_mon answer"}`);
+  }
+
+  private serviceIds(): string[] {
+    return Object.keys(this.c.config.services).filter((k) => (this.c.config.services as Record<string, unknown>)[k]);
+  }
+
+  /** Start (or restart, after its member was lost) the writer on the member running the services, numbering after the last record in the file. */
+  async ensureWriter(): Promise<void> {
+    if (this.writer.running()) return;
+    const host = await this.where("services-vip");
+    if (!host) throw new Error("no member runs services-vip: nowhere to start the writer");
+    const g = this.guest(host);
+    const r = await this.c.lab.ssh(g.address, `tail -n 1 ${this.writer.file} 2>/dev/null || true`, { timeoutMs: 60_000 });
+    const lastLine = r.stdout.trim().split("\n").at(-1) ?? "";
+    const from = Math.max(this.writer.last(), /^\d+$/.test(lastLine) ? Number(lastLine) : 0) + 1;
+    this.writer.start(g, from);
+    const before = this.writer.acked.length;
+    for (let i = 0; i < 60 && this.writer.acked.length <= before; i++) await sleep(1000);
+    if (this.writer.acked.length <= before) throw new Error(`the writer on ${host} acknowledged no record in 60 s (the shared mount ${this.writer.file} does not take writes)`);
+    this.c.log(`  writer on ${host}: records from ${from}`);
+  }
+
+  /** Count what the file holds against what was acknowledged, read on a running member. */
+  async check(): Promise<Records> {
+    for (const g of this.c.lab.guests) {
+      if (!this.c.lab.alive(g)) continue;
+      const r = await this.c.lab.ssh(g.address, `cat ${this.writer.file}`, { timeoutMs: 120_000 });
+      if (r.code === 0) return (this.records = countRecords(this.writer.acked, r.stdout));
+    }
+    throw new Error(`no member could read ${this.writer.file}`);
+  }
+
+  /**
+   * One fault: `fault` fails a member; then the member must be fenced (a stop through the
+   * Proxmox API), the export and the services must answer on survivors, the member must come back
+   * and the cluster converge, and every acknowledged record must be in the file exactly once.
+   */
+  async run(name: string, victim: string, fault: (g: Guest) => Promise<void>, timeouts: { recoverMs: number; rejoinMs: number }): Promise<ScenarioResult> {
+    const evidence: string[] = [];
+    const problems: string[] = [];
+    const g = this.guest(victim);
+    await this.ensureWriter();
+    await sleep(5000);
+    const ackedBefore = this.writer.acked.length;
+    const callsBefore = this.c.api.calls.length;
+    const t = Date.now();
+    const at = () => `${Math.round((Date.now() - t) / 1000)} s`;
+    this.c.log(`scenario ${name}: ${victim}`);
+    await fault(g);
+    evidence.push(`0 s: fault on ${victim}`);
+    const fenced: string[] = [];
+    try {
+      // Fencing: fence_pve's stop of the victim's VM, seen by the lab's Proxmox API.
+      const vmid = g.shape.vmid;
+      const deadline = Date.now() + timeouts.recoverMs;
+      while (Date.now() < deadline && !this.c.api.calls.slice(callsBefore).some((c) => c.method === "POST" && c.path.endsWith(`/qemu/${vmid}/status/stop`) && c.status === 200)) await sleep(1000);
+      if (this.c.api.calls.slice(callsBefore).some((c) => c.path.endsWith(`/qemu/${vmid}/status/stop`) && c.status === 200)) {
+        fenced.push(victim);
+        evidence.push(`${at()}: ${victim} fenced (fence_pve: POST .../qemu/${vmid}/status/stop answered 200)`);
+      } else problems.push(`${victim} was not fenced through the Proxmox API within ${timeouts.recoverMs / 1000} s`);
+      // The export and the services on survivors, and the writer acknowledging again.
+      let back = false;
+      while (Date.now() < deadline) {
+        const v = await this.crm([victim]);
+        const where = ["storage-vip", "services-vip"].map((r) => v?.active.get(r)?.[0]);
+        if (where.every((w) => w && w !== victim)) {
+          evidence.push(`${at()}: storage-vip on ${where[0]}, services-vip on ${where[1]}`);
+          back = true;
+          break;
+        }
+        await sleep(3000);
+      }
+      if (!back) problems.push(`the export and the services were not back on survivors within ${timeouts.recoverMs / 1000} s`);
+      await this.ensureWriter().catch((e: Error) => problems.push(e.message));
+      const n = this.writer.acked.length;
+      while (Date.now() < deadline && this.writer.acked.length <= n + 3) await sleep(1000);
+      if (this.writer.acked.length > n + 3) evidence.push(`${at()}: records acknowledged again (${this.writer.acked.length - ackedBefore} during the scenario)`);
+      else problems.push("the writer acknowledged no record after the failover");
+      // The fenced member boots again (fence_pve's reboot: stop, then start) and rejoins.
+      await this.converged(timeouts.rejoinMs);
+      evidence.push(`${at()}: every member online, storage and services started, nothing failed`);
+    } catch (e) {
+      problems.push(e instanceof Error ? e.message : String(e));
+    }
+    const rec = await this.check().catch((e: Error) => {
+      problems.push(e.message);
+      return this.records;
+    });
+    evidence.push(`records: acknowledged ${rec.acknowledged}, found ${rec.found}, lost ${rec.lost}, duplicated ${rec.duplicated}`);
+    if (rec.lost > 0 || rec.duplicated > 0) problems.push(`records lost ${rec.lost}, duplicated ${rec.duplicated}`);
+    const r: ScenarioResult = { name, ok: problems.length === 0, fenced, seconds: Math.round((Date.now() - t) / 1000), evidence, problems };
+    this.results.push(r);
+    this.c.log(`scenario ${name}: ${r.ok ? "ok" : "FAILED"} in ${r.seconds} s${problems.length ? `: ${problems.join("; ")}` : ""}`);
+    return r;
+  }
+
+  /** Two of three lost at once: the survivor has no quorum; nothing may start there, no replica be promoted alone, nobody fenced. */
+  async twoLost(a: string, b: string, waitMs: number): Promise<ScenarioResult> {
+    const evidence: string[] = [];
+    const problems: string[] = [];
+    this.writer.stop();
+    const callsBefore = this.c.api.calls.length;
+    const t = Date.now();
+    for (const n of [a, b]) await this.c.lab.qmp(this.guest(n), "quit").catch(() => undefined);
+    evidence.push(`0 s: ${a} and ${b} powered off (QMP quit)`);
+    const survivor = this.c.lab.guests.find((g) => g.shape.name !== a && g.shape.name !== b) as Guest;
+    await sleep(waitMs);
+    const r = await this.c.lab.ssh(survivor.address, "crm_mon -1 --output-as=xml; echo ===; cat /proc/drbd 2>/dev/null || echo 'drbd: not loaded'; echo ===; docker ps --format '{{.Names}}'; echo ===; ip -o addr", { timeoutMs: 60_000 });
+    const [crmOut = "", drbd = "", docker = "", addrs = ""] = r.stdout.split("===\n");
+    const v = parseCrm(crmOut);
+    evidence.push(`${Math.round((Date.now() - t) / 1000)} s on ${survivor.shape.name}: quorate ${v?.quorate}; started ${[...(v?.active.keys() ?? [])].join(", ") || "nothing"}; /proc/drbd: ${excerpt(drbd, 3).replace(/\n/g, " / ")}; containers: ${docker.trim() || "none"}`);
+    if (!v) problems.push(`no crm_mon answer on ${survivor.shape.name}`);
+    if (v?.quorate) problems.push(`${survivor.shape.name} alone still claims quorum`);
+    const started = [...(v?.active.keys() ?? [])].filter((k) => !k.startsWith("fence-") && k !== "watchdog");
+    if (started.length > 0) problems.push(`started without quorum: ${started.join(", ")}`);
+    if (/ro:Primary/.test(drbd)) problems.push("a DRBD replica is Primary alone");
+    if (docker.trim()) problems.push(`containers running without quorum: ${docker.trim()}`);
+    if (addrs.includes(`${this.c.config.network.vip}/`) || addrs.includes(`${this.c.config.network.storageVip}/`)) problems.push("a VIP is still up on the survivor");
+    const fencings = this.c.api.calls.slice(callsBefore).filter((c) => c.method === "POST" && /\/status\/(stop|start|reset)$/.test(c.path));
+    if (fencings.length > 0) problems.push(`fenced without quorum: ${fencings.map((c) => c.path).join(", ")}`);
+    const res: ScenarioResult = { name: "two of three lost: nothing starts, no replica promoted alone", ok: problems.length === 0, fenced: [], seconds: Math.round((Date.now() - t) / 1000), evidence, problems };
+    this.results.push(res);
+    this.c.log(`scenario two-lost: ${res.ok ? "ok" : "FAILED"}${problems.length ? `: ${problems.join("; ")}` : ""}`);
+    return res;
+  }
+
+  /** Both replicas identical after resync: `drbdadm verify`, then no out-of-sync blocks. */
+  async verifyReplicas(timeoutMs: number): Promise<{ ok: boolean; evidence: string }> {
+    const res = this.c.config.storage.drbd.resource;
+    const diskful = this.c.config.nodes.filter((n) => n.drbdDisk).map((n) => this.guest(n.guest.name));
+    const first = diskful[0] as Guest;
+    const start = await this.c.lab.ssh(first.address, `drbdadm verify ${res}`, { timeoutMs: 60_000 });
+    if (start.code !== 0) return { ok: false, evidence: `drbdadm verify ${res}: exit ${start.code}: ${start.stderr.trim()}` };
+    const deadline = Date.now() + timeoutMs;
+    let proc = "";
+    while (Date.now() < deadline) {
+      proc = (await this.c.lab.ssh(first.address, "cat /proc/drbd", { timeoutMs: 30_000 })).stdout;
+      if (!/cs:VerifyS|cs:VerifyT/.test(proc)) break;
+      await sleep(3000);
+    }
+    const oos = /oos:(\d+)/.exec(proc)?.[1];
+    const ok = /cs:Connected/.test(proc) && /ds:UpToDate\/UpToDate/.test(proc) && oos === "0";
+    return { ok, evidence: `${first.shape.name}$ drbdadm verify ${res}; cat /proc/drbd\n${excerpt(proc, 6)}` };
+  }
+
+  stop(): void {
+    this.writer.stop();
+  }
+}
