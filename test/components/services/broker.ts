@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { renderFile, serviceFiles, type PublicSeeds, type ServiceSecrets } from "../../../components/services";
 import type { HahaConfig } from "../../../stacks/config/schema";
 
-/** Known values standing in for what @pulumi/random generates. */
-export function testSecrets(c: HahaConfig): ServiceSecrets {
+/** Known values standing in for what @pulumi/random generates: every one, as for the prod stack (every service declared). */
+export function testSecrets(c: HahaConfig): Required<ServiceSecrets> {
   return {
     mqtt: Object.fromEntries(c.services.mosquitto.clients.map((cl, i) => [cl, `Pw${i}x${cl.replace(/-/g, "")}K9q2LmZr7Tt4Vb`])),
     recorderPassword: "RecorderPw8a7b6c5d4e3f2g1h",
@@ -24,7 +24,7 @@ export function testSecrets(c: HahaConfig): ServiceSecrets {
   };
 }
 
-export const testSeeds: PublicSeeds = { zigbeePanSeed: "0f1e2d3c4b5a6978" };
+export const testSeeds: Required<PublicSeeds> = { zigbeePanSeed: "0f1e2d3c4b5a6978" };
 
 /** The rendered text of the file at `p` (an absolute path on the shared mount). */
 export function renderedAt(c: HahaConfig, p: string, secrets = testSecrets(c), seeds = testSeeds): string {
