@@ -106,13 +106,8 @@ export function mqttAcl(c: HahaConfig): AclUser[] {
     },
     zigbee2mqtt: {
       user: "zigbee2mqtt",
-      reason: "its own tree; Home Assistant discovery, which it publishes and reads back (homeassistant integration enabled)",
-      rules: base
-        ? [
-            { access: "readwrite", topic: `${base}/#` },
-            { access: "readwrite", topic: "homeassistant/#" },
-          ]
-        : [],
+      reason: svc.homeassistant ? "its own tree; Home Assistant discovery, which it publishes and reads back (homeassistant integration enabled)" : "its own tree (no Home Assistant declared: its discovery is off)",
+      rules: [...(base ? [{ access: "readwrite" as const, topic: `${base}/#` }] : []), ...(svc.homeassistant ? [{ access: "readwrite" as const, topic: "homeassistant/#" }] : [])],
     },
     nodered: {
       user: "nodered",
@@ -230,6 +225,7 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
         coordinator: { host: zb.host, port: zb.port, adapter: zb.adapter },
         channel: zc.channel,
         frontendPort: zc.frontendPort,
+        homeAssistant: s.homeassistant !== undefined,
         panId: net.panId,
         extPanId: net.extPanId,
       };
