@@ -36,22 +36,28 @@ export const MQTT_CLIENT_SERVICE: Record<BuiltinMqttClient, "homeassistant" | "z
 };
 
 export const mosquittoSchema = z
-  .object({
-    ...serviceBase,
-    port: port.default(1883),
-    /**
-     * One MQTT user per client, each with a generated password and its own ACL. The built-in
-     * clients of the declared services (and `monitor`, the probes') must stay listed; extra
-     * clients get read/write on `<client>/#` only. Absent: the built-in clients of the declared
-     * services (see crossCheckServices and servicesSchema's default).
-     */
-    clients: z.array(hostname).optional(),
-    /**
-     * Seconds between persistence saves. Mosquitto's default (1800 s) would lose half an hour of
-     * retained state when a member dies; 10 s costs one small write to NFS.
-     */
-    autosaveIntervalS: seconds(1, 3600).default(10),
-  })
+  .object(
+    {
+      ...serviceBase,
+      port: port.default(1883),
+      /**
+       * One MQTT user per client, each with a generated password and its own ACL. The built-in
+       * clients of the declared services (and `monitor`, the probes') must stay listed; extra
+       * clients get read/write on `<client>/#` only. Absent: the built-in clients of the declared
+       * services (see crossCheckServices and servicesSchema's default).
+       */
+      clients: z.array(hostname).optional(),
+      /**
+       * Seconds between persistence saves. Mosquitto's default (1800 s) would lose half an hour of
+       * retained state when a member dies; 10 s costs one small write to NFS.
+       */
+      autosaveIntervalS: seconds(1, 3600).default(10),
+    },
+    {
+      // The one required service: say why when it is missing.
+      error: (iss) => (iss.input === undefined ? "expected the Mosquitto broker: every other service and the cluster's probes talk to one another through it" : undefined),
+    },
+  )
   .strict();
 
 export const zigbee2mqttSchema = z

@@ -103,6 +103,7 @@ describe("Zigbee2MQTT settings", () => {
       coordinator: { host: c.peripherals.zigbee!.host, port: c.peripherals.zigbee!.port, adapter: c.peripherals.zigbee!.adapter },
       channel: c.services.zigbee2mqtt!.channel,
       frontendPort: c.services.zigbee2mqtt!.frontendPort,
+      homeAssistant: true,
       panId: net.panId,
       extPanId: net.extPanId,
     });
