@@ -113,7 +113,7 @@ export function mqttAcl(c: HahaConfig): AclUser[] {
       user: "nodered",
       reason: base
         ? "flows: its own tree, Zigbee device states and commands; never the bridge API (permit_join, OTA, device removal) nor Home Assistant discovery"
-        : "flows: its own tree; never Home Assistant discovery",
+        : "flows: its own tree",
       rules: [
         ...(base
           ? [
@@ -141,7 +141,9 @@ export function mqttAcl(c: HahaConfig): AclUser[] {
   };
   // Config validation refuses a built-in client whose service is absent (crossCheckServices).
   return svc.mosquitto.clients.map((client) =>
-    client in builtin ? builtin[client as keyof typeof builtin] : { user: client, reason: "an extra client: its own tree only (Home Assistant may talk to it there)", rules: [{ access: "readwrite", topic: `${client}/#` }] },
+    client in builtin
+      ? builtin[client as keyof typeof builtin]
+      : { user: client, reason: `an extra client: its own tree only${svc.homeassistant ? " (Home Assistant may talk to it there)" : ""}`, rules: [{ access: "readwrite", topic: `${client}/#` }] },
   );
 }
 
