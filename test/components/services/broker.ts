@@ -27,7 +27,7 @@ export function testSecrets(c: HahaConfig): Required<ServiceSecrets> {
 export const testSeeds: Required<PublicSeeds> = { zigbeePanSeed: "0f1e2d3c4b5a6978" };
 
 /** The rendered text of the file at `p` (an absolute path on the shared mount). */
-export function renderedAt(c: HahaConfig, p: string, secrets = testSecrets(c), seeds = testSeeds): string {
+export function renderedAt(c: HahaConfig, p: string, secrets: ServiceSecrets = testSecrets(c), seeds: PublicSeeds = testSeeds): string {
   const f = serviceFiles(c).find((x) => x.path === p);
   if (!f) throw new Error(`no service file at ${p}`);
   return renderFile(f, secrets, seeds);
@@ -73,7 +73,7 @@ export interface Broker {
 }
 
 /** A broker in a fresh directory with the shipped mosquitto.conf, passwd and acl. */
-export async function brokerFromRenderedFiles(c: HahaConfig, secrets = testSecrets(c)): Promise<Broker> {
+export async function brokerFromRenderedFiles(c: HahaConfig, secrets: ServiceSecrets = testSecrets(c)): Promise<Broker> {
   requireTool("mosquitto");
   requireTool("mosquitto_sub");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-mosquitto-"));
