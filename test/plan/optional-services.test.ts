@@ -2,7 +2,8 @@
 // plans it (the real program under the mock runtime, a child process): nothing is declared,
 // generated, pulled, rendered or placed for an absent service, the CIB has no dangling reference
 // and passes the real crm_verify, every crm_simulate scenario the plan ran ends as expected, and
-// the policies neither crash nor pass rules they could not check.
+// the policies neither crash nor pass rules they could not check; against the full prod stack,
+// the compare sees removals only.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -10,6 +11,9 @@ import { before, describe, it } from "node:test";
 import { XMLParser } from "fast-xml-parser";
 import { verifyCib } from "../../plan/simulate";
 import { parseConfig } from "../../stacks/config/validate";
+import { comparePlans } from "../../plan/compare/diff";
+import { loadPlan } from "../../plan/compare/load";
+import { PROD_STACK_FILE } from "../helpers/config";
 import { runPlanCli, tempDir, writeStackFile, fileText, PlanRun } from "../helpers/plan";
 import { mosquittoNoderedRaw } from "../helpers/stacks";
 import type { RecordedResource } from "../../plan/types";
@@ -21,14 +25,21 @@ const PRESENT = ["mosquitto", "nodered"];
 let run: PlanRun;
 let dir: string;
 let resources: RecordedResource[];
+let prodRun: PlanRun;
+let prodDir: string;
 const c = parseConfig(mosquittoNoderedRaw(), "mini");
 const members = c.nodes.map((n) => n.guest.name);
 
 before(() => {
+  // Planned as stack "prod", so that its URNs compare with the prod stack's (the compare's view
+  // of a change that drops services from a home).
   const out = tempDir();
-  run = runPlanCli(["--config", writeStackFile(mosquittoNoderedRaw(), "mini"), "--out", out]);
-  dir = path.join(out, "mini");
+  run = runPlanCli(["--config", writeStackFile(mosquittoNoderedRaw(), "prod"), "--out", out]);
+  dir = path.join(out, "prod");
   if (run.status === 0) resources = (JSON.parse(fs.readFileSync(path.join(dir, "resources.json"), "utf8")) as { resources: RecordedResource[] }).resources;
+  const prodOut = tempDir();
+  prodRun = runPlanCli(["--config", PROD_STACK_FILE, "--out", prodOut]);
+  prodDir = path.join(prodOut, "prod");
 });
 
 describe("plan of a Mosquitto + Node-RED home", () => {
@@ -144,5 +155,29 @@ describe("plan of a Mosquitto + Node-RED home", () => {
     const html = fs.readFileSync(path.join(dir, "report.html"), "utf8");
     assert.doesNotMatch(html, /Zigbee coordinator \(|btproxy|TubesZB/);
     assert.match(html, /nodered/);
+  });
+
+  it("compares with the full prod stack as removals only: every resource of an absent service deleted, nothing of Node-RED touched", () => {
+    assert.equal(prodRun.status, 0, prodRun.stdout + prodRun.stderr);
+    const before = loadPlan(prodDir);
+    const result = comparePlans(before, loadPlan(dir), false, false);
+    const by = (kind: string) => result.resources.filter((r) => r.kind === kind);
+    assert.deepEqual(by("added").map((r) => r.name), []);
+    const deleted = new Set(by("deleted").map((r) => r.urn));
+    const absentBefore = before.resources.filter((r) => ABSENT.test(r.name));
+    assert.ok(absentBefore.length > 50, `${absentBefore.length} resources of the absent services in prod`);
+    assert.deepEqual(absentBefore.filter((r) => !deleted.has(r.urn)).map((r) => r.name), []);
+    // Node-RED's own images, secrets, files and apply step are exactly as in prod.
+    assert.deepEqual(result.resources.filter((r) => /nodered/.test(r.name) && !/mqtt-homeassistant|mqtt-zigbee2mqtt/.test(r.name)).map((r) => `${r.kind} ${r.name}`), []);
+    // The CIB loses the absent primitives, and the policies their findings.
+    const cib = result.files.find((f) => f.path === "/etc/haha/cib.xml");
+    assert.ok(cib && cib.kind === "changed" && cib.patch, "the CIB changes");
+    const lines = cib.patch.split("\n");
+    for (const id of ["recorder", "zigbee2mqtt", "homeassistant", "esphome", "whisper", "piper"]) assert.ok(lines.some((l) => l.startsWith(`-      <primitive id="${id}" `)), id);
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith("+") && ABSENT.test(l)),
+      [],
+    );
+    assert.ok(result.policy.resolvedViolations.some((v) => /Zigbee coordinator/.test(JSON.stringify(v))));
   });
 });
