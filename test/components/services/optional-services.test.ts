@@ -7,7 +7,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderFile, serviceCatalog, serviceFiles, servicesCibFragment, type ServiceSecrets } from "../../../components/services";
+import Ajv from "ajv";
 import { mqttAcl } from "../../../components/services/files";
+import { resolveZ2mSettings } from "../../../components/services/zigbee2mqtt";
 import { parseConfig } from "../../../stacks/config/validate";
 import { mutatedConfig } from "../../helpers/config";
 import { mosquittoNoderedRaw } from "../../helpers/stacks";
@@ -75,6 +77,13 @@ describe("a service set without Home Assistant", () => {
     const z = mqttAcl(noHa).find((u) => u.user === "zigbee2mqtt")!;
     assert.deepEqual(z.rules, [{ access: "readwrite", topic: "zigbee2mqtt/#" }]);
     assert.ok(!mqttAcl(noHa).some((u) => u.user === "homeassistant"));
+    // Zigbee2MQTT's own settings schema accepts it, as Zigbee2MQTT resolves the files.
+    const schema = JSON.parse(fs.readFileSync(path.join(path.dirname(require.resolve("zigbee2mqtt/package.json")), "dist/util/settings.schema.json"), "utf8"));
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    ajv.addKeyword("requiresRestart");
+    const validate = ajv.compile(schema);
+    const secretFile = parse(renderedAt(noHa, `${noHa.storage.nfs.mountPoint}/zigbee2mqtt/data/secret.yaml`));
+    assert.ok(validate(resolveZ2mSettings(conf, secretFile)), JSON.stringify(validate.errors));
     // With Home Assistant declared, discovery stays on.
     const full = mutatedConfig(() => {});
     assert.deepEqual((parse(renderedAt(full, `${full.storage.nfs.mountPoint}/zigbee2mqtt/data/configuration.yaml`)) as Record<string, unknown>).homeassistant, { enabled: true });
