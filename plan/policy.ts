@@ -99,7 +99,7 @@ export function runPolicies(ctx: PlanContext, options: PolicyRunOptions = {}): S
     stack: ctx.stack,
     pack: evaluation.pack,
     ok,
-    counts: { rules: evaluation.rules.length, pass: count("pass"), waived: count("waived"), advisory: count("advisory"), fail: count("fail"), unknown: count("unknown") },
+    counts: { rules: evaluation.rules.length, pass: count("pass"), waived: count("waived"), advisory: count("advisory"), fail: count("fail"), unknown: count("unknown"), ...(count("not-applicable") ? { notApplicable: count("not-applicable") } : {}) },
     planProblems,
     waivers: ctx.config.waivers.map((w, index) => ({
       index,
@@ -111,7 +111,7 @@ export function runPolicies(ctx: PlanContext, options: PolicyRunOptions = {}): S
   });
 
   const summary = [
-    `policies: pack ${evaluation.pack.name} ${evaluation.pack.version}, ${evaluation.rules.length} rules evaluated: ${count("pass")} pass, ${count("waived")} waived, ${count("advisory")} advisory, ${count("fail")} FAIL${count("unknown") ? `, ${count("unknown")} unknown` : ""} -> ${path.relative(process.cwd(), reportFile) || reportFile}`,
+    `policies: pack ${evaluation.pack.name} ${evaluation.pack.version}, ${evaluation.rules.length} rules evaluated: ${count("pass")} pass, ${count("waived")} waived, ${count("advisory")} advisory, ${count("fail")} FAIL${count("unknown") ? `, ${count("unknown")} unknown` : ""}${count("not-applicable") ? `, ${count("not-applicable")} not applicable` : ""} -> ${path.relative(process.cwd(), reportFile) || reportFile}`,
     ...evaluation.rules.flatMap(ruleLines),
     ...planProblems.map((p) => `  FAIL     plan: ${p}`),
   ];

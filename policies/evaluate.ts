@@ -194,6 +194,8 @@ export function evaluatePack(resources: OfflineResource[], packConfig: PackConfi
     else if (result.unknown.length > 0) result.status = "unknown";
     else if (result.waived.length > 0) result.status = "waived";
     else if (entry.kind === "resource" && result.notApplicable.length > 0 && result.notApplicable.length === resources.length) result.status = "not-applicable";
+    // A stack rule that declared itself not applicable (nothing of what it guards is declared).
+    else if (entry.kind === "stack" && result.notApplicable.length > 0) result.status = "not-applicable";
   }
   return { pack: { name: PACK_NAME, version: pkg.version }, rules: results };
 }

@@ -45,6 +45,11 @@ export interface StackRule extends RuleBase {
   check(view: StackView, config: RuleConfig): Finding[];
   /** Lines for the offline report beyond findings (what was analysed and how it came out). */
   notes?(view: StackView, config: RuleConfig): string[];
+  /**
+   * Why the rule has nothing to check in this stack (e.g. no Zigbee coordinator declared), or
+   * undefined when it applies: reported as not applicable, never as a pass.
+   */
+  notApplicable?(view: StackView): string | undefined;
 }
 
 export interface ResourceRule extends RuleBase {
@@ -109,6 +114,8 @@ export function stackPolicy(rule: StackRule, level: EnforcementLevel = rule.defa
     configSchema: rule.configSchema,
     validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
       const view = viewOfStack(args.resources);
+      const na = rule.notApplicable?.(view);
+      if (na !== undefined) return args.notApplicable(na);
       const config = configWithDefaults(rule, args.getConfig<RuleConfig>());
       const findings = rule.check(view, config);
       const waivers = rule.waivable ? view.waivers() : [];

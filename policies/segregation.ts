@@ -26,6 +26,12 @@ function declared(view: StackView): { urn: string; network: NetworkDeclaration }
   return { urn: d.resource.urn, network: d.value.network };
 }
 
+/** The declared peripherals; undefined when the declaration is missing (the checks report that). */
+function peripheralsOf(view: StackView): NetworkDeclaration["peripherals"] | undefined {
+  const d = declared(view);
+  return "subject" in d ? undefined : d.network.peripherals;
+}
+
 function storageIsolation(view: StackView): Finding[] {
   const d = declared(view);
   if ("subject" in d) return [d];
@@ -79,6 +85,7 @@ export const storageNetworkIsolationRule: StackRule = {
   defaultLevel: "advisory",
   waivable: true,
   check: storageIsolation,
+  notApplicable: (view) => (peripheralsOf(view)?.length === 0 ? "the stack declares no peripheral (haha:peripherals is empty)" : undefined),
 };
 
 export const zigbeeCoordinatorIsolationRule: StackRule = {
@@ -89,6 +96,8 @@ export const zigbeeCoordinatorIsolationRule: StackRule = {
   defaultLevel: "advisory",
   waivable: true,
   check: coordinatorIsolation,
+  notApplicable: (view) =>
+    peripheralsOf(view)?.some((p) => p.kind === "zigbee-coordinator") === false ? "the stack declares no Zigbee coordinator (no haha:peripherals.zigbee, no haha:services.zigbee2mqtt)" : undefined,
 };
 
 export const storageNetworkIsolation = (level?: EnforcementLevel) => stackPolicy(storageNetworkIsolationRule, level);

@@ -16,7 +16,7 @@ export function networkDeclaration(c: HahaConfig): NetworkDeclaration {
     storage: sec?.storage ? { subnet: sec.subnet, dedicated: true } : { subnet: c.network.subnet, dedicated: false },
     members: c.nodes.flatMap((n) => [{ name: n.guest.name, address: n.guest.address }, ...(n.guest.secondaryAddress ? [{ name: n.guest.name, address: n.guest.secondaryAddress }] : [])]),
     peripherals: [
-      { name: "zigbee-coordinator", kind: "zigbee-coordinator", address: c.peripherals.zigbee.host },
+      ...(c.peripherals.zigbee ? [{ name: "zigbee-coordinator", kind: "zigbee-coordinator" as const, address: c.peripherals.zigbee.host }] : []),
       ...c.peripherals.bluetoothProxies.map((p) => ({ name: p.name, kind: "bluetooth-proxy" as const, address: p.address })),
     ],
     others: [...c.nodes.map((n) => ({ name: n.name, address: n.address })), ...(c.voice?.enabled ? [{ name: c.voice.ollama.guest.name, address: c.voice.ollama.guest.address }] : [])],

@@ -21,6 +21,7 @@ export const CLUSTER_PACKAGES: Record<string, string> = {
   "nfs-kernel-server": "the HA NFS export",
   "nfs-common": "the NFS client mount on every member",
   "docker.io": "the container engine ocf:heartbeat:docker drives",
+  // Only with haha:services.homeassistant, whose recorder it serves (SERVICE_PACKAGES).
   "postgresql-client": "pg_isready for the recorder's application-level monitor",
   "mosquitto-clients": "mosquitto_sub for the broker's authenticated monitor",
   curl: "HTTP probes of Home Assistant, Node-RED and the ESPHome dashboard",
@@ -31,9 +32,13 @@ export const DRBD9_PACKAGES: Record<string, string> = {
   "drbd-dkms": "the DRBD 9 kernel module (Debian's kernel has 8.4); from LINBIT's apt repository, which the user adds (docs/storage.md); not tested here",
 };
 
+/** Packages that serve one service only: left out when the stack does not declare it. */
+const SERVICE_PACKAGES: Record<string, "homeassistant"> = { "postgresql-client": "homeassistant" };
+
 /** The packages of a cluster member for this config. */
-export function clusterPackages(c: Pick<HahaConfig, "storage">): Record<string, string> {
-  return c.storage.drbd.version === "9" ? { ...CLUSTER_PACKAGES, ...DRBD9_PACKAGES } : CLUSTER_PACKAGES;
+export function clusterPackages(c: Pick<HahaConfig, "storage" | "services">): Record<string, string> {
+  const base = Object.fromEntries(Object.entries(CLUSTER_PACKAGES).filter(([p]) => !(p in SERVICE_PACKAGES) || c.services[SERVICE_PACKAGES[p]!] !== undefined));
+  return c.storage.drbd.version === "9" ? { ...base, ...DRBD9_PACKAGES } : base;
 }
 
 export interface GuestPackagesArgs {

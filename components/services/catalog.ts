@@ -107,12 +107,13 @@ function dir(p: string, uid: number, mode = "0750"): { path: string; uid: number
   return { path: p, uid, gid: uid, mode };
 }
 
-/** Every Pacemaker-placed container of the stack, in a stable order. */
+/** Every Pacemaker-placed container of the stack, in a stable order; a service absent from haha:services has none. */
 export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
   const mount = c.storage.nfs.mountPoint.replace(/\/+$/, "");
   const dataDir = (id: string) => path.posix.join(mount, id);
   const s = c.services;
-  const tz = { TZ: s.homeassistant.timeZone };
+  // The household's time zone is Home Assistant's; a home without it runs its containers in UTC.
+  const tz: Record<string, string> = s.homeassistant ? { TZ: s.homeassistant.timeZone } : {};
   const image = (id: string, pinned: string, key: string) => {
     const ref = parseImageRef(pinned, `haha:${key}.image`);
     return { image: ref, alias: localAlias(id, ref) };
@@ -163,7 +164,7 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
     });
   }
 
-  {
+  if (s.homeassistant) {
     const d = dataDir("recorder");
     const r = s.homeassistant.recorder;
     out.push({
@@ -212,7 +213,7 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
     });
   }
 
-  {
+  if (s.zigbee2mqtt) {
     const d = dataDir("zigbee2mqtt");
     const z = s.zigbee2mqtt;
     out.push({
@@ -250,7 +251,7 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
     });
   }
 
-  {
+  if (s.homeassistant) {
     const d = dataDir("homeassistant");
     const h = s.homeassistant;
     out.push({
@@ -297,7 +298,7 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
     });
   }
 
-  {
+  if (s.esphome) {
     const d = dataDir("esphome");
     const e = s.esphome;
     out.push({
@@ -342,7 +343,7 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
     });
   }
 
-  {
+  if (s.nodered) {
     const d = dataDir("nodered");
     const n = s.nodered;
     out.push({

@@ -30,6 +30,7 @@ export const HA_UI_FILES: Record<string, string> = {
 /** The stack config's Home Assistant settings as the renderer's inputs; its URL is the services VIP. */
 export function haInputs(c: HahaConfig): HaInputs {
   const h = c.services.homeassistant;
+  if (!h) throw new Error("haInputs: haha:services.homeassistant is not declared");
   return {
     name: "Home",
     latitude: h.latitude,

@@ -41,9 +41,10 @@ export type { VoiceAssistantArgs } from "./voice";
 
 /** What users need to log in to the services (exported by the stack as a secret output). */
 export interface ServiceCredentials {
-  nodeRed: { url: string; username: string; password: string };
-  zigbee2mqtt: { url: string; authToken: string };
-  esphome: { url: string; username: string; password: string };
+  /** Each login only while its service is declared in haha:services. */
+  nodeRed?: { url: string; username: string; password: string };
+  zigbee2mqtt?: { url: string; authToken: string };
+  esphome?: { url: string; username: string; password: string };
   mqtt: { host: string; port: number; users: Record<string, string> };
 }
 
@@ -71,15 +72,18 @@ export class ServiceSet extends HahaComponent {
     const clients = c.services.mosquitto.clients;
     const mqttPasswords = clients.map((cl) => password(`mqtt-${cl}`).result);
     const mqtt: pulumi.Output<Record<string, string>> = pulumi.all(mqttPasswords).apply((pws) => Object.fromEntries(clients.map((cl, i) => [cl, pws[i]!])));
-    const recorder = password("recorder-db");
+    // A service absent from haha:services gets no generated value at all.
+    const svc = c.services;
+    const recorder = svc.homeassistant ? password("recorder-db") : undefined;
     // The Zigbee network key is derived from this seed: losing it means re-pairing every device.
-    const zigbeeKey = new random.RandomBytes(`${name}-zigbee-network-key-seed`, { length: 32 }, this.child());
-    const zigbeePan = new random.RandomId(`${name}-zigbee-pan-seed`, { byteLength: 8 }, this.child());
-    const z2mToken = password("zigbee2mqtt-frontend-token");
-    const credentialSecret = password("nodered-credential-secret", 48);
-    const nodeRedAdmin = password("nodered-admin", 24);
-    const esphomeDashboard = password("esphome-dashboard", 24);
-    const proxies = c.peripherals.bluetoothProxies.map((p) => p.name);
+    const zigbeeKey = svc.zigbee2mqtt ? new random.RandomBytes(`${name}-zigbee-network-key-seed`, { length: 32 }, this.child()) : undefined;
+    const zigbeePan = svc.zigbee2mqtt ? new random.RandomId(`${name}-zigbee-pan-seed`, { byteLength: 8 }, this.child()) : undefined;
+    const z2mToken = svc.zigbee2mqtt ? password("zigbee2mqtt-frontend-token") : undefined;
+    const credentialSecret = svc.nodered ? password("nodered-credential-secret", 48) : undefined;
+    const nodeRedAdmin = svc.nodered ? password("nodered-admin", 24) : undefined;
+    const esphomeDashboard = svc.esphome ? password("esphome-dashboard", 24) : undefined;
+    // Validation refuses Bluetooth proxies without ESPHome (crossCheckServices).
+    const proxies = svc.esphome ? c.peripherals.bluetoothProxies.map((p) => p.name) : [];
     const apiKeys = proxies.map((p) => new random.RandomBytes(`${name}-${p}-api-key`, { length: 32 }, this.child()).base64);
     const otaPasswords = proxies.map((p) => password(`${p}-ota`).result);
     const esphome: pulumi.Output<ServiceSecrets["esphome"]> = pulumi
@@ -87,31 +91,31 @@ export class ServiceSet extends HahaComponent {
       .apply(([keys, otas]) => Object.fromEntries(proxies.map((p, i) => [p, { apiKey: keys[i]!, otaPassword: otas[i]! }])));
     this.secrets = pulumi.secret(
       pulumi
-        .all([mqtt, recorder.result, zigbeeKey.base64, z2mToken.result, credentialSecret.result, nodeRedAdmin.bcryptHash, esphome, esphomeDashboard.result])
+        .all([mqtt, recorder?.result, zigbeeKey?.base64, z2mToken?.result, credentialSecret?.result, nodeRedAdmin?.bcryptHash, esphome, esphomeDashboard?.result])
         .apply(
           ([m, recorderPassword, zigbeeKeySeed, z2mFrontendToken, nodeRedCredentialSecret, nodeRedAdminHash, esp, esphomeDashboardPassword]): ServiceSecrets => ({
             mqtt: m,
-            recorderPassword,
-            zigbeeKeySeed,
-            z2mFrontendToken,
-            nodeRedCredentialSecret,
-            nodeRedAdminHash,
+            ...(recorderPassword === undefined ? {} : { recorderPassword }),
+            ...(zigbeeKeySeed === undefined ? {} : { zigbeeKeySeed }),
+            ...(z2mFrontendToken === undefined ? {} : { z2mFrontendToken }),
+            ...(nodeRedCredentialSecret === undefined ? {} : { nodeRedCredentialSecret }),
+            ...(nodeRedAdminHash === undefined ? {} : { nodeRedAdminHash }),
             esphome: esp,
-            esphomeDashboardPassword,
+            ...(esphomeDashboardPassword === undefined ? {} : { esphomeDashboardPassword }),
           }),
         ),
     );
     // The PAN ids are broadcast in every Zigbee beacon: not secret, so the Zigbee2MQTT
     // configuration stays readable in a preview diff.
-    this.publicSeeds = pulumi.unsecret(zigbeePan.hex.apply((zigbeePanSeed): PublicSeeds => ({ zigbeePanSeed })));
+    this.publicSeeds = zigbeePan ? pulumi.unsecret(zigbeePan.hex.apply((zigbeePanSeed): PublicSeeds => ({ zigbeePanSeed }))) : pulumi.output<PublicSeeds>({});
     const vip = c.network.vip;
     this.credentials = pulumi.secret(
-      pulumi.all([nodeRedAdmin.result, z2mToken.result, mqtt, esphomeDashboard.result]).apply(
+      pulumi.all([nodeRedAdmin?.result, z2mToken?.result, mqtt, esphomeDashboard?.result]).apply(
         ([nodeRedPassword, token, users, esphomePassword]): ServiceCredentials => ({
-          nodeRed: { url: `http://${vip}:${c.services.nodered.port}`, username: "admin", password: nodeRedPassword },
-          zigbee2mqtt: { url: `http://${vip}:${c.services.zigbee2mqtt.frontendPort}`, authToken: token },
-          esphome: { url: `http://${vip}:${c.services.esphome.port}`, username: ESPHOME_DASHBOARD_USER, password: esphomePassword },
-          mqtt: { host: vip, port: c.services.mosquitto.port, users },
+          ...(svc.nodered && nodeRedPassword !== undefined ? { nodeRed: { url: `http://${vip}:${svc.nodered.port}`, username: "admin", password: nodeRedPassword } } : {}),
+          ...(svc.zigbee2mqtt && token !== undefined ? { zigbee2mqtt: { url: `http://${vip}:${svc.zigbee2mqtt.frontendPort}`, authToken: token } } : {}),
+          ...(svc.esphome && esphomePassword !== undefined ? { esphome: { url: `http://${vip}:${svc.esphome.port}`, username: ESPHOME_DASHBOARD_USER, password: esphomePassword } } : {}),
+          mqtt: { host: vip, port: svc.mosquitto.port, users },
         }),
       ),
     );

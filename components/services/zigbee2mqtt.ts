@@ -43,6 +43,8 @@ export interface Z2mInputs {
   coordinator: { host: string; port: number; adapter: string };
   channel: number;
   frontendPort: number;
+  /** Publish Home Assistant's MQTT discovery: only when the stack declares Home Assistant. */
+  homeAssistant: boolean;
   /** Not secret: both are broadcast in every beacon. */
   panId: number;
   extPanId: number[];
@@ -61,7 +63,7 @@ export const Z2M_SECRET_REFS = { password: "!secret password", network_key: "!se
 export function z2mConfiguration(i: Z2mInputs): Record<string, unknown> {
   return {
     version: Z2M_SETTINGS_VERSION,
-    homeassistant: { enabled: true },
+    homeassistant: { enabled: i.homeAssistant },
     availability: { enabled: true },
     mqtt: {
       base_topic: i.baseTopic,

@@ -27,7 +27,8 @@ export const configSchema = z
     storage: storageSchema.default(storageSchema.parse({})),
     cluster: clusterSchema,
     services: servicesSchema,
-    peripherals: peripheralsSchema,
+    // Absent in a home with no Zigbee coordinator and no Bluetooth proxy.
+    peripherals: peripheralsSchema.default({ bluetoothProxies: [] }),
     voice: voiceSchema.optional(),
     waivers: z.array(waiverSchema).default([]),
   })

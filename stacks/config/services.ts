@@ -22,29 +22,42 @@ const serviceBase = {
   expectedStartS: seconds(1, 900),
 };
 
-/** MQTT users the services themselves need; each gets a password and its own ACL. */
+/**
+ * MQTT users the services themselves log in as, each with the service it belongs to (null: the
+ * cluster's own probes, always there). A service absent from haha:services has no user.
+ */
 export const BUILTIN_MQTT_CLIENTS = ["homeassistant", "zigbee2mqtt", "nodered", "monitor"] as const;
+export type BuiltinMqttClient = (typeof BUILTIN_MQTT_CLIENTS)[number];
+export const MQTT_CLIENT_SERVICE: Record<BuiltinMqttClient, "homeassistant" | "zigbee2mqtt" | "nodered" | null> = {
+  homeassistant: "homeassistant",
+  zigbee2mqtt: "zigbee2mqtt",
+  nodered: "nodered",
+  monitor: null,
+};
 
 export const mosquittoSchema = z
-  .object({
-    ...serviceBase,
-    port: port.default(1883),
-    /**
-     * One MQTT user per client, each with a generated password and its own ACL. The built-in
-     * clients must stay listed; extra clients get read/write on `<client>/#` only.
-     */
-    clients: z
-      .array(hostname)
-      .default([...BUILTIN_MQTT_CLIENTS])
-      .refine((cs) => BUILTIN_MQTT_CLIENTS.every((b) => cs.includes(b)), {
-        message: `expected the built-in clients ${BUILTIN_MQTT_CLIENTS.join(", ")} to stay listed (the services log in as them); add extra clients after them`,
-      }),
-    /**
-     * Seconds between persistence saves. Mosquitto's default (1800 s) would lose half an hour of
-     * retained state when a member dies; 10 s costs one small write to NFS.
-     */
-    autosaveIntervalS: seconds(1, 3600).default(10),
-  })
+  .object(
+    {
+      ...serviceBase,
+      port: port.default(1883),
+      /**
+       * One MQTT user per client, each with a generated password and its own ACL. The built-in
+       * clients of the declared services (and `monitor`, the probes') must stay listed; extra
+       * clients get read/write on `<client>/#` only. Absent: the built-in clients of the declared
+       * services (see crossCheckServices and servicesSchema's default).
+       */
+      clients: z.array(hostname).optional(),
+      /**
+       * Seconds between persistence saves. Mosquitto's default (1800 s) would lose half an hour of
+       * retained state when a member dies; 10 s costs one small write to NFS.
+       */
+      autosaveIntervalS: seconds(1, 3600).default(10),
+    },
+    {
+      // The one required service: say why when it is missing.
+      error: (iss) => (iss.input === undefined ? "expected the Mosquitto broker: every other service and the cluster's probes talk to one another through it" : undefined),
+    },
+  )
   .strict();
 
 export const zigbee2mqttSchema = z
@@ -102,18 +115,35 @@ export const homeassistantSchema = z
 export const esphomeSchema = z.object({ ...serviceBase, port: port.default(6052) }).strict();
 export const noderedSchema = z.object({ ...serviceBase, port: port.default(1880) }).strict();
 
+/**
+ * The services the home runs: a key present is a service deployed, a key absent is nothing at all
+ * (no container, image, secret, MQTT user, file or CIB resource). Mosquitto alone is required:
+ * every other service, and the cluster's own probes, talk to one another through it.
+ */
 export const servicesSchema = z
   .object({
     mosquitto: mosquittoSchema,
-    zigbee2mqtt: zigbee2mqttSchema,
-    homeassistant: homeassistantSchema,
-    esphome: esphomeSchema,
-    nodered: noderedSchema,
+    zigbee2mqtt: zigbee2mqttSchema.optional(),
+    /** With its PostgreSQL recorder: the recorder comes and goes with Home Assistant. */
+    homeassistant: homeassistantSchema.optional(),
+    esphome: esphomeSchema.optional(),
+    nodered: noderedSchema.optional(),
   })
-  .strict();
+  .strict()
+  // The default MQTT users follow the declared services, in the built-in order.
+  .transform((s) => ({ ...s, mosquitto: { ...s.mosquitto, clients: s.mosquitto.clients ?? builtinMqttClients(s) } }));
+
+/** The built-in MQTT clients the declared services need, in a stable order. */
+export function builtinMqttClients(s: { [K in "homeassistant" | "zigbee2mqtt" | "nodered"]?: unknown }): BuiltinMqttClient[] {
+  return BUILTIN_MQTT_CLIENTS.filter((cl) => {
+    const svc = MQTT_CLIENT_SERVICE[cl];
+    return svc === null || s[svc] !== undefined;
+  });
+}
 
 export const peripheralsSchema = z
   .object({
+    /** Required exactly when haha:services.zigbee2mqtt is declared (see crossCheckServices). */
     zigbee: z
       .object({
         /** The network coordinator (e.g. TubesZB CC2652P7) reached over TCP: no USB stick on any host. */
@@ -122,7 +152,9 @@ export const peripheralsSchema = z
         port: port.default(6638),
         adapter: z.enum(["zstack", "ember", "ezsp", "deconz", "zigate", "zboss"]),
       })
-      .strict(),
+      .strict()
+      .optional(),
+    /** ESPHome devices: they need haha:services.esphome (their configs and firmware live there). */
     bluetoothProxies: z
       .array(
         z
@@ -217,14 +249,11 @@ export function crossCheckServices(c: HahaConfig): ConfigProblem[] {
 
   // Every Pacemaker-placed container runs with host networking on the same member: one port each.
   const s = c.services;
-  const ports: [(string | number)[], number][] = [
-    [["services", "mosquitto", "port"], s.mosquitto.port],
-    [["services", "zigbee2mqtt", "frontendPort"], s.zigbee2mqtt.frontendPort],
-    [["services", "homeassistant", "port"], s.homeassistant.port],
-    [["services", "homeassistant", "recorder", "port"], s.homeassistant.recorder.port],
-    [["services", "esphome", "port"], s.esphome.port],
-    [["services", "nodered", "port"], s.nodered.port],
-  ];
+  const ports: [(string | number)[], number][] = [[["services", "mosquitto", "port"], s.mosquitto.port]];
+  if (s.zigbee2mqtt) ports.push([["services", "zigbee2mqtt", "frontendPort"], s.zigbee2mqtt.frontendPort]);
+  if (s.homeassistant) ports.push([["services", "homeassistant", "port"], s.homeassistant.port], [["services", "homeassistant", "recorder", "port"], s.homeassistant.recorder.port]);
+  if (s.esphome) ports.push([["services", "esphome", "port"], s.esphome.port]);
+  if (s.nodered) ports.push([["services", "nodered", "port"], s.nodered.port]);
   if (c.voice?.enabled) {
     ports.push([["voice", "whisper", "port"], c.voice.whisper.port], [["voice", "piper", "port"], c.voice.piper.port]);
   }
@@ -235,6 +264,29 @@ export function crossCheckServices(c: HahaConfig): ConfigProblem[] {
     if (prior) add(path, p, `expected a port no other service or cluster daemon uses on the members (host networking); already used by ${prior}`);
     else taken.set(p, at(path));
   }
+
+  // What talks to what: a peripheral needs the service that drives it, and nothing is declared
+  // for a service that is absent.
+  if (s.zigbee2mqtt && !c.peripherals.zigbee) {
+    add(["peripherals", "zigbee"], undefined, "expected the Zigbee coordinator ({ host, port, adapter }), because haha:services.zigbee2mqtt is declared and drives it");
+  } else if (!s.zigbee2mqtt && c.peripherals.zigbee) {
+    add(["peripherals", "zigbee"], c.peripherals.zigbee, "expected no Zigbee coordinator unless haha:services.zigbee2mqtt is declared (nothing else talks to it): declare Zigbee2MQTT, or remove haha:peripherals.zigbee");
+  }
+  if (!s.esphome && c.peripherals.bluetoothProxies.length > 0) {
+    add(["peripherals", "bluetoothProxies"], c.peripherals.bluetoothProxies.map((p) => p.name), "expected no Bluetooth proxy unless haha:services.esphome is declared: their device configs, API keys and firmware live in the ESPHome dashboard");
+  }
+  if (c.voice?.enabled && !s.homeassistant) {
+    add(["voice", "enabled"], true, "expected haha:services.homeassistant, because the voice servers (Wyoming, Ollama) serve Home Assistant's Assist pipeline: declare Home Assistant, or set haha:voice.enabled to false");
+  }
+  const needed = builtinMqttClients(s);
+  const missing = needed.filter((b) => !s.mosquitto.clients.includes(b));
+  if (missing.length > 0) {
+    add(["services", "mosquitto", "clients"], s.mosquitto.clients, `expected the built-in clients ${needed.join(", ")} to stay listed (the declared services and the probes log in as them; missing: ${missing.join(", ")}); add extra clients after them`);
+  }
+  s.mosquitto.clients.forEach((cl, i) => {
+    const svc = (BUILTIN_MQTT_CLIENTS as readonly string[]).includes(cl) ? MQTT_CLIENT_SERVICE[cl as BuiltinMqttClient] : null;
+    if (svc && !s[svc]) add(["services", "mosquitto", "clients", i], cl, `expected no client ${cl}: it is the login of haha:services.${svc}, which is not declared (declare the service, or give your own client another name)`);
+  });
 
   // Each proxy gets a static address with the cluster's gateway and netmask.
   c.peripherals.bluetoothProxies.forEach((p, i) => {

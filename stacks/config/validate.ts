@@ -193,7 +193,7 @@ export function crossCheck(c: HahaConfig): ConfigProblem[] {
   });
 
   const { zigbee, bluetoothProxies } = c.peripherals;
-  uniqueAddress(["peripherals", "zigbee", "host"], zigbee.host, "the Zigbee coordinator");
+  if (zigbee) uniqueAddress(["peripherals", "zigbee", "host"], zigbee.host, "the Zigbee coordinator");
   bluetoothProxies.forEach((p, i) => {
     uniqueName(["peripherals", "bluetoothProxies", i, "name"], p.name);
     uniqueAddress(["peripherals", "bluetoothProxies", i, "address"], p.address, `Bluetooth proxy ${p.name}`);

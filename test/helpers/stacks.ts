@@ -20,3 +20,12 @@ export function generatedRaw(hosts: number): Record<string, any> {
   if (raw.voice) raw.voice.ollama.guest.node = raw.nodes[raw.nodes.length - 1].name;
   return raw;
 }
+
+/** Prod with only Mosquitto and Node-RED (the rehearsal lab's set): no Zigbee, Home Assistant, ESPHome, peripherals or voice. */
+export function mosquittoNoderedRaw(): Record<string, any> {
+  const raw = prodRaw();
+  for (const k of ["zigbee2mqtt", "homeassistant", "esphome"]) delete raw.services[k];
+  delete raw.peripherals;
+  delete raw.voice;
+  return raw;
+}

@@ -75,13 +75,13 @@ export function storageIntentOf(c: HahaConfig): StorageIntent {
 export function servicesIntentOf(c: HahaConfig): ServicesIntent {
   const all = clusterMembers(c).map((m) => m.name);
   const s = c.services;
+  // The declared services only: a stack without Zigbee2MQTT has no zigbee2mqtt intent.
   const images: [string, string][] = [
     ["mosquitto", s.mosquitto.image],
-    ["zigbee2mqtt", s.zigbee2mqtt.image],
-    ["homeassistant", s.homeassistant.image],
-    ["recorder", s.homeassistant.recorder.image],
-    ["esphome", s.esphome.image],
-    ["nodered", s.nodered.image],
+    ...(s.zigbee2mqtt ? [["zigbee2mqtt", s.zigbee2mqtt.image] as [string, string]] : []),
+    ...(s.homeassistant ? [["homeassistant", s.homeassistant.image] as [string, string], ["recorder", s.homeassistant.recorder.image] as [string, string]] : []),
+    ...(s.esphome ? [["esphome", s.esphome.image] as [string, string]] : []),
+    ...(s.nodered ? [["nodered", s.nodered.image] as [string, string]] : []),
   ];
   return { services: images.map(([name, image]) => ({ name, critical: true, image, placement: "pacemaker", prePulledOn: [...all] })) };
 }

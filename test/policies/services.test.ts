@@ -9,7 +9,7 @@ const PLACEMENT = "critical-services-under-pacemaker";
 const IMAGES = "critical-service-images";
 const SERVICES = "haha:services:ServiceSet";
 const prod = stackOf(prodConfig());
-const ha = prodConfig().services.homeassistant.image;
+const ha = prodConfig().services.homeassistant!.image;
 const service = (p: any, name: string) => p.intent.services.find((s: { name: string }) => s.name === name);
 
 describe(PLACEMENT, () => {

@@ -51,7 +51,7 @@ describe("services, peripherals and voice config", () => {
 
   it("accepts the prod stack with every image pinned by digest", () => {
     const c = prodConfig();
-    for (const img of [c.services.mosquitto.image, c.services.zigbee2mqtt.image, c.services.homeassistant.image, c.services.homeassistant.recorder.image, c.services.esphome.image, c.services.nodered.image]) {
+    for (const img of [c.services.mosquitto.image, c.services.zigbee2mqtt!.image, c.services.homeassistant!.image, c.services.homeassistant!.recorder.image, c.services.esphome!.image, c.services.nodered!.image]) {
       assert.match(img, /^[a-z0-9./-]+:[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/);
     }
   });

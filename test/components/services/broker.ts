@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { renderFile, serviceFiles, type PublicSeeds, type ServiceSecrets } from "../../../components/services";
 import type { HahaConfig } from "../../../stacks/config/schema";
 
-/** Known values standing in for what @pulumi/random generates. */
-export function testSecrets(c: HahaConfig): ServiceSecrets {
+/** Known values standing in for what @pulumi/random generates: every one, as for the prod stack (every service declared). */
+export function testSecrets(c: HahaConfig): Required<ServiceSecrets> {
   return {
     mqtt: Object.fromEntries(c.services.mosquitto.clients.map((cl, i) => [cl, `Pw${i}x${cl.replace(/-/g, "")}K9q2LmZr7Tt4Vb`])),
     recorderPassword: "RecorderPw8a7b6c5d4e3f2g1h",
@@ -24,10 +24,10 @@ export function testSecrets(c: HahaConfig): ServiceSecrets {
   };
 }
 
-export const testSeeds: PublicSeeds = { zigbeePanSeed: "0f1e2d3c4b5a6978" };
+export const testSeeds: Required<PublicSeeds> = { zigbeePanSeed: "0f1e2d3c4b5a6978" };
 
 /** The rendered text of the file at `p` (an absolute path on the shared mount). */
-export function renderedAt(c: HahaConfig, p: string, secrets = testSecrets(c), seeds = testSeeds): string {
+export function renderedAt(c: HahaConfig, p: string, secrets: ServiceSecrets = testSecrets(c), seeds: PublicSeeds = testSeeds): string {
   const f = serviceFiles(c).find((x) => x.path === p);
   if (!f) throw new Error(`no service file at ${p}`);
   return renderFile(f, secrets, seeds);
@@ -73,7 +73,7 @@ export interface Broker {
 }
 
 /** A broker in a fresh directory with the shipped mosquitto.conf, passwd and acl. */
-export async function brokerFromRenderedFiles(c: HahaConfig, secrets = testSecrets(c)): Promise<Broker> {
+export async function brokerFromRenderedFiles(c: HahaConfig, secrets: ServiceSecrets = testSecrets(c)): Promise<Broker> {
   requireTool("mosquitto");
   requireTool("mosquitto_sub");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-mosquitto-"));

@@ -75,11 +75,11 @@ describe("the services CIB fragment", () => {
   it("sets expectedStartS from config and start timeouts above it (never below the agent's 90 s), stops that always finish", () => {
     const declared: Record<string, number> = {
       mosquitto: c.services.mosquitto.expectedStartS,
-      recorder: c.services.homeassistant.recorder.expectedStartS,
-      zigbee2mqtt: c.services.zigbee2mqtt.expectedStartS,
-      homeassistant: c.services.homeassistant.expectedStartS,
-      esphome: c.services.esphome.expectedStartS,
-      nodered: c.services.nodered.expectedStartS,
+      recorder: c.services.homeassistant!.recorder.expectedStartS,
+      zigbee2mqtt: c.services.zigbee2mqtt!.expectedStartS,
+      homeassistant: c.services.homeassistant!.expectedStartS,
+      esphome: c.services.esphome!.expectedStartS,
+      nodered: c.services.nodered!.expectedStartS,
       whisper: c.voice!.whisper.expectedStartS,
       piper: c.voice!.piper.expectedStartS,
     };

@@ -47,7 +47,7 @@ describe("Home Assistant files", () => {
 
   it("records to PostgreSQL beside it, never SQLite; the URL is only in secrets.yaml", () => {
     const sec = parseYamlFile(renderedAt(c, `${mount}/homeassistant/config/secrets.yaml`, secrets)) as Record<string, string>;
-    assert.deepEqual(sec, haSecretFile({ recorderPassword: secrets.recorderPassword, recorderPort: c.services.homeassistant.recorder.port, mqttPassword: secrets.mqtt.homeassistant! }));
+    assert.deepEqual(sec, haSecretFile({ recorderPassword: secrets.recorderPassword, recorderPort: c.services.homeassistant!.recorder.port, mqttPassword: secrets.mqtt.homeassistant! }));
     const url = new URL(sec.recorder_db_url!);
     assert.equal(url.protocol, "postgresql:");
     assert.equal(url.hostname, "127.0.0.1");
@@ -92,8 +92,8 @@ describe("Node-RED files", () => {
     const file = path.join(d, "settings.js");
     fs.writeFileSync(file, renderedAt(c, `${mount}/nodered/data/settings.js`, secrets));
     const loaded = createRequire(__filename)(file) as Record<string, unknown>;
-    assert.deepEqual(loaded, nodeRedSettings({ port: c.services.nodered.port, credentialSecret: secrets.nodeRedCredentialSecret, adminPasswordHash: secrets.nodeRedAdminHash }));
-    assert.equal(loaded.uiPort, c.services.nodered.port);
+    assert.deepEqual(loaded, nodeRedSettings({ port: c.services.nodered!.port, credentialSecret: secrets.nodeRedCredentialSecret, adminPasswordHash: secrets.nodeRedAdminHash }));
+    assert.equal(loaded.uiPort, c.services.nodered!.port);
     assert.equal(loaded.credentialSecret, secrets.nodeRedCredentialSecret);
   });
 
@@ -124,7 +124,7 @@ describe("the Home Assistant probe script (sh + curl, as in the image)", () => {
     const spec = serviceCatalog(c).find((s) => s.id === "homeassistant")!;
     const d = tempDir();
     const port = await freePort();
-    const script = renderedAt(c, `${spec.dataDir}/haha/monitor.sh`).replace(`127.0.0.1:${c.services.homeassistant.port}/`, `127.0.0.1:${port}/`);
+    const script = renderedAt(c, `${spec.dataDir}/haha/monitor.sh`).replace(`127.0.0.1:${c.services.homeassistant!.port}/`, `127.0.0.1:${port}/`);
     fs.writeFileSync(path.join(d, "monitor.sh"), script);
     let status = 401;
     let seen = "";

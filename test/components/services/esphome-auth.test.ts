@@ -37,7 +37,7 @@ describe("the ESPHome dashboard login", () => {
   it("listens on the services VIP only, and the probe asks it there", () => {
     const cmd = prim.params.run_cmd!.split(" ");
     assert.equal(cmd[cmd.indexOf("--address") + 1], c.network.vip);
-    assert.ok(prim.params.monitor_cmd!.includes(`http://${c.network.vip}:${c.services.esphome.port}/`));
+    assert.ok(prim.params.monitor_cmd!.includes(`http://${c.network.vip}:${c.services.esphome!.port}/`));
     assert.doesNotMatch(prim.params.monitor_cmd!, /127\.0\.0\.1|0\.0\.0\.0/);
   });
 });

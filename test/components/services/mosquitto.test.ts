@@ -65,9 +65,9 @@ describe("Mosquitto with the shipped files", () => {
   it("lets every client log in with its own password", () => {
     const allowed: Record<string, string> = {
       homeassistant: "homeassistant/status",
-      zigbee2mqtt: `${c.services.zigbee2mqtt.baseTopic}/bridge/state`,
+      zigbee2mqtt: `${c.services.zigbee2mqtt!.baseTopic}/bridge/state`,
       nodered: "nodered/heartbeat",
-      monitor: `${c.services.zigbee2mqtt.baseTopic}/bridge/request/health_check`,
+      monitor: `${c.services.zigbee2mqtt!.baseTopic}/bridge/request/health_check`,
     };
     assert.deepEqual(Object.keys(allowed).sort(), [...c.services.mosquitto.clients].sort());
     for (const [user, topic] of Object.entries(allowed)) {
@@ -77,7 +77,7 @@ describe("Mosquitto with the shipped files", () => {
   });
 
   it("delivers what the ACL allows and drops what it does not", async () => {
-    const base = c.services.zigbee2mqtt.baseTopic;
+    const base = c.services.zigbee2mqtt!.baseTopic;
     const ok = subscribe("homeassistant", `${base}/living-room/lamp`, 5);
     await ok.ready;
     assert.equal(publish(broker, "zigbee2mqtt", pw("zigbee2mqtt"), `${base}/living-room/lamp`, "on").status, 0);
@@ -102,7 +102,7 @@ describe("Mosquitto with the shipped files", () => {
 
   // Each grant and each deny of the ACL, on the real broker: the publisher's message is delivered
   // to an observer that may read the topic, or dropped by the broker (it accepts and discards it).
-  const base = c.services.zigbee2mqtt.baseTopic;
+  const base = c.services.zigbee2mqtt!.baseTopic;
   const cases: { who: string; topic: string; observer: string; delivered: boolean; why: string }[] = [
     { who: "nodered", topic: `${base}/living-room/lamp/set`, observer: "zigbee2mqtt", delivered: true, why: "flows switch Zigbee devices" },
     { who: "nodered", topic: "nodered/heartbeat", observer: "homeassistant", delivered: true, why: "its own tree" },

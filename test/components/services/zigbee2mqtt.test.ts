@@ -34,7 +34,7 @@ describe("Zigbee2MQTT settings", () => {
     const m = /exports\.CURRENT_VERSION = (\d+);/.exec(settingsJs);
     assert.ok(m, "CURRENT_VERSION not found in zigbee2mqtt's settings.js");
     assert.equal(Number(m[1]), Z2M_SETTINGS_VERSION);
-    const image = c.services.zigbee2mqtt.image;
+    const image = c.services.zigbee2mqtt!.image;
     const pkg = JSON.parse(fs.readFileSync(path.join(z2mRoot, "package.json"), "utf8")) as { version: string };
     assert.match(image, new RegExp(`:${pkg.version.replace(/\./g, "\\.")}@sha256:`), "the image and the schema's package are one version");
   });
@@ -60,7 +60,7 @@ describe("Zigbee2MQTT settings", () => {
 
   it("reach the coordinator over TCP and name no device path anywhere", () => {
     const conf = parse(configuration()) as Record<string, Record<string, unknown>>;
-    const z = c.peripherals.zigbee;
+    const z = c.peripherals.zigbee!;
     assert.equal(conf.serial!.port, `tcp://${z.host}:${z.port}`);
     assert.match(String(conf.serial!.port), /^tcp:\/\/\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/);
     assert.equal(conf.serial!.adapter, z.adapter);
@@ -87,7 +87,7 @@ describe("Zigbee2MQTT settings", () => {
     assert.ok(bytes(conf.advanced!.ext_pan_id, 8));
     const pan = conf.advanced!.pan_id as number;
     assert.ok(Number.isInteger(pan) && pan >= 1 && pan <= 0xfffe);
-    assert.equal(conf.advanced!.channel, c.services.zigbee2mqtt.channel);
+    assert.equal(conf.advanced!.channel, c.services.zigbee2mqtt!.channel);
     // Stable for a seed, different for another.
     assert.deepEqual(zigbeeNetwork(testSeeds.zigbeePanSeed), zigbeeNetwork(testSeeds.zigbeePanSeed));
     assert.notDeepEqual(zigbeeNetwork("another-seed-0123456789").networkKey, zigbeeNetwork(secrets.zigbeeKeySeed).networkKey);
@@ -98,11 +98,12 @@ describe("Zigbee2MQTT settings", () => {
     const model = z2mConfiguration({
       brokerHost: c.network.vip,
       brokerPort: c.services.mosquitto.port,
-      baseTopic: c.services.zigbee2mqtt.baseTopic,
+      baseTopic: c.services.zigbee2mqtt!.baseTopic,
       user: "zigbee2mqtt",
-      coordinator: { host: c.peripherals.zigbee.host, port: c.peripherals.zigbee.port, adapter: c.peripherals.zigbee.adapter },
-      channel: c.services.zigbee2mqtt.channel,
-      frontendPort: c.services.zigbee2mqtt.frontendPort,
+      coordinator: { host: c.peripherals.zigbee!.host, port: c.peripherals.zigbee!.port, adapter: c.peripherals.zigbee!.adapter },
+      channel: c.services.zigbee2mqtt!.channel,
+      frontendPort: c.services.zigbee2mqtt!.frontendPort,
+      homeAssistant: true,
       panId: net.panId,
       extPanId: net.extPanId,
     });
@@ -120,7 +121,7 @@ describe("Zigbee2MQTT settings", () => {
 describe("the Zigbee2MQTT monitor probe, against a real broker", () => {
   let broker: Broker;
   let mqtt: typeof import("mqtt");
-  const base = c.services.zigbee2mqtt.baseTopic;
+  const base = c.services.zigbee2mqtt!.baseTopic;
   const spec = serviceCatalog(c).find((s) => s.id === "zigbee2mqtt")!;
   let probeDir: string;
 
