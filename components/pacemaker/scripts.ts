@@ -226,8 +226,10 @@ export function renderClusterStart(o: ClusterStartOptions): string {
   const marker = memberMarker(o.clusterName);
   return script([
     "set -euo pipefail",
-    o.sbd ? "systemctl enable sbd" : "systemctl disable sbd 2>/dev/null || true",
-    "systemctl enable corosync pacemaker",
+    // Enabled already (Debian's packages enable them): skip the enable, which for these sysv-compat
+    // units reruns update-rc.d and a daemon-reload (minutes on a slow guest, found by the lab).
+    o.sbd ? "systemctl is-enabled --quiet sbd || systemctl enable sbd" : "systemctl disable sbd 2>/dev/null || true",
+    'for u in corosync pacemaker; do systemctl is-enabled --quiet "$u" || systemctl enable "$u"; done',
     `if [ ! -e ${shq(marker)} ]; then`,
     "  systemctl stop pacemaker corosync",
     "  rm -f /var/lib/pacemaker/cib/cib*",

@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { actionFor, commandFor, effectiveDependencies, guestSteps, outputShown, waves } from "../../labs/vm/engine";
 import { kernelFor, packageStep, packagesFromPlan } from "../../labs/vm/image";
 import { declaredServices, withLabImages } from "../../labs/vm/infra";
+import { strangerAddress } from "../../labs/vm/lan";
 import { countRecords, parseCrm } from "../../labs/vm/scenarios";
 import { accelerator, qemuArgv, vmShape } from "../../labs/vm/qemu";
 import { notRunDefaults, renderMarkdown, type LabReport } from "../../labs/vm/report";
@@ -206,4 +207,14 @@ test("lab images: every declared service needs a lab-built image; the stack copy
   const services: Record<string, Record<string, unknown>> = { mosquitto: { image: "eclipse-mosquitto@sha256:" + "a".repeat(64), expectedStartS: 5 } };
   withLabImages(services, { mosquitto: "10.181.0.1:5000/haha/mosquitto@sha256:" + "b".repeat(64) });
   assert.deepEqual(services.mosquitto, { image: "10.181.0.1:5000/haha/mosquitto@sha256:" + "b".repeat(64), expectedStartS: 5 });
+});
+
+test("the fourth machine takes an address of the lab subnet that no member, host, VIP or gateway holds", () => {
+  const stack = readStackFile(path.join(ROOT, "Pulumi.lab-vm.yaml"));
+  const c = parseConfig(stack.raw, "Pulumi.lab-vm.yaml");
+  const a = strangerAddress(c);
+  assert.match(a, /^10\.181\.0\.\d+$/);
+  const taken = [c.network.gateway, c.network.vip, c.network.storageVip, ...c.nodes.flatMap((n) => [n.address, n.guest.address])];
+  assert.ok(!taken.includes(a), `${a} is taken`);
+  assert.notEqual(strangerAddress({ ...c, network: { ...c.network, vip: a } }), a, "a VIP on .60 moves it on");
 });

@@ -224,5 +224,8 @@ describe("cluster start", () => {
     assert.ok(at("systemctl start corosync") < at("systemctl start pacemaker"));
     assert.match(text, /if \[ ! -e '\/var\/lib\/haha\/member-of-haha' \]; then/);
     assert.match(renderClusterStart({ clusterName: "haha", sbd: false }), /systemctl disable sbd/);
+    // Each unit is enabled only when it is not: a re-run does no update-rc.d and no daemon-reload.
+    assert.match(text, /systemctl is-enabled --quiet sbd \|\| systemctl enable sbd/);
+    assert.match(text, /for u in corosync pacemaker; do systemctl is-enabled --quiet "\$u" \|\| systemctl enable "\$u"; done/);
   });
 });
