@@ -200,7 +200,7 @@ export class Lab {
       fs.writeFileSync(known, `${port === 22 ? host : `[${host}]:${port}`} ${hostKey.trim()}\n`, { mode: 0o600 });
       strict = "yes";
     }
-    return ["netns", "exec", NS, "ssh", "-i", this.key, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", `ConnectTimeout=${connectTimeoutS}`, "-o", "ServerAliveInterval=15", "-o", `StrictHostKeyChecking=${strict}`, "-o", `UserKnownHostsFile=${known}`, "-o", "LogLevel=ERROR", ...this.multiplex(hostKey ? "pinned" : "plain"), `${user}@${host}`];
+    return ["netns", "exec", NS, "ssh", "-i", this.key, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", `ConnectTimeout=${connectTimeoutS}`, "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=20", `-o`, `StrictHostKeyChecking=${strict}`, "-o", `UserKnownHostsFile=${known}`, "-o", "LogLevel=ERROR", ...this.multiplex(hostKey ? "pinned" : "plain"), `${user}@${host}`];
   }
 
   /**
