@@ -32,6 +32,8 @@ export interface ClusterSpec {
   runDir: string;
   prefixLen: number;
   gateway: string;
+  /** The member's NIC name as the program names the guests' NIC (haha:network.guestNic; the VIPs' IPaddr2 nic=). */
+  nic: string;
   apiAddresses: string[];
   registryAddress: string;
   members: MemberSpec[];
@@ -197,8 +199,9 @@ export class Cluster {
     await sh(`ip netns exec ${n} sysctl -qw net.ipv4.neigh.br0.base_reachable_time_ms=2000`);
     for (const m of this.members) {
       await sh(`ip netns add ${m.ns} && ip -n ${m.ns} link set lo up`);
-      await sh(`ip link add ${m.cgroup} netns ${n} type veth peer name eth0 netns ${m.ns}`);
-      await sh(`ip -n ${n} link set ${m.cgroup} master br0 up && ip -n ${m.ns} addr add ${m.spec.address}/${this.spec.prefixLen} dev eth0 && ip -n ${m.ns} link set eth0 up && ip -n ${m.ns} route add default via ${this.spec.gateway}`);
+      const nic = this.spec.nic;
+      await sh(`ip link add ${m.cgroup} netns ${n} type veth peer name ${nic} netns ${m.ns}`);
+      await sh(`ip -n ${n} link set ${m.cgroup} master br0 up && ip -n ${m.ns} addr add ${m.spec.address}/${this.spec.prefixLen} dev ${nic} && ip -n ${m.ns} link set ${nic} up && ip -n ${m.ns} route add default via ${this.spec.gateway}`);
     }
   }
 
