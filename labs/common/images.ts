@@ -29,6 +29,11 @@ export interface ImageRecipe {
   upstream: string;
   /** Debian packages installed into a minbase rootfs. */
   packages: string[];
+  /**
+   * The upstream image's service user, created before the packages so they adopt its uid (the
+   * CIB runs the container as --user=<uid>:<gid>: a uid without a passwd entry breaks initdb).
+   */
+  user?: { name: string; uid: number; gid: number; home: string };
   /** Shell run in the chroot after the packages (users, paths, npm installs, entrypoints). */
   setup: string;
   /** Files written into the rootfs before setup (absolute path -> content; mode 0755 for scripts). */
@@ -43,11 +48,11 @@ const mosquitto: ImageRecipe = {
   repo: "haha/mosquitto",
   upstream: "eclipse-mosquitto:2.0.22",
   packages: ["mosquitto", "mosquitto-clients"],
+  user: { name: "mosquitto", uid: 1883, gid: 1883, home: "/var/lib/mosquitto" },
   setup: [
     "mkdir -p /mosquitto/config /mosquitto/data /mosquitto/log",
     "chown -R mosquitto:mosquitto /mosquitto",
   ].join("\n"),
-  // The upstream image's uid, created before the package so the package adopts it.
   files: {},
   config: { entrypoint: ["/docker-entrypoint.sh"], cmd: ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto-no-auth.conf"], expose: [1883] },
 };
@@ -66,6 +71,8 @@ const recorder: ImageRecipe = {
   repo: "haha/recorder",
   upstream: "postgres:17.10 (Debian bookworm ships PostgreSQL 15)",
   packages: ["postgresql-15", "gosu"],
+  // The postgres image's user: uid and gid 999.
+  user: { name: "postgres", uid: 999, gid: 999, home: "/var/lib/postgresql" },
   setup: ["rm -rf /var/lib/postgresql/15/main", "mkdir -p /var/lib/postgresql/data /var/run/postgresql", "chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql", "chmod 2777 /var/run/postgresql"].join("\n"),
   files: {
     "/usr/local/bin/docker-entrypoint.sh": {
@@ -75,8 +82,11 @@ const recorder: ImageRecipe = {
         "# The subset of the postgres image's entrypoint the recorder uses: first start initialises PGDATA.",
         "set -eu",
         ': "${PGDATA:=/var/lib/postgresql/data}"',
+        "# As upstream's docker_create_db_directories: PGDATA is made (mode 700) whoever runs it.",
+        'mkdir -p "$PGDATA"',
+        'chmod 700 "$PGDATA" || :',
         'if [ "$(id -u)" = 0 ]; then',
-        '  mkdir -p "$PGDATA" && chown -R postgres:postgres "$PGDATA" && chmod 700 "$PGDATA"',
+        '  chown -R postgres:postgres "$PGDATA"',
         '  exec gosu postgres "$0" "$@"',
         "fi",
         'if [ ! -s "$PGDATA/PG_VERSION" ]; then',
@@ -110,9 +120,9 @@ const nodered: ImageRecipe = {
   repo: "haha/nodered",
   upstream: "nodered/node-red:4.1.15-22 (Debian's Node.js 18 instead of 22; node-red from the npm registry)",
   packages: ["nodejs", "npm", "ca-certificates"],
+  user: { name: "node-red", uid: 1000, gid: 1000, home: "/usr/src/node-red" },
   setup: [
-    "useradd --uid 1000 --home-dir /usr/src/node-red --create-home --shell /bin/sh node-red",
-    "mkdir -p /data && chown node-red:node-red /data",
+    "mkdir -p /usr/src/node-red /data && chown node-red:node-red /usr/src/node-red /data",
     "cd /usr/src/node-red && printf '{\"name\":\"node-red-docker\",\"private\":true,\"scripts\":{\"start\":\"node $NODE_OPTIONS node_modules/node-red/red.js $FLOWS\"},\"dependencies\":{\"node-red\":\"4.1.8\"}}\\n' > package.json",
     "cd /usr/src/node-red && npm install --omit=dev --no-fund --no-audit --no-update-notifier >/dev/null && chown -R node-red:node-red /usr/src/node-red",
     "rm -rf /root/.npm",
@@ -174,7 +184,8 @@ export async function buildImageTar(cacheDir: string, r: ImageRecipe, log: (l: s
   const mounts = ["proc", "sys", "dev"];
   try {
     await sh(`mount -t proc proc '${dir}/proc' && mount --rbind /sys '${dir}/sys' && mount --rbind /dev '${dir}/dev' && cp /etc/resolv.conf '${dir}/etc/resolv.conf'`, log);
-    if (r.service === "mosquitto") await sh(`chroot '${dir}' sh -c 'groupadd --gid 1883 mosquitto && useradd --uid 1883 --gid 1883 --system --no-create-home --home-dir /var/lib/mosquitto mosquitto'`, log);
+    const u = r.user;
+    if (u) await sh(`chroot '${dir}' sh -c 'groupadd --gid ${u.gid} ${u.name} && useradd --uid ${u.uid} --gid ${u.gid} --system --no-create-home --home-dir ${u.home} --shell /bin/sh ${u.name}'`, log);
     await sh(`chroot '${dir}' sh -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${r.packages.join(" ")} >/dev/null'`, log);
     for (const [p, f] of Object.entries(r.files ?? {})) {
       const target = path.join(dir, p);

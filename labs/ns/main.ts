@@ -439,7 +439,7 @@ async function main_(argv: string[]): Promise<number> {
     log(`report: ${path.relative(process.cwd(), path.join(LAB, "report.json"))}; ${report.ok ? "every scenario ok (exit 0)" : "a scenario ended wrong (exit 1)"}`);
     return report.ok ? 0 : 1;
   } catch (e) {
-    if (o.values.keep) {
+    if (o.values.keep && !cleaning) {
       log(`--keep: the lab broke (${e instanceof Error ? e.message : String(e)}); clusters left running for inspection`);
       cleaning = Promise.resolve();
     }

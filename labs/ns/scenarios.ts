@@ -5,6 +5,7 @@ import * as path from "node:path";
 import type { dropTraffic } from "../common/fake-pve";
 import type { Member } from "./cluster";
 import type { CrmStatus, LabCluster, PlannedScenario } from "./main";
+import { parseCib } from "../../plan/simulate-cib";
 import { Probe } from "./probe";
 import type { BudgetLine, RoundResult } from "./report";
 
@@ -72,46 +73,71 @@ interface Expect {
   timeoutMs: number;
 }
 
-/** Measure from t0 until every expected measure was seen (or the timeout). */
+/**
+ * Measure from t0 until every expected measure was seen (or the timeout). Each measure has its own
+ * watcher, polling at its own pace, so a slow one (docker exec for the recorder) does not blur the
+ * others (membership is polled every 100 ms).
+ */
 async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise<{ measured: Record<string, number>; problems: string[] }> {
   const probe = await probeOf(lc);
   const measured: Record<string, number> = {};
-  const problems: string[] = [];
   const lostNames = e.lost.map((m) => m.spec.name);
   const observer = () => lc.members.find((m) => m.running() && !lostNames.includes(m.spec.name));
-  const before = new Map<string, number>();
-  const obs0 = observer();
-  if (obs0) for (const n of lostNames) before.set(n, lc.fenceBefore.get(n) ?? 0);
-  let recorderFailed = false;
   const deadline = t0 + e.timeoutMs;
-  const done = () => (e.lost.length === 0 || "membership" in measured) && (!e.fence || "fenced" in measured) && (!e.services || ["vip", ...SERVICES].every((k) => k in measured));
-  while (!done() && Date.now() < deadline) {
-    const obs = observer();
-    if (!obs) break;
-    if (e.lost.length > 0 && !("membership" in measured)) {
-      const v = await votes(obs);
-      if (v !== undefined && v <= 3 - e.lost.length) measured.membership = sec(Date.now() - t0);
+  const want = [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...SERVICES] : [])];
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** Poll `seen` every `everyMs` until it returns true (then record the time) or the deadline. */
+  const watch = async (keys: string[], everyMs: number, seen: () => Promise<Record<string, number | true> | undefined>) => {
+    while (Date.now() < deadline && keys.some((k) => !(k in measured))) {
+      const r = await seen().catch(() => undefined);
+      // When the check came back: the answer is certain by then (an upper bound, never flattering).
+      const at = Date.now();
+      for (const [k, v] of Object.entries(r ?? {})) if (!(k in measured)) measured[k] = v === true ? sec(at - t0) : v;
+      await pause(everyMs);
     }
-    if (e.fence && !("fenced" in measured)) {
-      let all = true;
-      for (const n of lostNames) if ((await fenceSuccesses(obs, n)) <= (before.get(n) ?? 0)) all = false;
-      if (all) measured.fenced = sec(Date.now() - t0);
-    }
-    if (e.services) {
-      const p = await probe.get();
-      for (const k of ["vip", "mosquitto", "nodered"]) {
-        const back = p.back[k];
-        if (!(k in measured) && p.failed[k] && typeof back === "number") measured[k] = sec(back);
-      }
-      if (!("recorder" in measured)) {
+  };
+  const watchers: Promise<void>[] = [];
+  if (e.lost.length > 0)
+    watchers.push(
+      watch(["membership"], 100, async () => {
+        const obs = observer();
+        const v = obs ? await votes(obs) : undefined;
+        return v !== undefined && v <= 3 - e.lost.length ? { membership: true } : undefined;
+      }),
+    );
+  if (e.fence)
+    watchers.push(
+      watch(["fenced"], 200, async () => {
+        const obs = observer();
+        if (!obs) return undefined;
+        for (const n of lostNames) if ((await fenceSuccesses(obs, n)) <= (lc.fenceBefore.get(n) ?? 0)) return undefined;
+        return { fenced: true };
+      }),
+    );
+  if (e.services) {
+    // The probe process times each protocol itself (ms after the fault).
+    watchers.push(
+      watch(["vip", "mosquitto", "nodered"], 200, async () => {
+        const p = await probe.get();
+        const out: Record<string, number> = {};
+        for (const k of ["vip", "mosquitto", "nodered"]) {
+          const back = p.back[k];
+          if (p.failed[k] && typeof back === "number") out[k] = sec(back);
+        }
+        return out;
+      }),
+    );
+    let recorderFailed = false;
+    watchers.push(
+      watch(["recorder"], 200, async () => {
         const on = await recorderAnswers(lc, lc.members.filter((m) => !lostNames.includes(m.spec.name)));
-        if (on && recorderFailed) measured.recorder = sec(Date.now() - t0);
         if (!on) recorderFailed = true;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 150));
+        return on && recorderFailed ? { recorder: true } : undefined;
+      }),
+    );
   }
-  for (const k of [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...SERVICES] : [])]) if (!(k in measured)) problems.push(`${k}: not seen within ${e.timeoutMs / 1000} s`);
+  await Promise.all(watchers);
+  const problems = want.filter((k) => !(k in measured)).map((k) => `${k}: not seen within ${e.timeoutMs / 1000} s`);
   void t;
   return { measured, problems };
 }
@@ -185,6 +211,21 @@ async function containerPid(m: Member, name: string): Promise<number> {
   const pid = Number((await m.docker.docker(["inspect", "--format", "{{.State.Pid}}", name])).trim());
   if (!pid) throw new Error(`${name} has no running process on ${m.spec.name}`);
   return pid;
+}
+
+/** Pacemaker's fail count of a resource on a member (0 when none). */
+async function failCount(m: Member, rsc: string): Promise<number> {
+  const r = await m.exec(["crm_failcount", "--query", "--resource", rsc, "--node", m.spec.name, "--quiet"], { timeoutMs: 5000 });
+  const v = r.out.trim();
+  if (r.code !== 0) throw new Error(`crm_failcount on ${m.spec.name}: ${v}`);
+  return v === "INFINITY" ? Infinity : Number(v) || 0;
+}
+
+/** The rendered CIB's migration-threshold (rsc_defaults). */
+function migrationThreshold(lc: LabCluster): number {
+  const v = parseCib(lc.ctx.cib.xml).rscDefaults["migration-threshold"];
+  if (!v || !/^\d+$/.test(v)) throw new Error(`the rendered CIB's migration-threshold is ${v ?? "not set"}: expected a number`);
+  return Number(v);
 }
 
 async function setStandby(lc: LabCluster, m: Member, on: boolean): Promise<void> {
@@ -362,21 +403,88 @@ export const SCENARIOS: Scenario[] = [
       return { ok: problems.length === 0, problems, measured };
     },
   },
-  ...(["killed", "hung"] as const).map(
-    (how): Scenario => ({
-      name: `mosquitto-${how}`,
-      title: how === "killed" ? "mosquitto killed inside its container: the monitor catches it, restart in place" : "mosquitto hung (SIGSTOP): the app-level probe catches it",
-      budget: (planned) => serviceBudget(planned, "monitor-mosquitto").map((b) => ({ ...b, measure: "mosquitto" })),
-      round: async (lc, t) => {
-        await probeOf(lc);
-        const where = await holderOf(lc, "mosquitto");
+  {
+    name: "mosquitto-killed",
+    title: "mosquitto killed inside its container: restart in place, and after migration-threshold failures it moves",
+    budget: (planned) => [
+      ...serviceBudget(planned, "monitor-mosquitto").map((b) => ({ ...b, line: "monitor fails: restart in place (mosquitto)", measure: "mosquitto" })),
+      ...serviceBudget(planned, "threshold-mosquitto").map((b) => ({ ...b, line: "migration-threshold failures: it moves (mosquitto)", measure: "moved" })),
+    ],
+    round: async (lc, t) => {
+      const probe = await probeOf(lc);
+      const threshold = migrationThreshold(lc);
+      const where = await holderOf(lc, "mosquitto");
+      const problems: string[] = [];
+      const restarts: number[] = [];
+      const measured: Record<string, number> = {};
+      for (let i = 1; i <= threshold; i++) {
+        const before = await failCount(where, "mosquitto");
         const pid = await containerPid(where, "mosquitto");
         const t0 = Date.now();
-        process.kill(pid, how === "killed" ? "SIGKILL" : "SIGSTOP");
-        lc.probe?.go(t0);
-        const r = await measure(lc, t, t0, { lost: [], fence: false, services: false, timeoutMs: 90000 });
-        const p = lc.probe as Probe;
-        const problems = [...r.problems];
+        process.kill(pid, "SIGKILL");
+        probe.go(t0);
+        const d = await t.waitFor(`failure ${i} of mosquitto recorded`, 60000, async () => ((await failCount(where, "mosquitto")) > before ? sec(Date.now() - t0) : undefined), 200).catch((e: Error) => void problems.push(e.message));
+        if (i === 1 && d !== undefined) measured.detected = d;
+        const back = await t.waitFor(`mosquitto answering again after failure ${i}`, 120000, async () => {
+          const x = await probe.get();
+          return x.failed.mosquitto && typeof x.back.mosquitto === "number" ? sec(x.back.mosquitto) : undefined;
+        }, 200).catch((e: Error) => void problems.push(e.message));
+        if (back === undefined) break;
+        const now = await t.waitFor("mosquitto placed", 30000, () => lc.locate("mosquitto"), 300).catch(() => undefined);
+        if (i < threshold) {
+          restarts.push(back);
+          if (now !== where.spec.name) problems.push(`failure ${i} of ${threshold}: mosquitto moved to ${now} (it must restart in place until migration-threshold ${threshold})`);
+          // The next kill hits the restarted container, once Pacemaker calls it started.
+          await t.settle(lc, 120000);
+        } else {
+          measured.moved = back;
+          if (!now || now === where.spec.name) problems.push(`failure ${threshold} (migration-threshold): mosquitto still on ${where.spec.name}, it must move`);
+        }
+      }
+      if (restarts.length > 0) measured.mosquitto = Math.max(...restarts);
+      // The next round starts from a clean failure count, as an operator would after the fault;
+      // stickiness keeps the services where they went.
+      await where.exec(["crm_resource", "--cleanup", "--resource", "mosquitto"]);
+      await t.settle(lc, 120000);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+  {
+    name: "mosquitto-hung",
+    title: "mosquitto hung (SIGSTOP: process alive, not answering): the app-level probe catches it",
+    // The plan budgets a monitor failure as detection + start: a crash. A hung process also costs
+    // its stop (docker stop waits its grace before SIGKILL): the lab measures it, the plan has no line for it.
+    budget: () => [],
+    round: async (lc, t) => {
+      const probe = await probeOf(lc);
+      const where = await holderOf(lc, "mosquitto");
+      const before = await failCount(where, "mosquitto");
+      const pid = await containerPid(where, "mosquitto");
+      const problems: string[] = [];
+      const measured: Record<string, number> = {};
+      const t0 = Date.now();
+      process.kill(pid, "SIGSTOP");
+      probe.go(t0);
+      const d = await t.waitFor("the monitor to catch the hung broker", 90000, async () => ((await failCount(where, "mosquitto")) > before ? sec(Date.now() - t0) : undefined), 200).catch((e: Error) => void problems.push(e.message));
+      if (d !== undefined) {
+        measured.detected = d;
+        // What the container state said meanwhile: docker still ran it (only the app-level probe could see the hang).
+        const state = await where.docker.docker(["inspect", "--format", "{{.State.Status}}", "mosquitto"]).then((o) => o.trim(), () => "gone");
+        if (state !== "running" && state !== "gone") problems.push(`docker reported the hung container ${state}: the scenario did not hang the broker`);
+      }
+      const back = await t.waitFor("mosquitto answering again", 240000, async () => {
+        const x = await probe.get();
+        return x.failed.mosquitto && typeof x.back.mosquitto === "number" ? sec(x.back.mosquitto) : undefined;
+      }, 200).catch((e: Error) => void problems.push(e.message));
+      if (back !== undefined) measured.mosquitto = back;
+      const now = await lc.locate("mosquitto");
+      if (back !== undefined && now !== where.spec.name) problems.push(`mosquitto moved to ${now} after one failure (it must restart in place)`);
+      await where.exec(["crm_resource", "--cleanup", "--resource", "mosquitto"]);
+      await t.settle(lc, 120000);
+      return { ok: problems.length === 0, problems, measured };
+    },
+  },
+];
         const measured = { ...r.measured };
         await t.waitFor("mosquitto answering again", 90000, async () => {
           const x = await p.get();
