@@ -79,6 +79,8 @@ export class Probe {
 
   constructor(netns: string, root: string, cfg: ProbeConfig) {
     this.proc = spawn("ip", ["netns", "exec", netns, process.execPath, "-e", SOURCE(root), JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+    // A probe that died shows as "stopped answering" (next()), not as an EPIPE crash of the lab.
+    this.proc.stdin?.on("error", () => undefined);
     readline.createInterface({ input: this.proc.stdout as NodeJS.ReadableStream }).on("line", (l) => {
       const w = this.waiters.shift();
       if (w) w(l);

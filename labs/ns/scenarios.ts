@@ -53,7 +53,7 @@ async function votes(observer: Member): Promise<number | undefined> {
   return m ? Number(m[1]) : undefined;
 }
 
-async function recorderAnswers(lc: LabCluster, on: Member[]): Promise<string | undefined> {
+async function recorderAnswers(on: Member[]): Promise<string | undefined> {
   for (const m of on) {
     if (!m.running()) continue;
     const ok = await m.docker
@@ -130,7 +130,7 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
     let recorderFailed = false;
     watchers.push(
       watch(["recorder"], 200, async () => {
-        const on = await recorderAnswers(lc, lc.members.filter((m) => !lostNames.includes(m.spec.name)));
+        const on = await recorderAnswers(lc.members.filter((m) => !lostNames.includes(m.spec.name)));
         if (!on) recorderFailed = true;
         return on && recorderFailed ? { recorder: true } : undefined;
       }),
@@ -484,20 +484,4 @@ export const SCENARIOS: Scenario[] = [
       return { ok: problems.length === 0, problems, measured };
     },
   },
-];
-        const measured = { ...r.measured };
-        await t.waitFor("mosquitto answering again", 90000, async () => {
-          const x = await p.get();
-          if (x.failed.mosquitto && typeof x.back.mosquitto === "number") return (measured.mosquitto = sec(x.back.mosquitto));
-          return undefined;
-        }, 300).catch((e: Error) => problems.push(e.message));
-        const now = await lc.locate("mosquitto");
-        if (now !== where.spec.name) problems.push(`mosquitto moved to ${now} after one failure (migration-threshold is 3)`);
-        // Start the next round from a clean failure count, as an operator would after the fault.
-        await where.exec(["crm_resource", "--cleanup", "--resource", "mosquitto"]);
-        await t.settle(lc, 120000);
-        return { ok: problems.length === 0, problems, measured };
-      },
-    }),
-  ),
 ];

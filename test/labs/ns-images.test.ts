@@ -21,5 +21,10 @@ describe("lab images", () => {
       assert.ok(recipe.user, `${svc}: the recipe declares no user; the CIB runs it as ${want.uid}:${want.gid}`);
       assert.deepEqual({ uid: recipe.user.uid, gid: recipe.user.gid }, want);
     });
+    it(`${svc}: its build stops at the first failing command, and checks what it must contain`, () => {
+      // set -e does not stop inside an && list: an npm install that failed there once left an image without Node-RED.
+      for (const line of recipe.setup.split("\n")) assert.doesNotMatch(line, /&&|\|\|/, `${svc} setup line "${line}": one command per line`);
+      assert.ok(recipe.requires.length > 0 && recipe.requires.every((f) => f.startsWith("/")));
+    });
   }
 });
