@@ -134,7 +134,7 @@ const nodered: ImageRecipe = {
     "cd /usr/src/node-red",
     "printf '{\"name\":\"node-red-docker\",\"private\":true,\"scripts\":{\"start\":\"node $NODE_OPTIONS node_modules/node-red/red.js $FLOWS\"},\"dependencies\":{\"node-red\":\"4.1.8\"}}\\n' > package.json",
     // The registry is reached as this machine reaches it: with the host's CA bundle (build time only).
-    "NODE_EXTRA_CA_CERTS=/haha-build-ca.crt npm install --omit=dev --no-fund --no-audit --no-update-notifier >/dev/null",
+    "npm --cafile=/haha-build-ca.crt install --omit=dev --no-fund --no-audit --no-update-notifier >/dev/null",
     "test -f node_modules/node-red/red.js",
     "chown -R node-red:node-red /usr/src/node-red",
     "rm -rf /root/.npm",

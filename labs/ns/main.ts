@@ -408,19 +408,31 @@ async function main_(argv: string[]): Promise<number> {
     const planCode = await planDone;
     if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
 
-    // Scenarios: a queue the clusters take from, each round on a settled cluster.
-    const queue = [...chosen];
-    const results = new Map<string, RoundResult[]>();
+    // Rounds are the units of work: every cluster takes the next round from one queue (the longest
+    // scenarios' rounds first), each on a settled cluster, so one slow scenario's rounds spread over
+    // the clusters instead of running end to end on one.
+    const queue = chosen
+      .flatMap((s) => Array.from({ length: rounds }, (_, i) => ({ s, i })))
+      .sort((a, b) => b.s.estimateS - a.s.estimateS || a.i - b.i);
+    const results = new Map<string, RoundResult[]>(chosen.map((s) => [s.name, []]));
+    let broken = 0;
     await Promise.all(
       clusters.map(async (lc) => {
         for (;;) {
-          const s = queue.shift();
-          if (!s) return;
-          results.set(s.name, await runScenario(lc, s, rounds, planned));
+          const u = queue.shift();
+          if (!u) return;
+          const r = await runRound(lc, u.s, u.i, rounds);
+          results.get(u.s.name)?.push(r.result);
+          if (!r.usable) {
+            broken++;
+            log(`${lc.c.prefix}: does not settle again: no further rounds on it`);
+            return;
+          }
         }
       }),
     );
-    const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned))));
+    if (queue.length > 0) throw new Error(`every cluster broke (${broken} of ${clusters.length}); ${queue.length} round(s) never ran`);
+    const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned)), rounds));
     const report: LabReport = {
       stack: "lab-ns",
       startedAt: new Date(t0).toISOString(),
@@ -498,29 +510,26 @@ function targets(s: ScenarioReport[]): LabReport["targets"] {
   return out;
 }
 
-async function runScenario(lc: LabCluster, s: Scenario, rounds: number, planned: string): Promise<RoundResult[]> {
-  void planned;
-  const out: RoundResult[] = [];
-  for (let i = 0; i < rounds; i++) {
-    log(`${lc.c.prefix}: ${s.name} round ${i + 1}/${rounds}`);
+/** One round on a settled cluster; afterwards the cluster must settle again to be usable. */
+async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number): Promise<{ result: RoundResult; usable: boolean }> {
+  log(`${lc.c.prefix}: ${s.name} round ${i + 1}/${rounds}`);
+  const started = Date.now();
+  try {
+    const r = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
+    log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} in ${Math.round((Date.now() - started) / 1000)} s: ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""}`);
+    return { result: r, usable: true };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    log(`${lc.c.prefix}: ${s.name} round ${i + 1}: WRONG (broke after ${Math.round((Date.now() - started) / 1000)} s): ${msg}`);
+    const result = { ok: false, problems: [msg], measured: {} };
     try {
-      const r = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
-      out.push(r);
-      log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""}`);
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      out.push({ ok: false, problems: [msg], measured: {} });
-      log(`${lc.c.prefix}: ${s.name} round ${i + 1}: BROKE: ${msg}`);
-      // A cluster that cannot settle again cannot run further rounds.
-      try {
-        await lc.c.members.reduce((p, m) => p.then(() => lc.c.powerOn(m)), Promise.resolve());
-        await settle(lc, 120000);
-      } catch {
-        break;
-      }
+      for (const m of lc.c.members) await lc.c.powerOn(m);
+      await settle(lc, 120000);
+      return { result, usable: true };
+    } catch {
+      return { result, usable: false };
     }
   }
-  return out;
 }
 
 export { stats };

@@ -19,6 +19,8 @@ export interface Tools {
 export interface Scenario {
   name: string;
   title: string;
+  /** Seconds one round takes on this machine (fault, recovery, settle): orders the work queue only. */
+  estimateS: number;
   /** The plan's budget lines this scenario measures (from the plan's failover/ JSON). */
   budget(planned: Map<string, PlannedScenario>): BudgetLine[];
   round(lc: LabCluster, t: Tools): Promise<RoundResult>;
@@ -177,9 +179,10 @@ async function recover(lc: LabCluster, t: Tools): Promise<void> {
   await t.settle(lc, 120000);
 }
 
-const powerLoss = (name: string, title: string, pick: (lc: LabCluster) => Promise<Member>, initialOf: (planned: Map<string, PlannedScenario>) => string | undefined): Scenario => ({
+const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: LabCluster) => Promise<Member>, initialOf: (planned: Map<string, PlannedScenario>) => string | undefined): Scenario => ({
   name,
   title,
+  estimateS,
   budget: (planned) => {
     const who = initialOf(planned);
     return who ? memberFailBudget(planned, who, true) : [];
@@ -248,11 +251,12 @@ const serviceBudget = (planned: Map<string, PlannedScenario>, id: string): Budge
 };
 
 export const SCENARIOS: Scenario[] = [
-  powerLoss("power-services", "power loss of the member running the services", (lc) => holderOf(lc, "services-vip"), initial("services-vip")),
-  powerLoss("power-export", "power loss of the member serving the export", (lc) => holderOf(lc, "storage-vip"), initial("storage-vip")),
+  powerLoss("power-services", "power loss of the member running the services", 60, (lc) => holderOf(lc, "services-vip"), initial("services-vip")),
+  powerLoss("power-export", "power loss of the member serving the export", 60, (lc) => holderOf(lc, "storage-vip"), initial("storage-vip")),
   powerLoss(
     "power-neither",
     "power loss of the member running neither",
+    50,
     async (lc) => {
       const busy = [await lc.locate("services-vip"), await lc.locate("storage-vip")];
       const m = lc.members.find((x) => !busy.includes(x.spec.name));
@@ -269,6 +273,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "cable-services",
     title: "the services member's cable pulled",
+    estimateS: 70,
     budget: (planned) => {
       const who = initial("services-vip")(planned);
       return who ? memberFailBudget(planned, who, true) : [];
@@ -289,6 +294,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "fence-host-gone",
     title: "power loss of the services member while its fence device's Proxmox API is unreachable",
+    estimateS: 90,
     budget: () => [],
     round: async (lc, t) => {
       await markFencing(lc);
@@ -327,6 +333,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "two-lost",
     title: "two of three members lost: nothing starts, nothing is fenced",
+    estimateS: 80,
     budget: () => [],
     round: async (lc, t) => {
       await markFencing(lc);
@@ -356,6 +363,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "member-returns",
     title: "a fenced member returns: nothing fails back",
+    estimateS: 60,
     budget: () => [],
     round: async (lc, t) => {
       await markFencing(lc);
@@ -378,6 +386,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "standby-rolling",
     title: "each member in standby in turn (rolling maintenance)",
+    estimateS: 100,
     budget: () => [],
     round: async (lc, t) => {
       await probeOf(lc);
@@ -406,6 +415,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "mosquitto-killed",
     title: "mosquitto killed inside its container: restart in place, and after migration-threshold failures it moves",
+    estimateS: 80,
     budget: (planned) => [
       ...serviceBudget(planned, "monitor-mosquitto").map((b) => ({ ...b, line: "monitor fails: restart in place (mosquitto)", measure: "mosquitto" })),
       ...serviceBudget(planned, "threshold-mosquitto").map((b) => ({ ...b, line: "migration-threshold failures: it moves (mosquitto)", measure: "moved" })),
@@ -452,6 +462,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "mosquitto-hung",
     title: "mosquitto hung (SIGSTOP: process alive, not answering): the app-level probe catches it",
+    estimateS: 130,
     // The plan budgets a monitor failure as detection + start: a crash. A hung process also costs
     // its stop (docker stop waits its grace before SIGKILL): the lab measures it, the plan has no line for it.
     budget: () => [],
