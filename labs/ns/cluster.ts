@@ -238,6 +238,10 @@ export class Cluster {
   async powerOff(m: Member): Promise<void> {
     await killCgroup(m.cgroup);
     fs.rmSync(path.join(m.runDir, "init.pid"), { force: true });
+    // A guest that loses power loses its addresses (a VIP it held included): the namespace
+    // outlives the member, so its NIC is reset to the member's own address as at boot.
+    const nic = this.spec.nic;
+    await sh(`ip -n ${m.ns} addr flush dev ${nic} && ip -n ${m.ns} addr add ${m.spec.address}/${this.spec.prefixLen} dev ${nic} && ip -n ${m.ns} route replace default via ${this.spec.gateway}`);
   }
 
   /** Pull (or plug) the member's cable: its veth's bridge side goes down. */

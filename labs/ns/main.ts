@@ -196,7 +196,7 @@ f = open(sys.argv[1], "ab", buffering=0)
 while True: f.write(s.recv(1 << 20) + b"\\n")
 ' '${path.join(m.dir, "log/journal.log")}' &
 exec dockerd --data-root '${path.join(IMAGES, "docker", `c${cluster.spec.index}m${m.i + 1}`)}' --exec-root '${path.join(m.runDir, "x")}' -H 'unix://${m.dockerSocket}' --pidfile '${path.join(m.runDir, "dockerd.pid")}' \\
-  --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
+  --storage-driver=overlay2 --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
   --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=warn > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
 `;
   fs.writeFileSync(path.join(m.dir, "docker-init.sh"), dockerInit);

@@ -371,10 +371,13 @@ export const SCENARIOS: Scenario[] = [
       await lc.c.powerOff(victim);
       const obs = lc.members.find((m) => m !== victim) as Member;
       await t.waitFor("the fencing of the lost member", 90000, async () => ((await fenceSuccesses(obs, victim.spec.name)) > (lc.fenceBefore.get(victim.spec.name) ?? 0)) || undefined, 300);
-      await t.settle(lc, 120000, 2).catch(() => undefined);
-      const before = await placement(lc);
-      // fence_pve's "on" started it again; it rejoins.
+      // fence_pve's "on" starts it again at once, so it may rejoin while the services move: the
+      // placement to keep is the one where everything runs on the survivors.
       const t0 = Date.now();
+      const before = await t.waitFor("the services and the export running on the survivors", 120000, async () => {
+        const p = await placement(lc);
+        return Object.values(p).every((n) => n !== undefined && n !== victim.spec.name) ? p : undefined;
+      }, 300);
       if (!victim.running()) await lc.c.powerOn(victim);
       await t.settle(lc, 120000);
       const measured = { rejoined: sec(Date.now() - t0) };
