@@ -90,6 +90,27 @@ export class Member {
       return { code: typeof err.code === "number" ? err.code : 254, out: (err.stdout ?? "") + (err.stderr ?? "") };
     }
   }
+  /** A long-running shell inside the member whose stdout lines are handed over as they come. */
+  stream(script: string): { onLine(fn: (l: string) => void): void; onExit(fn: () => void): void; kill(): void } {
+    const pid = this.initPid();
+    const p = spawn("nsenter", ["-t", String(pid ?? 0), "-m", "-u", "-i", "-n", "-p", "sh", "-c", script], { stdio: ["ignore", "pipe", "ignore"] });
+    const lines: ((l: string) => void)[] = [];
+    let buf = "";
+    p.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        for (const f of lines) f(l);
+      }
+    });
+    return { onLine: (fn) => void lines.push(fn), onExit: (fn) => void p.on("exit", fn), kill: () => {
+        // nsenter forked the shell into the member's PID namespace: closing the pipe ends it (SIGPIPE).
+        p.stdout.destroy();
+        p.kill("SIGKILL");
+      } };
+  }
   running(): boolean {
     return this.initPid() !== undefined;
   }

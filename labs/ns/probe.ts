@@ -35,7 +35,8 @@ const probes = {
   }),
 };
 if (cfg.mqtt) probes.mosquitto = () => new Promise((res) => {
-  const topic = "haha-lab/probe/" + Math.random().toString(36).slice(2);
+  // The nodered user may only use its own tree (the rendered ACL): the probe publishes there.
+  const topic = "nodered/haha-lab-probe/" + Math.random().toString(36).slice(2);
   const c = mqtt.connect({ host: cfg.vip, port: cfg.mqtt.port, username: cfg.mqtt.user, password: cfg.mqtt.password, connectTimeout: 1000, reconnectPeriod: 0, clean: true });
   let fin = false;
   const done = (ok) => { if (fin) return; fin = true; clearTimeout(t); c.end(true); res(ok); };
