@@ -238,7 +238,8 @@ export function dockerCli(socket: string): DockerCli {
         c.stdout.on("data", (d: Buffer) => (out += d.toString()));
         c.stderr.on("data", (d: Buffer) => (err += d.toString()));
         c.on("error", (e) => reject(new Error(`docker ${args.slice(0, 3).join(" ")}: ${e.message}`)));
-        c.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.slice(0, 3).join(" ")}: ${err.trim() || `exit ${code}`}`))));
+        // "close", not "exit": exit can come before the last of stdout (an empty inspect result).
+        c.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.slice(0, 3).join(" ")}: ${err.trim() || `exit ${code}`}`))));
         // A docker that exits before reading its stdin (no daemon yet) must not crash the lab (EPIPE).
         c.stdin.on("error", () => undefined);
         c.stdin.end(stdin ?? "");
