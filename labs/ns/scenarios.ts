@@ -447,8 +447,12 @@ export const SCENARIOS: Scenario[] = [
         lc.probe?.go(t0);
         // A planned move may be too quick for a probe to ever fail (the VIP moves in well under a
         // second): each protocol's outage is then 0, read once the cluster has settled.
+        // Settled into a result at once: a rejection while the settle below runs must not go unhandled (it crashed the lab).
         const recorder = holds
-          ? t.waitFor("the recorder answering after the move", 120000, async () => ((await recorderAnswers(lc.members.filter((x) => x !== m))) ? sec(Date.now() - t0) : undefined), 300)
+          ? t.waitFor("the recorder answering after the move", 120000, async () => ((await recorderAnswers(lc.members.filter((x) => x !== m))) ? sec(Date.now() - t0) : undefined), 300).then(
+              (v) => ({ v }),
+              (e: Error) => ({ e }),
+            )
           : undefined;
         await t.settle(lc, 120000).catch((e: Error) => problems.push(`${m.spec.name} in standby: ${e.message}`));
         if (holds) {
@@ -458,7 +462,9 @@ export const SCENARIOS: Scenario[] = [
             if (typeof back === "number") measured[k] = p.failed[k] ? sec(back) : 0;
             else problems.push(`${k} not answering on the VIP after ${m.spec.name} went to standby`);
           }
-          await recorder?.then((v) => (measured.recorder = v), (e: Error) => problems.push(e.message));
+          const r = await recorder;
+          if (r && "v" in r) measured.recorder = r.v;
+          else if (r) problems.push(r.e.message);
         }
         const s = await lc.status();
         const there = s?.resources.filter((r) => r.active && r.node === m.spec.name && !r.id.startsWith("fence-")).map((r) => r.id) ?? [];
