@@ -356,6 +356,11 @@ async function main_(argv: string[]): Promise<number> {
   };
   process.once("SIGINT", () => onSignal("SIGINT"));
   process.once("SIGTERM", () => onSignal("SIGTERM"));
+  // A bug that escapes (an unhandled rejection) is a broken lab: exit 3, but after the cleanup.
+  process.once("unhandledRejection", (e) => {
+    log(`internal error: ${e instanceof Error ? e.message : String(e)}: cleaning up`);
+    void cleanup().then(() => process.exit(3));
+  });
 
   try {
     await sweepLeftovers(log);
