@@ -129,7 +129,7 @@ export class ClusterCib extends HahaComponent {
       deps.push(
         new HostFile(
           `${name}-${m.name}-push-script`,
-          { connection, path: CIB_PUSH_PATH, content: renderCibPushScript({ cibPath: CIB_PATH, nodeId: m.nodeId, staggerS: 5, waitS: 120, awaitingFiles: args.awaitingFiles }), mode: "0755" },
+          { connection, path: CIB_PUSH_PATH, content: renderCibPushScript({ cibPath: CIB_PATH, nodeId: m.nodeId, members: args.members.map((x) => x.name), staggerS: 5, waitS: 120, awaitingFiles: args.awaitingFiles }), mode: "0755" },
           this.child(),
         ),
       );

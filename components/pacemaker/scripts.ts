@@ -29,6 +29,11 @@ export interface CibPushOptions {
   cibPath: string;
   /** Corosync node id of this member: members try in node-id order, `staggerS` apart. */
   nodeId: number;
+  /**
+   * Every member's node name (uname): the push waits until each has joined this cluster once,
+   * since the pushed configuration enables fencing and Pacemaker fences a member it never saw.
+   */
+  members: string[];
   staggerS: number;
   /** How long to wait for this member's Pacemaker to answer with quorum after a (re)start. */
   waitS: number;
@@ -103,6 +108,26 @@ export function renderCibPushScript(o: CibPushOptions): string {
     "  exit 0",
     "fi",
     "",
+    "# 2b. Every member must have joined this cluster once (it has a node state): the new",
+    "# configuration enables fencing, and Pacemaker fences at once a member it never saw",
+    "# (startup-fencing; crm_verify below refuses such a CIB). The first deployment starts every",
+    "# member's stack and then pushes, so a member still starting is waited for, not fenced.",
+    `members=(${o.members.map(shq).join(" ")})`,
+    "i=0",
+    "while :; do",
+    "  missing=()",
+    '  for n in "${members[@]}"; do',
+    `    cibadmin --query --xpath "/cib/status/node_state[@uname='$n']" >/dev/null 2>&1 || missing+=("$n")`,
+    "  done",
+    '  [ "${#missing[@]}" -eq 0 ] && break',
+    "  i=$((i + 1))",
+    `  if [ "$i" -ge ${tries} ]; then`,
+    `    say "\${missing[*]} never joined this cluster (no node state after ${o.waitS} s): under the new configuration Pacemaker would fence them at once (startup-fencing); start their cluster stack and push again. The CIB $sum is NOT applied" >&2`,
+    "    exit 1",
+    "  fi",
+    "  sleep 2",
+    "done",
+    "",
     "# 3. The candidate: the live CIB (its status included) with the new configuration section.",
     'work=$(mktemp -d "${TMPDIR:-/run}/haha-cib.XXXXXX")',
     "trap 'rm -rf \"$work\"' EXIT",
@@ -168,6 +193,8 @@ export function renderCibPushScript(o: CibPushOptions): string {
     "",
     "# 4. crm_verify against the live state; nothing is applied unless it passes.",
     'if ! CIB_file="$work/candidate.xml" crm_verify --live-check -V; then',
+    "  # -V prints errors only; the warnings that also refuse a CIB need -VV.",
+    `  CIB_file="$work/candidate.xml" crm_verify --live-check -VV 2>&1 | grep -E 'warning:' | grep -v 'is unrunnable' >&2 || true`,
     '  say "crm_verify refuses the new CIB (with the live constraints and node attributes kept, listed above); the cluster keeps its current configuration" >&2',
     "  exit 1",
     "fi",

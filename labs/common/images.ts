@@ -29,7 +29,14 @@ export interface ImageRecipe {
   upstream: string;
   /** Debian packages installed into a minbase rootfs. */
   packages: string[];
-  /** Shell run in the chroot after the packages (users, paths, npm installs, entrypoints). */
+  /**
+   * The upstream image's service user, created before the packages so they adopt its uid (the
+   * CIB runs the container as --user=<uid>:<gid>: a uid without a passwd entry breaks initdb).
+   */
+  user?: { name: string; uid: number; gid: number; home: string };
+  /** Files the built image must hold (what the CIB and the entrypoint run): checked after the build. */
+  requires: string[];
+  /** Shell run in the chroot after the packages (users, paths, npm installs, entrypoints); one command per line. */
   setup: string;
   /** Files written into the rootfs before setup (absolute path -> content; mode 0755 for scripts). */
   files?: Record<string, { content: string; mode?: number }>;
@@ -43,11 +50,12 @@ const mosquitto: ImageRecipe = {
   repo: "haha/mosquitto",
   upstream: "eclipse-mosquitto:2.0.22",
   packages: ["mosquitto", "mosquitto-clients"],
+  user: { name: "mosquitto", uid: 1883, gid: 1883, home: "/var/lib/mosquitto" },
+  requires: ["/usr/sbin/mosquitto", "/usr/bin/mosquitto_sub", "/docker-entrypoint.sh"],
   setup: [
     "mkdir -p /mosquitto/config /mosquitto/data /mosquitto/log",
     "chown -R mosquitto:mosquitto /mosquitto",
   ].join("\n"),
-  // The upstream image's uid, created before the package so the package adopts it.
   files: {},
   config: { entrypoint: ["/docker-entrypoint.sh"], cmd: ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto-no-auth.conf"], expose: [1883] },
 };
@@ -66,6 +74,9 @@ const recorder: ImageRecipe = {
   repo: "haha/recorder",
   upstream: "postgres:17.10 (Debian bookworm ships PostgreSQL 15)",
   packages: ["postgresql-15", "gosu"],
+  // The postgres image's user: uid and gid 999.
+  user: { name: "postgres", uid: 999, gid: 999, home: "/var/lib/postgresql" },
+  requires: ["/usr/lib/postgresql/15/bin/postgres", "/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/15/bin/pg_isready", "/usr/bin/psql", "/usr/local/bin/docker-entrypoint.sh"],
   setup: ["rm -rf /var/lib/postgresql/15/main", "mkdir -p /var/lib/postgresql/data /var/run/postgresql", "chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql", "chmod 2777 /var/run/postgresql"].join("\n"),
   files: {
     "/usr/local/bin/docker-entrypoint.sh": {
@@ -75,8 +86,11 @@ const recorder: ImageRecipe = {
         "# The subset of the postgres image's entrypoint the recorder uses: first start initialises PGDATA.",
         "set -eu",
         ': "${PGDATA:=/var/lib/postgresql/data}"',
+        "# As upstream's docker_create_db_directories: PGDATA is made (mode 700) whoever runs it.",
+        'mkdir -p "$PGDATA"',
+        'chmod 700 "$PGDATA" || :',
         'if [ "$(id -u)" = 0 ]; then',
-        '  mkdir -p "$PGDATA" && chown -R postgres:postgres "$PGDATA" && chmod 700 "$PGDATA"',
+        '  chown -R postgres:postgres "$PGDATA"',
         '  exec gosu postgres "$0" "$@"',
         "fi",
         'if [ ! -s "$PGDATA/PG_VERSION" ]; then',
@@ -110,11 +124,19 @@ const nodered: ImageRecipe = {
   repo: "haha/nodered",
   upstream: "nodered/node-red:4.1.15-22 (Debian's Node.js 18 instead of 22; node-red from the npm registry)",
   packages: ["nodejs", "npm", "ca-certificates"],
+  user: { name: "node-red", uid: 1000, gid: 1000, home: "/usr/src/node-red" },
+  requires: ["/usr/src/node-red/node_modules/node-red/red.js", "/usr/src/node-red/entrypoint.sh", "/healthcheck.js", "/usr/bin/node"],
   setup: [
-    "useradd --uid 1000 --home-dir /usr/src/node-red --create-home --shell /bin/sh node-red",
-    "mkdir -p /data && chown node-red:node-red /data",
-    "cd /usr/src/node-red && printf '{\"name\":\"node-red-docker\",\"private\":true,\"scripts\":{\"start\":\"node $NODE_OPTIONS node_modules/node-red/red.js $FLOWS\"},\"dependencies\":{\"node-red\":\"4.1.8\"}}\\n' > package.json",
-    "cd /usr/src/node-red && npm install --omit=dev --no-fund --no-audit --no-update-notifier >/dev/null && chown -R node-red:node-red /usr/src/node-red",
+    "mkdir -p /usr/src/node-red /data",
+    "chown node-red:node-red /usr/src/node-red /data",
+    // One command per line: set -e does not stop on a failure inside an && list (an npm install
+    // that failed once left an image without Node-RED).
+    "cd /usr/src/node-red",
+    "printf '{\"name\":\"node-red-docker\",\"private\":true,\"scripts\":{\"start\":\"node $NODE_OPTIONS node_modules/node-red/red.js $FLOWS\"},\"dependencies\":{\"node-red\":\"4.1.8\"}}\\n' > package.json",
+    // The registry is reached as this machine reaches it: with the host's CA bundle (build time only).
+    "npm --cafile=/haha-build-ca.crt install --omit=dev --no-fund --no-audit --no-update-notifier >/dev/null",
+    "test -f node_modules/node-red/red.js",
+    "chown -R node-red:node-red /usr/src/node-red",
     "rm -rf /root/.npm",
   ].join("\n"),
   files: {
@@ -137,7 +159,8 @@ const nodered: ImageRecipe = {
 export const RECIPES: Record<string, ImageRecipe> = { mosquitto, recorder, nodered };
 
 function recipeHash(r: ImageRecipe): string {
-  return crypto.createHash("sha256").update(JSON.stringify({ ...r, config: undefined })).digest("hex").slice(0, 12);
+  // What goes into the rootfs; the image config is applied at import, the requires are a check.
+  return crypto.createHash("sha256").update(JSON.stringify({ ...r, config: undefined, requires: undefined })).digest("hex").slice(0, 12);
 }
 
 async function sh(cmd: string, log?: (l: string) => void): Promise<void> {
@@ -174,7 +197,8 @@ export async function buildImageTar(cacheDir: string, r: ImageRecipe, log: (l: s
   const mounts = ["proc", "sys", "dev"];
   try {
     await sh(`mount -t proc proc '${dir}/proc' && mount --rbind /sys '${dir}/sys' && mount --rbind /dev '${dir}/dev' && cp /etc/resolv.conf '${dir}/etc/resolv.conf'`, log);
-    if (r.service === "mosquitto") await sh(`chroot '${dir}' sh -c 'groupadd --gid 1883 mosquitto && useradd --uid 1883 --gid 1883 --system --no-create-home --home-dir /var/lib/mosquitto mosquitto'`, log);
+    const u = r.user;
+    if (u) await sh(`chroot '${dir}' sh -c 'groupadd --gid ${u.gid} ${u.name} && useradd --uid ${u.uid} --gid ${u.gid} --system --no-create-home --home-dir ${u.home} --shell /bin/sh ${u.name}'`, log);
     await sh(`chroot '${dir}' sh -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${r.packages.join(" ")} >/dev/null'`, log);
     for (const [p, f] of Object.entries(r.files ?? {})) {
       const target = path.join(dir, p);
@@ -182,8 +206,13 @@ export async function buildImageTar(cacheDir: string, r: ImageRecipe, log: (l: s
       fs.writeFileSync(target, f.content, { mode: f.mode ?? 0o644 });
     }
     fs.writeFileSync(path.join(dir, "haha-setup.sh"), `set -eu\n${r.setup}\n`);
-    await sh(`chroot '${dir}' sh /haha-setup.sh && rm '${dir}/haha-setup.sh'`, log);
+    fs.copyFileSync("/etc/ssl/certs/ca-certificates.crt", path.join(dir, "haha-build-ca.crt"));
+    await sh(`chroot '${dir}' sh /haha-setup.sh`, log);
+    fs.rmSync(path.join(dir, "haha-setup.sh"));
+    fs.rmSync(path.join(dir, "haha-build-ca.crt"));
     await sh(`chroot '${dir}' sh -c 'apt-get clean && rm -rf /var/lib/apt/lists/*'`, log);
+    const missing = r.requires.filter((f) => !fs.existsSync(path.join(dir, f)));
+    if (missing.length > 0) throw new Error(`image ${r.repo}: the build left no ${missing.join(", ")}`);
   } finally {
     for (const m of mounts.reverse()) await run("umount", ["-R", "-l", path.join(dir, m)]).catch(() => undefined);
   }
@@ -208,7 +237,11 @@ export function dockerCli(socket: string): DockerCli {
         let err = "";
         c.stdout.on("data", (d: Buffer) => (out += d.toString()));
         c.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        c.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.slice(0, 3).join(" ")}: ${err.trim() || `exit ${code}`}`))));
+        c.on("error", (e) => reject(new Error(`docker ${args.slice(0, 3).join(" ")}: ${e.message}`)));
+        // "close", not "exit": exit can come before the last of stdout (an empty inspect result).
+        c.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.slice(0, 3).join(" ")}: ${err.trim() || `exit ${code}`}`))));
+        // A docker that exits before reading its stdin (no daemon yet) must not crash the lab (EPIPE).
+        c.stdin.on("error", () => undefined);
         c.stdin.end(stdin ?? "");
       }),
   };

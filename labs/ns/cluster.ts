@@ -32,6 +32,8 @@ export interface ClusterSpec {
   runDir: string;
   prefixLen: number;
   gateway: string;
+  /** The member's NIC name as the program names the guests' NIC (haha:network.guestNic; the VIPs' IPaddr2 nic=). */
+  nic: string;
   apiAddresses: string[];
   registryAddress: string;
   members: MemberSpec[];
@@ -87,6 +89,27 @@ export class Member {
       const err = e as { code?: number | string; stdout?: string; stderr?: string };
       return { code: typeof err.code === "number" ? err.code : 254, out: (err.stdout ?? "") + (err.stderr ?? "") };
     }
+  }
+  /** A long-running shell inside the member whose stdout lines are handed over as they come. */
+  stream(script: string): { onLine(fn: (l: string) => void): void; onExit(fn: () => void): void; kill(): void } {
+    const pid = this.initPid();
+    const p = spawn("nsenter", ["-t", String(pid ?? 0), "-m", "-u", "-i", "-n", "-p", "sh", "-c", script], { stdio: ["ignore", "pipe", "ignore"] });
+    const lines: ((l: string) => void)[] = [];
+    let buf = "";
+    p.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        for (const f of lines) f(l);
+      }
+    });
+    return { onLine: (fn) => void lines.push(fn), onExit: (fn) => void p.on("exit", fn), kill: () => {
+        // nsenter forked the shell into the member's PID namespace: closing the pipe ends it (SIGPIPE).
+        p.stdout.destroy();
+        p.kill("SIGKILL");
+      } };
   }
   running(): boolean {
     return this.initPid() !== undefined;
@@ -197,8 +220,9 @@ export class Cluster {
     await sh(`ip netns exec ${n} sysctl -qw net.ipv4.neigh.br0.base_reachable_time_ms=2000`);
     for (const m of this.members) {
       await sh(`ip netns add ${m.ns} && ip -n ${m.ns} link set lo up`);
-      await sh(`ip link add ${m.cgroup} netns ${n} type veth peer name eth0 netns ${m.ns}`);
-      await sh(`ip -n ${n} link set ${m.cgroup} master br0 up && ip -n ${m.ns} addr add ${m.spec.address}/${this.spec.prefixLen} dev eth0 && ip -n ${m.ns} link set eth0 up && ip -n ${m.ns} route add default via ${this.spec.gateway}`);
+      const nic = this.spec.nic;
+      await sh(`ip link add ${m.cgroup} netns ${n} type veth peer name ${nic} netns ${m.ns}`);
+      await sh(`ip -n ${n} link set ${m.cgroup} master br0 up && ip -n ${m.ns} addr add ${m.spec.address}/${this.spec.prefixLen} dev ${nic} && ip -n ${m.ns} link set ${nic} up && ip -n ${m.ns} route add default via ${this.spec.gateway}`);
     }
   }
 
@@ -235,6 +259,10 @@ export class Cluster {
   async powerOff(m: Member): Promise<void> {
     await killCgroup(m.cgroup);
     fs.rmSync(path.join(m.runDir, "init.pid"), { force: true });
+    // A guest that loses power loses its addresses (a VIP it held included): the namespace
+    // outlives the member, so its NIC is reset to the member's own address as at boot.
+    const nic = this.spec.nic;
+    await sh(`ip -n ${m.ns} addr flush dev ${nic} && ip -n ${m.ns} addr add ${m.spec.address}/${this.spec.prefixLen} dev ${nic} && ip -n ${m.ns} route replace default via ${this.spec.gateway}`);
   }
 
   /** Pull (or plug) the member's cable: its veth's bridge side goes down. */

@@ -11,7 +11,7 @@ import { dropTraffic, FakePveApi, makeThrowawayCa, type ThrowawayCa } from "../c
 import { buildImageTar, importAndPush, LabRegistry, pullPinned, RECIPES } from "../common/images";
 import { labCib, STANDIN_AGENT, type Substitution } from "./cib";
 import { Cluster, type Member, sweepLeftovers } from "./cluster";
-import { fileOf, planLab, writeMemberFiles, type LabPlan } from "./plan";
+import { fileOf, planLab, serviceSteps, writeMemberFiles, type LabPlan } from "./plan";
 import { Probe } from "./probe";
 import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
 import { SCENARIOS, type Scenario } from "./scenarios";
@@ -26,7 +26,9 @@ const USAGE = `usage: npm run lab -- ns [--rounds N] [--clusters N] [--only NAME
   --rounds N     rounds per scenario (default 5, at least 1)
   --clusters N   independent 3-member clusters run at once (default 3, at most 6)
   --only NAMES   run only these scenarios (see --list)
-  --list         list the scenarios and exit`;
+  --list         list the scenarios and exit
+  --keep         debugging: leave the clusters running when the lab breaks (exit 3) to inspect
+                 them (nsenter -t $(cat /tmp/lab-ns-run/c1/m1/init.pid) -a crm_mon -1); the next run sweeps them`;
 
 const t0 = Date.now();
 const log = (l: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${l}`);
@@ -138,9 +140,17 @@ function memberFiles(lab: LabPlan, ctx: Ctx, cluster: Cluster, m: Member): void 
     for (const d of ["ocfs2/export", "ocfs2/nfs-state"]) fs.mkdirSync(path.join(srv, d), { recursive: true });
   }
   // What the program runs when these files change, as rendered: the authkey install, corosync -t.
+  // Run by bash, as over the program's SSH connection (root's login shell; the steps use pipefail).
+  const stepDir = path.join(m.dir, "steps");
+  fs.rmSync(stepDir, { recursive: true, force: true });
+  fs.mkdirSync(stepDir, { recursive: true });
   const steps = files
     .filter((f) => f.onChange && (f.path === "/etc/corosync/authkey.b64" || f.path === "/etc/corosync/corosync.conf"))
-    .map((f) => `( ${f.onChange} ) >> "$M/log/steps.log" 2>&1 || { echo "step for ${f.path} failed" >&2; exit 1; }`);
+    .map((f, i) => {
+      const file = path.join(stepDir, `${i + 1}-${path.basename(f.path)}.sh`);
+      fs.writeFileSync(file, `${f.onChange}\n`, { mode: 0o700 });
+      return `bash '${file}' >> "$M/log/steps.log" 2>&1 || { echo "step for ${f.path} failed (see $M/log/steps.log)" >&2; exit 1; }`;
+    });
   const init = `#!/bin/sh
 set -eu
 M='${m.dir}'
@@ -186,7 +196,7 @@ f = open(sys.argv[1], "ab", buffering=0)
 while True: f.write(s.recv(1 << 20) + b"\\n")
 ' '${path.join(m.dir, "log/journal.log")}' &
 exec dockerd --data-root '${path.join(IMAGES, "docker", `c${cluster.spec.index}m${m.i + 1}`)}' --exec-root '${path.join(m.runDir, "x")}' -H 'unix://${m.dockerSocket}' --pidfile '${path.join(m.runDir, "dockerd.pid")}' \\
-  --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
+  --storage-driver=overlay2 --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
   --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=warn > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
 `;
   fs.writeFileSync(path.join(m.dir, "docker-init.sh"), dockerInit);
@@ -257,6 +267,18 @@ async function bringUp(lc: LabCluster): Promise<void> {
     fs.appendFileSync(path.join(m.dir, "log/steps.log"), r.out);
     if (r.code !== 0) throw new Error(`${m.spec.name}: haha-cib-push failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
   }
+  // The service files' steps as the program runs them after the push (the files themselves are on
+  // the shared directory already): their directories, seeds, then each apply, which starts the
+  // service the push held stopped until its files were written. Services in the catalog's order
+  // (a service after those it needs); the ones the lab has no image for stay held.
+  for (const svc of Object.keys(RECIPES)) {
+    for (const step of serviceSteps(ctx.plan, svc)) {
+      const m = lc.byName(step.host);
+      const r = await m.exec(["bash", "-c", step.script], { timeoutMs: 300000 });
+      fs.appendFileSync(path.join(m.dir, "log/steps.log"), `== ${step.name}\n${r.out}`);
+      if (r.code !== 0) throw new Error(`${m.spec.name}: the program's step ${step.name} failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
+    }
+  }
   // Cold start under this machine's load: the first starts pull nothing but still take minutes.
   await settle(lc, 300000);
 }
@@ -278,7 +300,7 @@ export async function settle(lc: LabCluster, timeoutMs: number, expectOnline = 3
 async function main_(argv: string[]): Promise<number> {
   let o;
   try {
-    o = parseArgs({ args: argv, options: { rounds: { type: "string", default: "5" }, clusters: { type: "string", default: "3" }, only: { type: "string" }, list: { type: "boolean", default: false }, help: { type: "boolean", default: false } }, strict: true });
+    o = parseArgs({ args: argv, options: { rounds: { type: "string", default: "5" }, clusters: { type: "string", default: "3" }, only: { type: "string" }, list: { type: "boolean", default: false }, keep: { type: "boolean", default: false }, help: { type: "boolean", default: false } }, strict: true });
   } catch (e) {
     console.log(`lab ns: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
     return 2;
@@ -305,10 +327,11 @@ async function main_(argv: string[]): Promise<number> {
   }
 
   const clusters: LabCluster[] = [];
-  let cleaning = false;
-  const cleanup = async () => {
-    if (cleaning) return;
-    cleaning = true;
+  // One cleanup, awaited by whoever asks (the signal handler and the finally below): a second
+  // caller must not return (and the CLI exit) while the first is still tearing down.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> => (cleaning ??= cleanupOnce());
+  const cleanupOnce = async () => {
     for (const lc of clusters) {
       lc.probe?.stop();
       await lc.api?.close().catch(() => undefined);
@@ -316,7 +339,15 @@ async function main_(argv: string[]): Promise<number> {
       await lc.c.destroy().catch(() => undefined);
     }
     await sweepLeftovers(() => undefined).catch(() => undefined);
-    for (const lc of clusters) fs.rmSync(lc.c.spec.dir, { recursive: true, force: true });
+    // The members' logs stay (build/lab-ns/c*/m*/log: the evidence of a run); their /etc copies,
+    // agents and the shared directory go.
+    for (const lc of clusters) {
+      for (const e of fs.existsSync(lc.c.spec.dir) ? fs.readdirSync(lc.c.spec.dir) : []) {
+        const p = path.join(lc.c.spec.dir, e);
+        if (!/^m\d+$/.test(e)) fs.rmSync(p, { recursive: true, force: true });
+        else for (const f of fs.readdirSync(p)) if (f !== "log") fs.rmSync(path.join(p, f), { recursive: true, force: true });
+      }
+    }
     fs.rmSync(RUN, { recursive: true, force: true });
   };
   const onSignal = (sig: string) => {
@@ -325,6 +356,11 @@ async function main_(argv: string[]): Promise<number> {
   };
   process.once("SIGINT", () => onSignal("SIGINT"));
   process.once("SIGTERM", () => onSignal("SIGTERM"));
+  // A bug that escapes (an unhandled rejection) is a broken lab: exit 3, but after the cleanup.
+  process.once("unhandledRejection", (e) => {
+    log(`internal error: ${e instanceof Error ? e.message : String(e)}: cleaning up`);
+    void cleanup().then(() => process.exit(3));
+  });
 
   try {
     await sweepLeftovers(log);
@@ -361,6 +397,7 @@ async function main_(argv: string[]): Promise<number> {
         runDir: path.join(RUN, `c${k}`),
         prefixLen,
         gateway: net.gateway,
+        nic: net.guestNic,
         apiAddresses: nodes.map((x) => x.address),
         registryAddress: net.gateway.replace(/\.\d+$/, ".5"),
         members: nodes.map((x) => ({ name: x.guest.name, address: x.guest.address, vmid: x.guest.vmid, pveNode: x.name })),
@@ -376,19 +413,31 @@ async function main_(argv: string[]): Promise<number> {
     const planCode = await planDone;
     if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
 
-    // Scenarios: a queue the clusters take from, each round on a settled cluster.
-    const queue = [...chosen];
-    const results = new Map<string, RoundResult[]>();
+    // Rounds are the units of work: every cluster takes the next round from one queue (the longest
+    // scenarios' rounds first), each on a settled cluster, so one slow scenario's rounds spread over
+    // the clusters instead of running end to end on one.
+    const queue = chosen
+      .flatMap((s) => Array.from({ length: rounds }, (_, i) => ({ s, i })))
+      .sort((a, b) => b.s.estimateS - a.s.estimateS || a.i - b.i);
+    const results = new Map<string, RoundResult[]>(chosen.map((s) => [s.name, []]));
+    let broken = 0;
     await Promise.all(
       clusters.map(async (lc) => {
         for (;;) {
-          const s = queue.shift();
-          if (!s) return;
-          results.set(s.name, await runScenario(lc, s, rounds, planned));
+          const u = queue.shift();
+          if (!u) return;
+          const r = await runRound(lc, u.s, u.i, rounds);
+          results.get(u.s.name)?.push(r.result);
+          if (!r.usable) {
+            broken++;
+            log(`${lc.c.prefix}: does not settle again: no further rounds on it`);
+            return;
+          }
         }
       }),
     );
-    const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned))));
+    if (queue.length > 0) throw new Error(`every cluster broke (${broken} of ${clusters.length}); ${queue.length} round(s) never ran`);
+    const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned)), rounds));
     const report: LabReport = {
       stack: "lab-ns",
       startedAt: new Date(t0).toISOString(),
@@ -406,6 +455,12 @@ async function main_(argv: string[]): Promise<number> {
     for (const s of scenarios) for (const p of s.problems) console.log(`  ${s.name}: ${plan.secrets.redact(p)}`);
     log(`report: ${path.relative(process.cwd(), path.join(LAB, "report.json"))}; ${report.ok ? "every scenario ok (exit 0)" : "a scenario ended wrong (exit 1)"}`);
     return report.ok ? 0 : 1;
+  } catch (e) {
+    if (o.values.keep && !cleaning) {
+      log(`--keep: the lab broke (${e instanceof Error ? e.message : String(e)}); clusters left running for inspection`);
+      cleaning = Promise.resolve();
+    }
+    throw e;
   } finally {
     await cleanup();
   }
@@ -460,29 +515,26 @@ function targets(s: ScenarioReport[]): LabReport["targets"] {
   return out;
 }
 
-async function runScenario(lc: LabCluster, s: Scenario, rounds: number, planned: string): Promise<RoundResult[]> {
-  void planned;
-  const out: RoundResult[] = [];
-  for (let i = 0; i < rounds; i++) {
-    log(`${lc.c.prefix}: ${s.name} round ${i + 1}/${rounds}`);
+/** One round on a settled cluster; afterwards the cluster must settle again to be usable. */
+async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number): Promise<{ result: RoundResult; usable: boolean }> {
+  log(`${lc.c.prefix}: ${s.name} round ${i + 1}/${rounds}`);
+  const started = Date.now();
+  try {
+    const r = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
+    log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} in ${Math.round((Date.now() - started) / 1000)} s: ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""}`);
+    return { result: r, usable: true };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    log(`${lc.c.prefix}: ${s.name} round ${i + 1}: WRONG (broke after ${Math.round((Date.now() - started) / 1000)} s): ${msg}`);
+    const result = { ok: false, problems: [msg], measured: {} };
     try {
-      const r = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
-      out.push(r);
-      log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""}`);
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      out.push({ ok: false, problems: [msg], measured: {} });
-      log(`${lc.c.prefix}: ${s.name} round ${i + 1}: BROKE: ${msg}`);
-      // A cluster that cannot settle again cannot run further rounds.
-      try {
-        await lc.c.members.reduce((p, m) => p.then(() => lc.c.powerOn(m)), Promise.resolve());
-        await settle(lc, 120000);
-      } catch {
-        break;
-      }
+      for (const m of lc.c.members) await lc.c.powerOn(m);
+      await settle(lc, 120000);
+      return { result, usable: true };
+    } catch {
+      return { result, usable: false };
     }
   }
-  return out;
 }
 
 export { stats };

@@ -11,6 +11,9 @@ import { parseConfig } from "../../stacks/config/validate";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { LabSecrets } from "../common/secrets";
 
+/** components/host/step.ts's type token: one idempotent command on a guest. */
+export const HOST_STEP_TYPE = "haha:host:Step";
+
 /** A rendered file with what the program does with it: owner, group and the command run on change. */
 export interface LabFile extends MirroredFile {
   owner?: string;
@@ -22,7 +25,16 @@ export interface LabPlan {
   config: HahaConfig;
   /** By member (guest) name: the files it receives, by absolute path. */
   files: Map<string, Map<string, LabFile>>;
+  /** The program's guest-side steps (haha:host:Step), by name: the host they run on and their script. */
+  steps: Map<string, LabStep>;
   secrets: LabSecrets;
+}
+
+export interface LabStep {
+  name: string;
+  /** Member (guest) name. */
+  host: string;
+  script: string;
 }
 
 export async function planLab(root: string, labDir: string): Promise<LabPlan> {
@@ -44,12 +56,19 @@ export async function planLab(root: string, labDir: string): Promise<LabPlan> {
     extra.set(`${i.connection?.host}:${i.path}`, { owner: i.owner, group: i.group, onChange: i.onChange });
   }
   const byAddress = new Map(config.nodes.map((n) => [n.guest.address, n.guest.name]));
+  const steps = new Map<string, LabStep>();
+  for (const r of run.resources) {
+    if (r.type !== HOST_STEP_TYPE) continue;
+    const i = r.inputs as { host?: string; create?: string };
+    if (typeof i.create !== "string" || !i.host) continue;
+    steps.set(r.name, { name: r.name, host: byAddress.get(i.host) ?? i.host, script: i.create });
+  }
   for (const f of hostFiles(run.resources)) {
     const host = byAddress.get(f.host) ?? f.host;
     if (!files.has(host)) files.set(host, new Map());
     files.get(host)?.set(f.path, { ...f, host, ...extra.get(`${f.host}:${f.path}`) });
   }
-  return { config, files, secrets };
+  return { config, files, steps, secrets };
 }
 
 /** One member's rendered file, or a loud error naming what the program did not render. */
@@ -69,4 +88,19 @@ export function writeMemberFiles(plan: LabPlan, member: string, dir: string, und
     if (f.owner !== undefined || f.group !== undefined) fs.chownSync(target, Number(f.owner ?? 0), Number(f.group ?? 0));
   }
   return out;
+}
+
+/**
+ * The program's steps for one service's files on the shared mount, in the order the program runs
+ * them: its directories, the seed (Node-RED's flows), then its apply (which starts a service the
+ * CIB push held stopped awaiting its files). A missing dirs or apply step is an error: the lab
+ * would otherwise start a service the program would not.
+ */
+export function serviceSteps(plan: LabPlan, service: string): LabStep[] {
+  const find = (kind: string) => [...plan.steps.values()].find((s) => s.name.endsWith(`-${service}-${kind}`));
+  const dirs = find("dirs");
+  const apply = find("apply");
+  if (!dirs || !apply) throw new Error(`the program records no ${!dirs ? "dirs" : "apply"} step for ${service} (haha:host:Step *-${service}-${!dirs ? "dirs" : "apply"})`);
+  const seed = find("seed");
+  return [dirs, ...(seed ? [seed] : []), apply];
 }

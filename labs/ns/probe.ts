@@ -35,7 +35,8 @@ const probes = {
   }),
 };
 if (cfg.mqtt) probes.mosquitto = () => new Promise((res) => {
-  const topic = "haha-lab/probe/" + Math.random().toString(36).slice(2);
+  // The nodered user may only use its own tree (the rendered ACL): the probe publishes there.
+  const topic = "nodered/haha-lab-probe/" + Math.random().toString(36).slice(2);
   const c = mqtt.connect({ host: cfg.vip, port: cfg.mqtt.port, username: cfg.mqtt.user, password: cfg.mqtt.password, connectTimeout: 1000, reconnectPeriod: 0, clean: true });
   let fin = false;
   const done = (ok) => { if (fin) return; fin = true; clearTimeout(t); c.end(true); res(ok); };
@@ -79,6 +80,8 @@ export class Probe {
 
   constructor(netns: string, root: string, cfg: ProbeConfig) {
     this.proc = spawn("ip", ["netns", "exec", netns, process.execPath, "-e", SOURCE(root), JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+    // A probe that died shows as "stopped answering" (next()), not as an EPIPE crash of the lab.
+    this.proc.stdin?.on("error", () => undefined);
     readline.createInterface({ input: this.proc.stdout as NodeJS.ReadableStream }).on("line", (l) => {
       const w = this.waiters.shift();
       if (w) w(l);

@@ -57,7 +57,7 @@ export interface LabReport {
  * Fold a scenario's rounds: min/median/max per measure; a budget line fails when the lab measured
  * it larger than the plan's estimate (the worst round: the plan's figure is a budget, not a mean).
  */
-export function scenarioReport(name: string, title: string, rounds: RoundResult[], budget: BudgetLine[]): ScenarioReport {
+export function scenarioReport(name: string, title: string, rounds: RoundResult[], budget: BudgetLine[], wanted = rounds.length): ScenarioReport {
   const keys = [...new Set(rounds.flatMap((r) => Object.keys(r.measured)))];
   const measured: Record<string, Stat> = {};
   for (const k of keys) {
@@ -65,13 +65,14 @@ export function scenarioReport(name: string, title: string, rounds: RoundResult[
     if (s) measured[k] = s;
   }
   const problems = rounds.flatMap((r, i) => r.problems.map((p) => `round ${i + 1}: ${p}`));
+  if (rounds.length < wanted) problems.push(`only ${rounds.length} of ${wanted} rounds ran`);
   const lines = budget.map((b) => {
     const m = measured[b.measure];
     const ok = m !== undefined && m.max <= b.planS;
     if (!ok) problems.push(m ? `${b.line}: measured up to ${m.max} s, the plan budgets ${b.planS} s` : `${b.line}: not measured`);
     return { ...b, measured: m, ok };
   });
-  return { name, title, rounds: rounds.length, ok: rounds.length > 0 && rounds.every((r) => r.ok) && lines.every((l) => l.ok), problems, measured, budget: lines };
+  return { name, title, rounds: rounds.length, ok: rounds.length > 0 && rounds.length >= wanted && rounds.every((r) => r.ok) && lines.every((l) => l.ok), problems, measured, budget: lines };
 }
 
 const fmt = (s?: Stat) => (s ? `${s.min}/${s.median}/${s.max}s` : "-");

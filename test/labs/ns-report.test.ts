@@ -45,6 +45,12 @@ describe("lab ns statistics and report", () => {
     assert.equal(scenarioReport("x", "x", [], []).ok, false);
   });
 
+  it("fewer rounds than asked (a cluster broke) is not ok, and says so", () => {
+    const r = scenarioReport("x", "x", [{ ok: true, problems: [], measured: {} }], [], 5);
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.problems, ["only 1 of 5 rounds ran"]);
+  });
+
   it("the table shows plan and measured figures per budget line", () => {
     const s = scenarioReport("p", "power loss", [{ ok: true, problems: [], measured: { vip: 10 } }], [{ line: "total: vip", measure: "vip", planS: 9 }]);
     const report: LabReport = { stack: "lab-ns", startedAt: "", durationS: 1, clusters: 1, ok: false, scenarios: [s], substitutions: [], targets: [] };

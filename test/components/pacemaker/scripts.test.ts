@@ -44,6 +44,7 @@ const run = (cmd: string, args: string[], env: Record<string, string> = {}) => {
 };
 
 const c = prodConfig();
+const members = clusterMembers(c).map((m) => m.name);
 const fragments = () => [storageFixture(c), servicesFixture()];
 
 before(() => {
@@ -54,7 +55,7 @@ before(() => {
   run("crm_simulate", ["-x", "old.xml", "-S", "-q", "1", ...clusterMembers(c).flatMap((m) => ["--node-up", m.name]), "--save-output", "live.xml"]);
   // What the DC maintains itself, which a push must keep.
   run("crm_attribute", ["--type", "crm_config", "--name", "dc-version", "--update", "2.1.5-test"], { CIB_file: live });
-  fs.writeFileSync(script, renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 2 }), { mode: 0o755 });
+  fs.writeFileSync(script, renderCibPushScript({ cibPath: cibFile, nodeId: 1, members, staggerS: 5, waitS: 2 }), { mode: 0o755 });
 });
 
 describe("haha-cib-push", () => {
@@ -136,7 +137,7 @@ describe("haha-cib-push", () => {
 
   it("holds a new primitive whose files come later stopped, and keeps a live one's target-role (an operator's stop)", () => {
     const held = path.join(dir, "haha-cib-push-held");
-    fs.writeFileSync(held, renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 2, awaitingFiles: ["fx-mosquitto", "fx-newservice"] }), { mode: 0o755 });
+    fs.writeFileSync(held, renderCibPushScript({ cibPath: cibFile, nodeId: 1, members, staggerS: 5, waitS: 2, awaitingFiles: ["fx-mosquitto", "fx-newservice"] }), { mode: 0o755 });
     run("crm_resource", ["--resource", "fx-mosquitto", "--meta", "--set-parameter", "target-role", "--parameter-value", "Stopped"], { CIB_file: live });
     const frag = { source: "new", resources: [dummy("fx-newservice")], constraints: [] };
     fs.writeFileSync(cibFile, renderCib(buildCibModel(mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 150)), [...fragments(), frag])));
@@ -183,9 +184,37 @@ describe("haha-cib-push", () => {
     run("crm_attribute", ["--node", "nllei01ha03", "--name", "standby", "--delete"], env);
   });
 
+  // The namespace lab found it: the first deployment starts every member's stack, then pushes;
+  // member 1 pushed while member 3 had not joined yet, and crm_verify refused the CIB (Pacemaker
+  // would fence a member it never saw at once) with a warning the push did not even print.
+  it("waits for a member that never joined (no node state) instead of having it fenced, and fails naming it", () => {
+    const late = members[members.length - 1] as string;
+    const joining = path.join(dir, "joining.xml");
+    fs.copyFileSync(live, joining);
+    run("cibadmin", ["--delete", "--xml-text", `<node_state uname="${late}"/>`], { CIB_file: joining });
+    fs.writeFileSync(cibFile, renderCib(buildCibModel(mutatedConfig((raw) => (raw.cluster.defaults.resourceStickiness = 120)), fragments())));
+    const before = fs.readFileSync(joining, "utf8");
+    const r = push({ CIB_file: joining });
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, new RegExp(`${late} never joined this cluster \\(no node state after 2 s\\): under the new configuration Pacemaker would fence them at once \\(startup-fencing\\).*NOT applied`));
+    assert.equal(fs.readFileSync(joining, "utf8"), before, "nothing applied");
+    // What the wait prevents: crm_verify refuses that CIB, and now says why.
+    const verify = spawnSync("bash", ["-c", `sed -n '/^# 4\\./,/^fi$/p' ${script}`], { encoding: "utf8" }).stdout;
+    const cand = path.join(dir, "joining-candidate.xml");
+    fs.copyFileSync(joining, cand);
+    run("cibadmin", ["--replace", "--scope", "configuration", "--xml-file", cibFile], { CIB_file: cand });
+    const v = spawnSync("bash", ["-c", `work=${dir}; cp ${cand} $work/candidate.xml; say() { echo "$*"; }; ${verify}`], { encoding: "utf8" });
+    assert.equal(v.status, 1, v.stdout + v.stderr);
+    assert.match(v.stderr, new RegExp(`warning: Scheduling node ${late} for fencing[\\s\\S]*crm_verify refuses the new CIB`));
+    // Once it has joined (its node state is there), the same push applies.
+    const ok = push();
+    assert.equal(ok.status, 0, ok.out);
+    assert.match(ok.out, /applied CIB/);
+  });
+
   it("lets members try in node-id order, a few seconds apart", () => {
-    assert.doesNotMatch(renderCibPushScript({ cibPath: cibFile, nodeId: 1, staggerS: 5, waitS: 120 }), /\nsleep \d+\n/);
-    assert.match(renderCibPushScript({ cibPath: cibFile, nodeId: 3, staggerS: 5, waitS: 120 }), /\nsleep 10\n/);
+    assert.doesNotMatch(renderCibPushScript({ cibPath: cibFile, nodeId: 1, members, staggerS: 5, waitS: 120 }), /\nsleep \d+\n/);
+    assert.match(renderCibPushScript({ cibPath: cibFile, nodeId: 3, members, staggerS: 5, waitS: 120 }), /\nsleep 10\n/);
   });
 });
 
@@ -215,7 +244,7 @@ describe("corosync authkey install", () => {
 describe("cluster start", () => {
   it("is valid shell, enables sbd before corosync starts, and corosync before pacemaker", () => {
     const text = renderClusterStart({ clusterName: "haha", sbd: true });
-    for (const s of [text, renderCorosyncReload("haha"), renderCibPushScript({ cibPath: "/etc/haha/cib.xml", nodeId: 2, staggerS: 5, waitS: 120 })]) {
+    for (const s of [text, renderCorosyncReload("haha"), renderCibPushScript({ cibPath: "/etc/haha/cib.xml", nodeId: 2, members, staggerS: 5, waitS: 120 })]) {
       const r = spawnSync("bash", ["-n"], { input: s, encoding: "utf8" });
       assert.equal(r.status, 0, r.stderr);
     }
