@@ -35,10 +35,12 @@ async function probeOf(lc: LabCluster): Promise<Probe> {
   const plan = lc.ctx.plan;
   const pw = plan.secrets.generate("random:index/randomPassword:RandomPassword", "services-mqtt-nodered", {})?.result;
   if (!pw) throw new Error("the lab holds no generated password for the MQTT user nodered");
+  const nodered = plan.config.services.nodered;
+  if (!nodered) throw new Error("the lab stack declares no haha:services.nodered: the lab's HTTP probe has nothing to ask");
   const p = new Probe(lc.c.netNs, path.resolve(__dirname, "../.."), {
     vip: plan.config.network.vip,
-    mqtt: { port: plan.config.services.mosquitto.port ?? 1883, user: "nodered", password: pw },
-    http: { port: plan.config.services.nodered.port ?? 1880 },
+    mqtt: { port: plan.config.services.mosquitto.port, user: "nodered", password: pw },
+    http: { port: nodered.port },
   });
   await p.ready();
   lc.probe = p;
