@@ -4,18 +4,22 @@
 // 3 internal error (a bug in HAHA, not in the stack).
 // First: stands in for SDK modules the plan never uses (see lazy-sdk.ts).
 import "./lazy-sdk";
+// Second: starts the failover worker early (see prestart.ts).
+import "./prestart";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { readStackFile } from "../stacks/config/load";
+import { stackCibModel } from "../components/pacemaker/cib/stack";
 import { ConfigError, formatProblem, missingSecrets, parseConfig } from "../stacks/config/validate";
 import { CompareUsageError, runCompare } from "./compare";
-import { runFailover } from "./failover";
+import { runFailover, startFailover } from "./failover";
 import { hostFiles, mirrorFiles, renderedCib, writeJson } from "./files";
 import { runProgram } from "./mocks";
 import { runPolicies } from "./policy";
 import { writeReport } from "./report";
 import { layerCounts } from "./summary";
+import { phase, reportTiming } from "./timing";
 import type { PlanContext, StepResult } from "./types";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -75,6 +79,7 @@ function options(argv: string[]): Options {
 }
 
 export async function main(argv: string[], log: (line: string) => void = console.log): Promise<number> {
+  phase("start-up (node, tsx, imports)");
   let opts: Options;
   try {
     opts = options(argv);
@@ -109,9 +114,13 @@ export async function main(argv: string[], log: (line: string) => void = console
     for (const p of e.problems) log(`  - ${formatProblem(p)}`);
     return 2;
   }
+  phase("config validation");
+  // crm_simulate starts on the CIB config renders while the program runs (failover.ts).
+  const early = startFailover(config, stackCibModel);
 
   // 2. Run the real program under mocks and record it.
   const run = await runProgram(opts.stack, stackFile, opts.preview);
+  phase("program under mocks");
   fs.rmSync(opts.outDir, { recursive: true, force: true });
   fs.mkdirSync(opts.outDir, { recursive: true });
   writeJson(path.join(opts.outDir, "resources.json"), { stack: opts.stack, mode: opts.preview ? "preview" : "update", resources: run.resources });
@@ -121,11 +130,15 @@ export async function main(argv: string[], log: (line: string) => void = console
   mirrorFiles(opts.outDir, files);
   const cib = renderedCib(files);
   if (cib !== undefined) fs.writeFileSync(path.join(opts.outDir, "cib.xml"), cib);
+  phase("record and mirror files");
 
   // 4. Policies, 5. failover simulation.
   const ctx: PlanContext = { stack: opts.stack, config, outDir: opts.outDir, resources: run.resources };
   const policy = runPolicies(ctx);
-  const failover: StepResult = cib !== undefined ? await runFailover(ctx, cib) : { ok: false, summary: ["failover: no CIB was rendered (no host file at /etc/haha/cib.xml)"] };
+  phase("policies");
+  const failover: StepResult = cib !== undefined ? await runFailover(ctx, cib, early) : { ok: false, summary: ["failover: no CIB was rendered (no host file at /etc/haha/cib.xml)"] };
+
+  phase("failover (crm_simulate)");
 
   // 6. Summary.
   const hosts = [...new Set(files.map((f) => f.host))];
@@ -137,6 +150,8 @@ export async function main(argv: string[], log: (line: string) => void = console
   const ok = policy.ok && failover.ok;
   log(ok ? "result: safe to apply (exit 0)" : "result: UNSAFE, see above (exit 1)");
   log(`report: ${writeReport(ctx)}`);
+  phase("summary and report.html");
+  reportTiming();
   return ok ? 0 : 1;
 }
 

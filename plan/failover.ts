@@ -10,10 +10,10 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { Worker } from "node:worker_threads";
 import { fencingPlan } from "../components/pacemaker/cib/fencing";
 import { type CibModel, primitives as primitivesOf } from "../components/pacemaker/cib/model";
 import { renderCib } from "../components/pacemaker/cib/serialize";
-import { stackCibModel } from "../components/pacemaker/cib/stack";
 import { corosyncTiming } from "../stacks/config/cluster";
 import { clusterMembers } from "../stacks/config/members";
 import type { HahaConfig } from "../stacks/config/schema";
@@ -24,6 +24,7 @@ import {
   crmVerify,
   describeStep,
   featureSet,
+  pacemakerVersion,
   type GraphAction,
   type Instance,
   setNodeAttribute,
@@ -34,6 +35,14 @@ import {
   ToolError,
 } from "./simulate";
 import type { PlanContext, StepResult } from "./types";
+
+/**
+ * The stack's CIB model, loaded on first use: its module pulls in every component (and the Pulumi
+ * SDK), which the simulation worker (failover-worker.ts) never needs since it is handed the model.
+ */
+async function stackCibModel(config: HahaConfig): Promise<CibModel> {
+  return (await import("../components/pacemaker/cib/stack")).stackCibModel(config);
+}
 
 /** Targets from the issue: benchmark output of the plan, reported, not enforced as scenario failures. */
 export const TARGETS = { detectionS: 10, memberFailureS: 90 } as const;
@@ -760,7 +769,7 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
   const workDir = o.workDir;
   await fs.mkdir(workDir, { recursive: true });
   const cib = parseCib(o.cibXml);
-  const env = makeEnv(o.config, cib, workDir, o.model ?? stackCibModel(o.config));
+  const env = makeEnv(o.config, cib, workDir, o.model ?? (await stackCibModel(o.config)));
   const unknownNodes = cib.nodes.filter((n) => !env.members.includes(n.uname));
   if (unknownNodes.length > 0 || cib.nodes.length !== env.members.length) {
     throw new Error(`the CIB's nodes (${cib.nodes.map((n) => n.uname).join(", ")}) are not the config's members (${env.members.join(", ")})`);
@@ -816,13 +825,20 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
  */
 const CACHE_DIR = path.join(path.resolve(__dirname, ".."), "node_modules", ".cache", "haha-plan");
 const CACHE_KEEP = 20;
+/** Bumped when what a cached report holds changes shape. */
+const CACHE_FORMAT = "failover-report 2";
 
-async function cacheKey(config: HahaConfig, cibXml: string, pacemaker: string): Promise<string> {
-  const h = crypto.createHash("sha256");
-  h.update(`pacemaker ${pacemaker}\0`).update(cibXml).update("\0").update(JSON.stringify(config));
+/** The project's source files this process has loaded (the code that renders, simulates and checks). */
+function loadedSources(): string[] {
   const root = path.resolve(__dirname, "..");
-  const sources = Object.keys(require.cache).filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`)).sort();
-  for (const f of [...sources, path.join(root, "package-lock.json")]) {
+  return Object.keys(require.cache).filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`)).sort();
+}
+
+async function cacheKey(job: FailoverJob, pacemaker: string): Promise<string> {
+  const h = crypto.createHash("sha256");
+  h.update(`${CACHE_FORMAT}\0pacemaker ${pacemaker}\0`).update(job.cibXml).update("\0").update(JSON.stringify(job.config));
+  const root = path.resolve(__dirname, "..");
+  for (const f of [...job.sources, path.join(root, "package-lock.json")]) {
     h.update(`\0${path.relative(root, f)}\0`);
     h.update(await fs.readFile(f).catch(() => Buffer.from("(absent)")));
   }
@@ -850,28 +866,126 @@ async function storeReport(key: string, report: FailoverReport): Promise<void> {
   }
 }
 
-/** Plan step 5: writes build/<stack>/failover/ and returns the failover table. */
-export async function runFailover(ctx: PlanContext, cibXml: string): Promise<StepResult> {
-  const dir = path.join(ctx.outDir, "failover");
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.mkdir(dir, { recursive: true });
+/** Everything one failover step needs, as plain data (it crosses into the worker thread). */
+export interface FailoverJob {
+  config: HahaConfig;
+  cibXml: string;
+  model: CibModel;
+  /** Read earlier reports from (and store this one in) the cache. */
+  cache: boolean;
+  /** The cache key's code part: the project sources the plan's process loaded. */
+  sources: string[];
+}
+
+/** A failover report (or why there is none, as the plan prints it). */
+export type Outcome = { report: FailoverReport; notes: string[] } | { failed: string };
+
+/** The failover step proper: the cached report of these very inputs, or every scenario simulated. */
+export async function failoverOutcome(job: FailoverJob): Promise<Outcome> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "haha-failover-"));
-  let report: FailoverReport;
   const notes: string[] = [];
   try {
-    const model = stackCibModel(ctx.config);
-    if (renderCib(model) !== cibXml) notes.push("  note: the CIB differs from the one rendered from config alone; start times are taken from config's model");
-    const useCache = process.env.HAHA_PLAN_CACHE !== "off";
-    const key = useCache ? await cacheKey(ctx.config, cibXml, await featureSet(workDir)) : "";
-    const cached = useCache ? await cachedReport(key) : undefined;
-    report = cached ?? (await simulateScenarios({ config: ctx.config, cibXml, workDir, model }));
-    if (useCache && !cached) await storeReport(key, report);
+    if (renderCib(job.model) !== job.cibXml) notes.push("  note: the CIB differs from the one rendered from config alone; start times are taken from config's model");
+    const key = job.cache ? await cacheKey(job, await pacemakerVersion(workDir)) : "";
+    const cached = job.cache ? await cachedReport(key) : undefined;
+    const report = cached ?? (await simulateScenarios({ config: job.config, cibXml: job.cibXml, workDir, model: job.model }));
+    if (job.cache && !cached) await storeReport(key, report);
+    return { report, notes };
   } catch (e) {
-    const msg = e instanceof ToolError ? e.message : `failover simulation could not run: ${(e as Error).message}`;
-    return { ok: false, summary: [`failover: ${msg}`] };
+    return { failed: e instanceof ToolError ? e.message : `failover simulation could not run: ${(e as Error).message}` };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** The worker thread's entry: plain JavaScript, so under tsx it registers tsx's loader in its own thread first. */
+function workerCode(): string {
+  const ext = path.extname(__filename);
+  const file = path.join(__dirname, `failover-worker${ext}`);
+  return `${ext === ".ts" ? 'require("tsx/cjs");' : ""}require(${JSON.stringify(file)});`;
+}
+
+let spare: Worker | undefined;
+
+/**
+ * Start the failover worker now, idle until it gets its job: it loads its modules while this
+ * thread loads the program's. Called by plan/cli.ts before its heavy imports; off with
+ * HAHA_PLAN_WORKER=off. A plan that never simulates lets it go (it is unref'd while idle).
+ */
+export function prestartFailoverWorker(): void {
+  if (process.env.HAHA_PLAN_WORKER === "off" || spare) return;
+  // execArgv []: not the parent's `--import tsx` (an ESM hooks thread of its own it does not need).
+  spare = new Worker(workerCode(), { eval: true, execArgv: [] });
+  spare.unref();
+}
+
+/**
+ * failoverOutcome in a worker thread (failover-worker.ts): the main thread's work (the program
+ * under mocks: long runs of promise callbacks, which starve I/O callbacks) then cannot hold up
+ * crm_simulate's pool. HAHA_PLAN_WORKER=off runs it in this thread (same report).
+ */
+function outcomeAside(job: FailoverJob): Promise<Outcome> {
+  if (process.env.HAHA_PLAN_WORKER === "off") return failoverOutcome(job);
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (o: Outcome) => {
+      if (!settled) resolve(o);
+      settled = true;
+    };
+    const w = spare ?? new Worker(workerCode(), { eval: true, execArgv: [] });
+    spare = undefined;
+    w.ref();
+    w.once("message", (o: Outcome) => settle(o));
+    w.once("error", (e) => settle({ failed: `failover simulation could not run: its worker failed: ${e.message}` }));
+    w.once("exit", (c) => settle({ failed: `failover simulation could not run: its worker exited (code ${c}) without a report` }));
+    w.postMessage(job);
+  });
+}
+
+/** A simulation started before the program ran, on the CIB rendered from config alone. */
+export interface EarlyFailover {
+  cibXml: string;
+  outcome: Promise<Outcome>;
+}
+
+/**
+ * Start the failover step on the CIB that config alone renders (modelOf: the stack's CIB model),
+ * so that crm_simulate runs on the other cores while the program runs under mocks. runFailover
+ * uses it only when the CIB the program shipped is that very text; otherwise it simulates the
+ * shipped one. undefined when config cannot render a CIB (the program's run then says why).
+ */
+export function startFailover(config: HahaConfig, modelOf: (c: HahaConfig) => CibModel): EarlyFailover | undefined {
+  let model: CibModel;
+  let cibXml: string;
+  try {
+    model = modelOf(config);
+    cibXml = renderCib(model);
+  } catch {
+    return undefined;
+  }
+  return { cibXml, outcome: outcomeAside({ config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off", sources: loadedSources() }) };
+}
+
+/** Plan step 5: writes build/<stack>/failover/ and returns the failover table. */
+export async function runFailover(ctx: PlanContext, cibXml: string, early?: EarlyFailover): Promise<StepResult> {
+  const dir = path.join(ctx.outDir, "failover");
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  let outcome: Outcome;
+  if (early && early.cibXml === cibXml) outcome = await early.outcome;
+  else {
+    // Not the CIB config renders: let the early run end (its temporary directory goes with it).
+    if (early) await early.outcome;
+    let model: CibModel;
+    try {
+      model = await stackCibModel(ctx.config);
+    } catch (e) {
+      return { ok: false, summary: [`failover: failover simulation could not run: ${(e as Error).message}`] };
+    }
+    outcome = await outcomeAside({ config: ctx.config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off", sources: loadedSources() });
+  }
+  if ("failed" in outcome) return { ok: false, summary: [`failover: ${outcome.failed}`] };
+  const { report, notes } = outcome;
   for (const [i, s] of report.scenarios.entries()) {
     await fs.writeFile(path.join(dir, `${String(i + 1).padStart(2, "0")}-${s.id.replace(/[^A-Za-z0-9._+-]/g, "_")}.json`), JSON.stringify(s, null, 2) + "\n");
   }
