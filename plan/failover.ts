@@ -817,18 +817,23 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
 }
 
 /**
- * Failover reports already simulated, by what they depend on: the CIB, the config, the installed
- * Pacemaker and the code that ran (every project source file loaded in this process, and the
- * lockfile). A plan of an unchanged stack, or the second plan of a compare whose change does not
- * touch the cluster, reads the report instead of running the ~60 crm_simulate calls again: they
- * are deterministic for those inputs. HAHA_PLAN_CACHE=off turns it off (the benchmark measures both).
+ * Failover reports already simulated, by everything that decides them: the CIB text, the config,
+ * the CIB model (the declared start times), the installed Pacemaker (crm_simulate's version,
+ * pacemakerd's build and feature set) and the code that simulated and checked (every project
+ * source file the simulating thread loaded, and the lockfile). Two uses:
+ * - the cache in node_modules/.cache/haha-plan: a plan of an unchanged cluster reads the report
+ *   of an earlier plan instead of running the ~80 crm_simulate calls again (they are
+ *   deterministic for those inputs). HAHA_PLAN_CACHE=off turns it off: a cold plan.
+ * - HAHA_PLAN_SHARE=DIR (set by --compare for its two plans): the plans of the two revisions run
+ *   at once, and when both have the same simulation inputs one of them simulates and the other
+ *   waits for its report. Nothing there comes from an earlier run, so it works cache off too.
  */
 const CACHE_DIR = path.join(path.resolve(__dirname, ".."), "node_modules", ".cache", "haha-plan");
 const CACHE_KEEP = 20;
 /** Bumped when what a cached report holds changes shape. */
-const CACHE_FORMAT = "failover-report 2";
+const CACHE_FORMAT = "failover-report 3";
 
-/** The project's source files this process has loaded (the code that renders, simulates and checks). */
+/** The project's source files this thread has loaded (in the worker: the code that simulates and checks). */
 function loadedSources(): string[] {
   const root = path.resolve(__dirname, "..");
   return Object.keys(require.cache).filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`)).sort();
@@ -836,9 +841,9 @@ function loadedSources(): string[] {
 
 async function cacheKey(job: FailoverJob, pacemaker: string): Promise<string> {
   const h = crypto.createHash("sha256");
-  h.update(`${CACHE_FORMAT}\0pacemaker ${pacemaker}\0`).update(job.cibXml).update("\0").update(JSON.stringify(job.config));
+  h.update(`${CACHE_FORMAT}\0pacemaker ${pacemaker}\0`).update(job.cibXml).update("\0").update(JSON.stringify(job.config)).update("\0").update(JSON.stringify(job.model));
   const root = path.resolve(__dirname, "..");
-  for (const f of [...job.sources, path.join(root, "package-lock.json")]) {
+  for (const f of [...loadedSources(), path.join(root, "package-lock.json")]) {
     h.update(`\0${path.relative(root, f)}\0`);
     h.update(await fs.readFile(f).catch(() => Buffer.from("(absent)")));
   }
@@ -866,34 +871,87 @@ async function storeReport(key: string, report: FailoverReport): Promise<void> {
   }
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * HAHA_PLAN_SHARE: claim `key` (this plan simulates and publishes the report) or, when the other
+ * plan holds it, wait for its report. undefined: simulate here (claimed, or the other plan ended
+ * without a report: it failed, and so will this one, with its own message).
+ */
+async function shared(dir: string, key: string): Promise<{ claimed: boolean; report?: FailoverReport }> {
+  await fs.mkdir(dir, { recursive: true });
+  const lock = path.join(dir, `${key}.lock`);
+  try {
+    await fs.writeFile(lock, String(process.pid), { flag: "wx" });
+    return { claimed: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const owner = Number(await fs.readFile(lock, "utf8").catch(() => "0"));
+  for (;;) {
+    const done = await fs.readFile(path.join(dir, `${key}.json`), "utf8").catch(() => undefined);
+    if (done !== undefined) return { claimed: false, report: JSON.parse(done) as FailoverReport };
+    if (await fs.stat(path.join(dir, `${key}.failed`)).then(() => true, () => false)) return { claimed: false };
+    if (owner > 0 && !alive(owner)) return { claimed: false };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function publish(dir: string, key: string, report: FailoverReport | undefined): Promise<void> {
+  if (report === undefined) {
+    await fs.writeFile(path.join(dir, `${key}.failed`), "");
+    return;
+  }
+  const tmp = path.join(dir, `.${key}.${process.pid}.tmp`);
+  await fs.writeFile(tmp, JSON.stringify(report));
+  await fs.rename(tmp, path.join(dir, `${key}.json`));
+}
+
 /** Everything one failover step needs, as plain data (it crosses into the worker thread). */
 export interface FailoverJob {
   config: HahaConfig;
   cibXml: string;
   model: CibModel;
-  /** Read earlier reports from (and store this one in) the cache. */
+  /** Read earlier reports from (and store this one in) node_modules/.cache/haha-plan. */
   cache: boolean;
-  /** The cache key's code part: the project sources the plan's process loaded. */
-  sources: string[];
 }
 
 /** A failover report (or why there is none, as the plan prints it). */
 export type Outcome = { report: FailoverReport; notes: string[] } | { failed: string };
 
-/** The failover step proper: the cached report of these very inputs, or every scenario simulated. */
+/** The failover step proper: the report of these very inputs if there is one, or every scenario simulated. */
 export async function failoverOutcome(job: FailoverJob): Promise<Outcome> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "haha-failover-"));
   const notes: string[] = [];
+  const share = process.env.HAHA_PLAN_SHARE || undefined;
+  let key = "";
+  let claimed = false;
+  let report: FailoverReport | undefined;
   try {
     if (renderCib(job.model) !== job.cibXml) notes.push("  note: the CIB differs from the one rendered from config alone; start times are taken from config's model");
-    const key = job.cache ? await cacheKey(job, await pacemakerVersion(workDir)) : "";
-    const cached = job.cache ? await cachedReport(key) : undefined;
-    const report = cached ?? (await simulateScenarios({ config: job.config, cibXml: job.cibXml, workDir, model: job.model }));
-    if (job.cache && !cached) await storeReport(key, report);
+    if (job.cache || share) key = await cacheKey(job, await pacemakerVersion(workDir));
+    if (job.cache) report = await cachedReport(key);
+    if (!report && share) {
+      const s = await shared(share, key);
+      claimed = s.claimed;
+      report = s.report;
+    }
+    if (!report) {
+      report = await simulateScenarios({ config: job.config, cibXml: job.cibXml, workDir, model: job.model });
+      if (job.cache) await storeReport(key, report);
+    }
     return { report, notes };
   } catch (e) {
     return { failed: e instanceof ToolError ? e.message : `failover simulation could not run: ${(e as Error).message}` };
   } finally {
+    if (claimed) await publish(share!, key, report).catch(() => {});
     await fs.rm(workDir, { recursive: true, force: true });
   }
 }
@@ -963,7 +1021,7 @@ export function startFailover(config: HahaConfig, modelOf: (c: HahaConfig) => Ci
   } catch {
     return undefined;
   }
-  return { cibXml, outcome: outcomeAside({ config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off", sources: loadedSources() }) };
+  return { cibXml, outcome: outcomeAside({ config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off" }) };
 }
 
 /** Plan step 5: writes build/<stack>/failover/ and returns the failover table. */
@@ -982,7 +1040,7 @@ export async function runFailover(ctx: PlanContext, cibXml: string, early?: Earl
     } catch (e) {
       return { ok: false, summary: [`failover: failover simulation could not run: ${(e as Error).message}`] };
     }
-    outcome = await outcomeAside({ config: ctx.config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off", sources: loadedSources() });
+    outcome = await outcomeAside({ config: ctx.config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off" });
   }
   if ("failed" in outcome) return { ok: false, summary: [`failover: ${outcome.failed}`] };
   const { report, notes } = outcome;
