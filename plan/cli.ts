@@ -138,7 +138,7 @@ export async function main(argv: string[], log: (line: string) => void = console
   phase("policies");
   const failover: StepResult = cib !== undefined ? await runFailover(ctx, cib, early) : { ok: false, summary: ["failover: no CIB was rendered (no host file at /etc/haha/cib.xml)"] };
 
-  phase("failover (crm_simulate)");
+  phase("failover (waiting for it)");
 
   // 6. Summary.
   const hosts = [...new Set(files.map((f) => f.host))];

@@ -3,10 +3,11 @@
 // FailoverJob (plain data) and answers with its outcome (a report, or why there is none).
 import { parentPort } from "node:worker_threads";
 import { failoverOutcome, type FailoverJob } from "./failover";
+import { toolCounts } from "./timing";
 
 parentPort!.once("message", (job: FailoverJob) => {
-  void failoverOutcome(job).then((o) => {
-    parentPort!.postMessage(o);
+  void failoverOutcome(job).then((outcome) => {
+    parentPort!.postMessage({ outcome, tools: toolCounts() });
     parentPort!.close();
   });
 });

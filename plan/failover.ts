@@ -34,6 +34,7 @@ import {
   stampFeatureSet,
   ToolError,
 } from "./simulate";
+import { addToolCounts, mark, type Timing } from "./timing";
 import type { PlanContext, StepResult } from "./types";
 
 /**
@@ -743,8 +744,15 @@ function summarize(scenarios: ScenarioResult[], detectionS: number, worst: numbe
 /** Budget columns the namespace lab (labs/ns) measures, by scenario kind. */
 export const LAB_MEASURED = { detect: ["member-fail"], fence: ["member-fail"], total: ["member-fail"] } as const satisfies Record<string, readonly ScenarioKind[]>;
 
-/** crm_simulate runs a few at a time: each is single-threaded and short. */
-const CONCURRENCY = 4;
+/**
+ * How many crm_simulate runs at once: one per core (each is single-threaded and CPU-bound), plus
+ * one to cover the moments each spends starting and this thread spends reading its output.
+ * HAHA_PLAN_JOBS overrides it (the benchmark's knob; 1 runs them one after another).
+ */
+function concurrency(): number {
+  const jobs = Number(process.env.HAHA_PLAN_JOBS);
+  return Number.isInteger(jobs) && jobs >= 1 ? jobs : os.availableParallelism() + 1;
+}
 
 /** Run tasks at most `limit` at a time; results in task order. */
 async function inPool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
@@ -801,7 +809,7 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
     tasks.push(() => monitorScenarios(env, up, first.after, p));
   }
   if (env.members.length >= 2) for (const m of env.members) tasks.push(async () => [await standby(env, up, m)]);
-  const scenarios = [first.res, ...(await inPool(tasks, CONCURRENCY)).flat()];
+  const scenarios = [first.res, ...(await inPool(tasks, concurrency())).flat()];
 
   const memberFails = scenarios.filter((s) => s.kind === "member-fail" && s.budget);
   const worst = memberFails.length > 0 ? Math.max(...memberFails.map((s) => s.budget!.totalS)) : undefined;
@@ -993,10 +1001,15 @@ function outcomeAside(job: FailoverJob): Promise<Outcome> {
     const w = spare ?? new Worker(workerCode(), { eval: true, execArgv: [] });
     spare = undefined;
     w.ref();
-    w.once("message", (o: Outcome) => settle(o));
+    w.once("message", (m: { outcome: Outcome; tools: Timing["tools"] }) => {
+      mark("failover worker answered");
+      addToolCounts(m.tools);
+      settle(m.outcome);
+    });
     w.once("error", (e) => settle({ failed: `failover simulation could not run: its worker failed: ${e.message}` }));
     w.once("exit", (c) => settle({ failed: `failover simulation could not run: its worker exited (code ${c}) without a report` }));
     w.postMessage(job);
+    mark("failover job handed to the worker");
   });
 }
 

@@ -22,8 +22,10 @@ export interface Timing {
   totalWallMs: number;
   totalCpuMs: number;
   totalChildCpuMs?: number;
-  /** Tool runs by name: how many, and their summed wall time (concurrent runs overlap). */
+  /** Tool runs by name (the worker thread's included): how many, and their summed wall time (concurrent runs overlap). */
   tools: Record<string, { runs: number; wallMs: number }>;
+  /** Moments (ms from the process's start), e.g. when the failover worker got its job and answered. */
+  marks: { mark: string; atMs: number }[];
   loadavg: number[];
 }
 
@@ -51,6 +53,7 @@ const cpuMs = () => {
 const enabled = process.env.HAHA_PLAN_TIMING !== undefined && process.env.HAHA_PLAN_TIMING !== "" && process.env.HAHA_PLAN_TIMING !== "0";
 const phases: Phase[] = [];
 const tools: Timing["tools"] = {};
+const marks: Timing["marks"] = [];
 // The process started before this module loaded: the first phase runs from there.
 let last = { wall: 0, cpu: 0, child: childCpuMs() === undefined ? undefined : 0 };
 
@@ -70,10 +73,29 @@ export function toolRun(name: string, wallMs: number): void {
   t.wallMs += wallMs;
 }
 
+/** Note a moment (this thread's clock: call it on the main thread). */
+export function mark(name: string): void {
+  if (enabled) marks.push({ mark: name, atMs: performance.now() });
+}
+
+/** This thread's tool counts (a worker sends them to the main thread). */
+export function toolCounts(): Timing["tools"] {
+  return tools;
+}
+
+/** Add another thread's tool counts. */
+export function addToolCounts(other: Timing["tools"] | undefined): void {
+  for (const [name, t] of Object.entries(other ?? {})) {
+    const mine = (tools[name] ??= { runs: 0, wallMs: 0 });
+    mine.runs += t.runs;
+    mine.wallMs += t.wallMs;
+  }
+}
+
 export function timing(): Timing {
   const sum = (k: "wallMs" | "cpuMs") => phases.reduce((s, p) => s + p[k], 0);
   const child = phases.every((p) => p.childCpuMs !== undefined) ? phases.reduce((s, p) => s + p.childCpuMs!, 0) : undefined;
-  return { phases, totalWallMs: sum("wallMs"), totalCpuMs: sum("cpuMs"), totalChildCpuMs: child, tools, loadavg: os.loadavg() };
+  return { phases, totalWallMs: sum("wallMs"), totalCpuMs: sum("cpuMs"), totalChildCpuMs: child, tools, marks, loadavg: os.loadavg() };
 }
 
 /** Write (HAHA_PLAN_TIMING=FILE) or print (=1) the phases; nothing when timing is off. */
@@ -89,5 +111,6 @@ export function reportTiming(): void {
   process.stderr.write(`plan timing (load ${t.loadavg.map((l) => l.toFixed(2)).join(" ")}):\n`);
   for (const p of t.phases) process.stderr.write(`  ${p.phase.padEnd(28)} wall ${ms(p.wallMs).padStart(7)}  cpu ${ms(p.cpuMs).padStart(7)}  tools' cpu ${ms(p.childCpuMs).padStart(7)}\n`);
   process.stderr.write(`  ${"total".padEnd(28)} wall ${ms(t.totalWallMs).padStart(7)}  cpu ${ms(t.totalCpuMs).padStart(7)}  tools' cpu ${ms(t.totalChildCpuMs).padStart(7)}\n`);
+  for (const m of t.marks) process.stderr.write(`  at ${ms(m.atMs)}: ${m.mark}\n`);
   for (const [name, r] of Object.entries(t.tools)) process.stderr.write(`  ${name}: ${r.runs} runs, ${ms(r.wallMs)} summed wall\n`);
 }
