@@ -922,6 +922,11 @@ async function publish(dir: string, key: string, report: FailoverReport | undefi
   await fs.rename(tmp, path.join(dir, `${key}.json`));
 }
 
+/** The key a job's report is cached and shared under (in this thread: its loaded sources count). */
+export async function failoverKey(job: FailoverJob): Promise<string> {
+  return cacheKey(job, await pacemakerVersion(os.tmpdir()));
+}
+
 /** Everything one failover step needs, as plain data (it crosses into the worker thread). */
 export interface FailoverJob {
   config: HahaConfig;
