@@ -161,6 +161,11 @@ function main(): void {
   if (Object.keys(tools).length > 0) console.log(`  tools run: ${Object.entries(tools).map(([n, t]) => `${n} x${t.runs}`).join(", ")}`);
   console.log(`where the warm prod plan's time goes:`);
   for (const l of phaseTable(prod.warm.timings)) console.log(l);
+  // The 9-host ratio: the tools' share grows with the cluster (more scenarios, larger states).
+  console.log(`where the cold 9-host plan's time goes:`);
+  for (const l of phaseTable(g9.cold.timings)) console.log(l);
+  const tools9 = g9.cold.timings[0]?.tools ?? {};
+  if (Object.keys(tools9).length > 0) console.log(`  tools run: ${Object.entries(tools9).map(([n, t]) => `${n} x${t.runs}`).join(", ")}`);
 }
 
 try {
