@@ -986,9 +986,16 @@ let spare: Worker | undefined;
 export function prestartFailoverWorker(): void {
   if (process.env.HAHA_PLAN_WORKER === "off" || spare) return;
   // execArgv []: not the parent's `--import tsx` (an ESM hooks thread of its own it does not need).
-  spare = new Worker(workerCode(), { eval: true, execArgv: [] });
-  spare.unref();
+  const w = new Worker(workerCode(), { eval: true, execArgv: [] });
+  // A worker that fails to load says so when it is given its job (outcomeAside), not as a crash.
+  w.once("error", (e) => {
+    spareError = e;
+  });
+  w.unref();
+  spare = w;
 }
+
+let spareError: Error | undefined;
 
 /**
  * failoverOutcome in a worker thread (failover-worker.ts): the main thread's work (the program
@@ -1003,6 +1010,10 @@ function outcomeAside(job: FailoverJob): Promise<Outcome> {
       if (!settled) resolve(o);
       settled = true;
     };
+    if (spareError) {
+      settle({ failed: `failover simulation could not run: its worker failed: ${spareError.message}` });
+      return;
+    }
     const w = spare ?? new Worker(workerCode(), { eval: true, execArgv: [] });
     spare = undefined;
     w.ref();
