@@ -135,10 +135,13 @@ function main(): void {
     { label: "compare HEAD", args: ["--stack", "prod", "--compare", "HEAD", "--out", out], cwd: ROOT, cli, target: "<= 10 s" },
     { label: "compare, CIB changed", args: ["--stack", "prod", "--compare", "main", "--out", path.join(repo, "build")], cwd: repo, cli: path.join(repo, "plan/cli.ts"), target: "<= 10 s" },
   ];
+  // BENCH_ROWS=prod,compare: only the rows whose label starts with one of these (quick checks).
+  const only = process.env.BENCH_ROWS?.split(",").map((x) => x.trim()).filter(Boolean);
+  if (only) rows.splice(0, rows.length, ...rows.filter((r) => only.some((o) => r.label.startsWith(o))));
   const head = `${CORES} cores, node ${process.version}, ${RUNS} runs each`;
   console.error(`offline plan benchmark: ${head}, load at start ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   const results = rows.map((row) => ({ row, cold: measure(row, false, timingDir), warm: measure(row, true, timingDir) }));
-  const resources = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, "resources.json"), "utf8")).resources.length as number;
+  const resources = (dir: string): number => JSON.parse(fs.readFileSync(path.join(dir, "resources.json"), "utf8")).resources.length as number;
 
   const w = 44;
   console.log(`offline plan (median of ${RUNS}; ${head}; "!": measured at load > ${QUIET}, its wall time is not a valid figure)`);
@@ -148,24 +151,32 @@ function main(): void {
     const t = limit === undefined ? "" : `${r.row.target}: ${verdict(r.cold, limit)} / ${verdict(r.warm, limit)}`;
     console.log(`${r.row.label.padEnd(22)} ${cell(r.cold).padEnd(w)} ${cell(r.warm).padEnd(w)} ${t}`);
   }
-  const g3 = results.find((r) => r.row.label === "generated 3")!;
-  const g9 = results.find((r) => r.row.label === "generated 9")!;
-  const ratio = (k: "wallS" | "cpuS", m: "cold" | "warm") => (median(g9[m][k]) / median(g3[m][k])).toFixed(2);
-  console.log(`9 hosts / 3 hosts (target <= 3x): wall cold ${ratio("wallS", "cold")}x, warm ${ratio("wallS", "warm")}x; cpu cold ${ratio("cpuS", "cold")}x, warm ${ratio("cpuS", "warm")}x`);
-  console.log(`resources: prod ${resources(path.join(out, "prod"))}, 3 hosts ${resources(path.join(out, "three"))}, 9 hosts ${resources(path.join(out, "nine"))}`);
+  const g3 = results.find((r) => r.row.label === "generated 3");
+  const g9 = results.find((r) => r.row.label === "generated 9");
+  if (g3 && g9) {
+    const ratio = (k: "wallS" | "cpuS", m: "cold" | "warm") => (median(g9[m][k]) / median(g3[m][k])).toFixed(2);
+    console.log(`9 hosts / 3 hosts (target <= 3x): wall cold ${ratio("wallS", "cold")}x, warm ${ratio("wallS", "warm")}x; cpu cold ${ratio("cpuS", "cold")}x, warm ${ratio("cpuS", "warm")}x`);
+    console.log(`resources: 3 hosts ${resources(path.join(out, "three"))}, 9 hosts ${resources(path.join(out, "nine"))}`);
+  }
   console.log(`on ${CORES} cores a run takes at least cpu / ${CORES} of wall time: a cold figure whose cpu / ${CORES} is over its target misses it on any load`);
-  const prod = results[0]!;
-  console.log(`\nwhere the cold prod plan's time goes:`);
-  for (const l of phaseTable(prod.cold.timings)) console.log(l);
-  const tools = prod.cold.timings[0]?.tools ?? {};
-  if (Object.keys(tools).length > 0) console.log(`  tools run: ${Object.entries(tools).map(([n, t]) => `${n} x${t.runs}`).join(", ")}`);
-  console.log(`where the warm prod plan's time goes:`);
-  for (const l of phaseTable(prod.warm.timings)) console.log(l);
+  const toolsRun = (f: Figure) => {
+    const tools = f.timings[0]?.tools ?? {};
+    if (Object.keys(tools).length > 0) console.log(`  tools run: ${Object.entries(tools).map(([n, t]) => `${n} x${t.runs}`).join(", ")}`);
+  };
+  const prod = results.find((r) => r.row.label.startsWith("prod"));
+  if (prod) {
+    console.log(`\nwhere the cold prod plan's time goes:`);
+    for (const l of phaseTable(prod.cold.timings)) console.log(l);
+    toolsRun(prod.cold);
+    console.log(`where the warm prod plan's time goes:`);
+    for (const l of phaseTable(prod.warm.timings)) console.log(l);
+  }
   // The 9-host ratio: the tools' share grows with the cluster (more scenarios, larger states).
-  console.log(`where the cold 9-host plan's time goes:`);
-  for (const l of phaseTable(g9.cold.timings)) console.log(l);
-  const tools9 = g9.cold.timings[0]?.tools ?? {};
-  if (Object.keys(tools9).length > 0) console.log(`  tools run: ${Object.entries(tools9).map(([n, t]) => `${n} x${t.runs}`).join(", ")}`);
+  if (g9) {
+    console.log(`where the cold 9-host plan's time goes:`);
+    for (const l of phaseTable(g9.cold.timings)) console.log(l);
+    toolsRun(g9.cold);
+  }
 }
 
 try {
