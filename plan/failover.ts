@@ -973,7 +973,8 @@ export async function failoverOutcome(job: FailoverJob): Promise<Outcome> {
 function workerCode(): string {
   const ext = path.extname(__filename);
   const file = path.join(__dirname, `failover-worker${ext}`);
-  return `${ext === ".ts" ? 'require("tsx/cjs");' : ""}require(${JSON.stringify(file)});`;
+  // Resolved here: an eval'd worker's require starts from the process's cwd, not from this file.
+  return `${ext === ".ts" ? `require(${JSON.stringify(require.resolve("tsx/cjs"))});` : ""}require(${JSON.stringify(file)});`;
 }
 
 let spare: Worker | undefined;
