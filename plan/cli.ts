@@ -4,19 +4,13 @@
 // 3 internal error (a bug in HAHA, not in the stack).
 // First: stands in for SDK modules the plan never uses (see lazy-sdk.ts).
 import "./lazy-sdk";
-import * as fs from "node:fs";
+// Second: starts the failover worker early (see prestart.ts).
+import "./prestart";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { readStackFile } from "../stacks/config/load";
-import { ConfigError, formatProblem, missingSecrets, parseConfig } from "../stacks/config/validate";
+import { ConfigError, formatProblem } from "../stacks/config/validate";
 import { CompareUsageError, runCompare } from "./compare";
-import { runFailover } from "./failover";
-import { hostFiles, mirrorFiles, renderedCib, writeJson } from "./files";
-import { runProgram } from "./mocks";
-import { runPolicies } from "./policy";
-import { writeReport } from "./report";
-import { layerCounts } from "./summary";
-import type { PlanContext, StepResult } from "./types";
+import { phase } from "./timing";
 
 export const ROOT = path.resolve(__dirname, "..");
 const USAGE = `usage: npm run plan -- (--stack NAME | --config FILE) [--out DIR] [--preview]
@@ -30,7 +24,7 @@ const USAGE = `usage: npm run plan -- (--stack NAME | --config FILE) [--out DIR]
 
 class UsageError extends Error {}
 
-interface Options {
+export interface Options {
   stack: string;
   file: string;
   outDir: string;
@@ -95,49 +89,11 @@ export async function main(argv: string[], log: (line: string) => void = console
     }
   }
 
-  // 1. Validate before anything is declared.
-  let stackFile, config;
-  try {
-    stackFile = readStackFile(opts.file);
-    const source = path.relative(process.cwd(), opts.file) || opts.file;
-    config = parseConfig(stackFile.raw, source);
-    const missing = missingSecrets(config, stackFile.secretsSet);
-    if (missing.length > 0) throw new ConfigError(source, missing);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    log(`plan: ${e.source}: the stack config is invalid (${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}):`);
-    for (const p of e.problems) log(`  - ${formatProblem(p)}`);
-    return 2;
-  }
-
-  // 2. Run the real program under mocks and record it.
-  const run = await runProgram(opts.stack, stackFile, opts.preview);
-  fs.rmSync(opts.outDir, { recursive: true, force: true });
-  fs.mkdirSync(opts.outDir, { recursive: true });
-  writeJson(path.join(opts.outDir, "resources.json"), { stack: opts.stack, mode: opts.preview ? "preview" : "update", resources: run.resources });
-
-  // 3. Mirror every file a host would receive, and the CIB.
-  const files = hostFiles(run.resources);
-  mirrorFiles(opts.outDir, files);
-  const cib = renderedCib(files);
-  if (cib !== undefined) fs.writeFileSync(path.join(opts.outDir, "cib.xml"), cib);
-
-  // 4. Policies, 5. failover simulation.
-  const ctx: PlanContext = { stack: opts.stack, config, outDir: opts.outDir, resources: run.resources };
-  const policy = runPolicies(ctx);
-  const failover: StepResult = cib !== undefined ? await runFailover(ctx, cib) : { ok: false, summary: ["failover: no CIB was rendered (no host file at /etc/haha/cib.xml)"] };
-
-  // 6. Summary.
-  const hosts = [...new Set(files.map((f) => f.host))];
-  log(`HAHA plan of stack "${opts.stack}" (${opts.preview ? "preview" : "update"} mode) -> ${path.relative(process.cwd(), opts.outDir) || "."}`);
-  log(`resources: ${run.resources.length} (${layerCounts(run.resources).map(([l, n]) => `${l} ${n}`).join(", ")})`);
-  log(`files: ${files.length} on ${hosts.length} hosts (${files.filter((f) => f.secret).length} holding secrets, shown as <secret:NAME>)`);
-  for (const line of policy.summary) log(line);
-  for (const line of failover.summary) log(line);
-  const ok = policy.ok && failover.ok;
-  log(ok ? "result: safe to apply (exit 0)" : "result: UNSAFE, see above (exit 1)");
-  log(`report: ${writeReport(ctx)}`);
-  return ok ? 0 : 1;
+  // The plan proper, with the program's modules (the Pulumi SDK and every component): loaded only
+  // now, so that a --compare, which runs two plans as children, starts them without loading them.
+  const { planStack } = await import("./stack-plan");
+  phase("start-up (node, tsx, imports)");
+  return planStack(opts, log);
 }
 
 if (require.main === module) {

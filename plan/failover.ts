@@ -10,10 +10,10 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { Worker } from "node:worker_threads";
 import { fencingPlan } from "../components/pacemaker/cib/fencing";
 import { type CibModel, primitives as primitivesOf } from "../components/pacemaker/cib/model";
 import { renderCib } from "../components/pacemaker/cib/serialize";
-import { stackCibModel } from "../components/pacemaker/cib/stack";
 import { corosyncTiming } from "../stacks/config/cluster";
 import { clusterMembers } from "../stacks/config/members";
 import type { HahaConfig } from "../stacks/config/schema";
@@ -24,6 +24,7 @@ import {
   crmVerify,
   describeStep,
   featureSet,
+  pacemakerVersion,
   type GraphAction,
   type Instance,
   setNodeAttribute,
@@ -33,7 +34,16 @@ import {
   stampFeatureSet,
   ToolError,
 } from "./simulate";
+import { addToolCounts, mark, type Timing } from "./timing";
 import type { PlanContext, StepResult } from "./types";
+
+/**
+ * The stack's CIB model, loaded on first use: its module pulls in every component (and the Pulumi
+ * SDK), which the simulation worker (failover-worker.ts) never needs since it is handed the model.
+ */
+async function stackCibModel(config: HahaConfig): Promise<CibModel> {
+  return (await import("../components/pacemaker/cib/stack")).stackCibModel(config);
+}
 
 /** Targets from the issue: benchmark output of the plan, reported, not enforced as scenario failures. */
 export const TARGETS = { detectionS: 10, memberFailureS: 90 } as const;
@@ -734,8 +744,15 @@ function summarize(scenarios: ScenarioResult[], detectionS: number, worst: numbe
 /** Budget columns the namespace lab (labs/ns) measures, by scenario kind. */
 export const LAB_MEASURED = { detect: ["member-fail"], fence: ["member-fail"], total: ["member-fail"] } as const satisfies Record<string, readonly ScenarioKind[]>;
 
-/** crm_simulate runs a few at a time: each is single-threaded and short. */
-const CONCURRENCY = 4;
+/**
+ * How many crm_simulate runs at once: one per core (each is single-threaded and CPU-bound), plus
+ * one to cover the moments each spends starting and this thread spends reading its output.
+ * HAHA_PLAN_JOBS overrides it (the benchmark's knob; 1 runs them one after another).
+ */
+function concurrency(): number {
+  const jobs = Number(process.env.HAHA_PLAN_JOBS);
+  return Number.isInteger(jobs) && jobs >= 1 ? jobs : os.availableParallelism() + 1;
+}
 
 /** Run tasks at most `limit` at a time; results in task order. */
 async function inPool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
@@ -760,7 +777,7 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
   const workDir = o.workDir;
   await fs.mkdir(workDir, { recursive: true });
   const cib = parseCib(o.cibXml);
-  const env = makeEnv(o.config, cib, workDir, o.model ?? stackCibModel(o.config));
+  const env = makeEnv(o.config, cib, workDir, o.model ?? (await stackCibModel(o.config)));
   const unknownNodes = cib.nodes.filter((n) => !env.members.includes(n.uname));
   if (unknownNodes.length > 0 || cib.nodes.length !== env.members.length) {
     throw new Error(`the CIB's nodes (${cib.nodes.map((n) => n.uname).join(", ")}) are not the config's members (${env.members.join(", ")})`);
@@ -792,7 +809,7 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
     tasks.push(() => monitorScenarios(env, up, first.after, p));
   }
   if (env.members.length >= 2) for (const m of env.members) tasks.push(async () => [await standby(env, up, m)]);
-  const scenarios = [first.res, ...(await inPool(tasks, CONCURRENCY)).flat()];
+  const scenarios = [first.res, ...(await inPool(tasks, concurrency())).flat()];
 
   const memberFails = scenarios.filter((s) => s.kind === "member-fail" && s.budget);
   const worst = memberFails.length > 0 ? Math.max(...memberFails.map((s) => s.budget!.totalS)) : undefined;
@@ -808,21 +825,33 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
 }
 
 /**
- * Failover reports already simulated, by what they depend on: the CIB, the config, the installed
- * Pacemaker and the code that ran (every project source file loaded in this process, and the
- * lockfile). A plan of an unchanged stack, or the second plan of a compare whose change does not
- * touch the cluster, reads the report instead of running the ~60 crm_simulate calls again: they
- * are deterministic for those inputs. HAHA_PLAN_CACHE=off turns it off (the benchmark measures both).
+ * Failover reports already simulated, by everything that decides them: the CIB text, the config,
+ * the CIB model (the declared start times), the installed Pacemaker (crm_simulate's version,
+ * pacemakerd's build and feature set) and the code that simulated and checked (every project
+ * source file the simulating thread loaded, and the lockfile). Two uses:
+ * - the cache in node_modules/.cache/haha-plan: a plan of an unchanged cluster reads the report
+ *   of an earlier plan instead of running the ~80 crm_simulate calls again (they are
+ *   deterministic for those inputs). HAHA_PLAN_CACHE=off turns it off: a cold plan.
+ * - HAHA_PLAN_SHARE=DIR (set by --compare for its two plans): the plans of the two revisions run
+ *   at once, and when both have the same simulation inputs one of them simulates and the other
+ *   waits for its report. Nothing there comes from an earlier run, so it works cache off too.
  */
 const CACHE_DIR = path.join(path.resolve(__dirname, ".."), "node_modules", ".cache", "haha-plan");
 const CACHE_KEEP = 20;
+/** Bumped when what a cached report holds changes shape. */
+const CACHE_FORMAT = "failover-report 3";
 
-async function cacheKey(config: HahaConfig, cibXml: string, pacemaker: string): Promise<string> {
-  const h = crypto.createHash("sha256");
-  h.update(`pacemaker ${pacemaker}\0`).update(cibXml).update("\0").update(JSON.stringify(config));
+/** The project's source files this thread has loaded (in the worker: the code that simulates and checks). */
+function loadedSources(): string[] {
   const root = path.resolve(__dirname, "..");
-  const sources = Object.keys(require.cache).filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`)).sort();
-  for (const f of [...sources, path.join(root, "package-lock.json")]) {
+  return Object.keys(require.cache).filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`)).sort();
+}
+
+async function cacheKey(job: FailoverJob, pacemaker: string): Promise<string> {
+  const h = crypto.createHash("sha256");
+  h.update(`${CACHE_FORMAT}\0pacemaker ${pacemaker}\0`).update(job.cibXml).update("\0").update(JSON.stringify(job.config)).update("\0").update(JSON.stringify(job.model));
+  const root = path.resolve(__dirname, "..");
+  for (const f of [...loadedSources(), path.join(root, "package-lock.json")]) {
     h.update(`\0${path.relative(root, f)}\0`);
     h.update(await fs.readFile(f).catch(() => Buffer.from("(absent)")));
   }
@@ -850,28 +879,201 @@ async function storeReport(key: string, report: FailoverReport): Promise<void> {
   }
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * HAHA_PLAN_SHARE: claim `key` (this plan simulates and publishes the report) or, when the other
+ * plan holds it, wait for its report. undefined: simulate here (claimed, or the other plan ended
+ * without a report: it failed, and so will this one, with its own message).
+ */
+async function shared(dir: string, key: string): Promise<{ claimed: boolean; report?: FailoverReport }> {
+  await fs.mkdir(dir, { recursive: true });
+  const lock = path.join(dir, `${key}.lock`);
+  try {
+    await fs.writeFile(lock, String(process.pid), { flag: "wx" });
+    return { claimed: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const owner = Number(await fs.readFile(lock, "utf8").catch(() => "0"));
+  for (;;) {
+    const done = await fs.readFile(path.join(dir, `${key}.json`), "utf8").catch(() => undefined);
+    if (done !== undefined) return { claimed: false, report: JSON.parse(done) as FailoverReport };
+    if (await fs.stat(path.join(dir, `${key}.failed`)).then(() => true, () => false)) return { claimed: false };
+    if (owner > 0 && !alive(owner)) return { claimed: false };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function publish(dir: string, key: string, report: FailoverReport | undefined): Promise<void> {
+  if (report === undefined) {
+    await fs.writeFile(path.join(dir, `${key}.failed`), "");
+    return;
+  }
+  const tmp = path.join(dir, `.${key}.${process.pid}.tmp`);
+  await fs.writeFile(tmp, JSON.stringify(report));
+  await fs.rename(tmp, path.join(dir, `${key}.json`));
+}
+
+/** The key a job's report is cached and shared under (in this thread: its loaded sources count). */
+export async function failoverKey(job: FailoverJob): Promise<string> {
+  return cacheKey(job, await pacemakerVersion(os.tmpdir()));
+}
+
+/** Everything one failover step needs, as plain data (it crosses into the worker thread). */
+export interface FailoverJob {
+  config: HahaConfig;
+  cibXml: string;
+  model: CibModel;
+  /** Read earlier reports from (and store this one in) node_modules/.cache/haha-plan. */
+  cache: boolean;
+}
+
+/** A failover report (or why there is none, as the plan prints it). */
+export type Outcome = { report: FailoverReport; notes: string[] } | { failed: string };
+
+/** The failover step proper: the report of these very inputs if there is one, or every scenario simulated. */
+export async function failoverOutcome(job: FailoverJob): Promise<Outcome> {
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "haha-failover-"));
+  const notes: string[] = [];
+  const share = process.env.HAHA_PLAN_SHARE || undefined;
+  let key = "";
+  let claimed = false;
+  let report: FailoverReport | undefined;
+  try {
+    if (renderCib(job.model) !== job.cibXml) notes.push("  note: the CIB differs from the one rendered from config alone; start times are taken from config's model");
+    if (job.cache || share) key = await cacheKey(job, await pacemakerVersion(workDir));
+    if (job.cache) report = await cachedReport(key);
+    if (!report && share) {
+      const s = await shared(share, key);
+      claimed = s.claimed;
+      report = s.report;
+    }
+    if (!report) {
+      report = await simulateScenarios({ config: job.config, cibXml: job.cibXml, workDir, model: job.model });
+      if (job.cache) await storeReport(key, report);
+    }
+    return { report, notes };
+  } catch (e) {
+    return { failed: e instanceof ToolError ? e.message : `failover simulation could not run: ${(e as Error).message}` };
+  } finally {
+    if (claimed) await publish(share!, key, report).catch(() => {});
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The worker thread's entry: plain JavaScript, so under tsx it registers tsx's loader in its own thread first. */
+function workerCode(): string {
+  const ext = path.extname(__filename);
+  const file = path.join(__dirname, `failover-worker${ext}`);
+  // Resolved here: an eval'd worker's require starts from the process's cwd, not from this file.
+  return `${ext === ".ts" ? `require(${JSON.stringify(require.resolve("tsx/cjs"))});` : ""}require(${JSON.stringify(file)});`;
+}
+
+let spare: Worker | undefined;
+
+/**
+ * Start the failover worker now, idle until it gets its job: it loads its modules while this
+ * thread loads the program's. Called by plan/cli.ts before its heavy imports; off with
+ * HAHA_PLAN_WORKER=off. A plan that never simulates lets it go (it is unref'd while idle).
+ */
+export function prestartFailoverWorker(): void {
+  if (process.env.HAHA_PLAN_WORKER === "off" || spare) return;
+  // execArgv []: not the parent's `--import tsx` (an ESM hooks thread of its own it does not need).
+  const w = new Worker(workerCode(), { eval: true, execArgv: [] });
+  // A worker that fails to load says so when it is given its job (outcomeAside), not as a crash.
+  w.once("error", (e) => {
+    spareError = e;
+  });
+  w.unref();
+  spare = w;
+}
+
+let spareError: Error | undefined;
+
+/**
+ * failoverOutcome in a worker thread (failover-worker.ts): the main thread's work (the program
+ * under mocks: long runs of promise callbacks, which starve I/O callbacks) then cannot hold up
+ * crm_simulate's pool. HAHA_PLAN_WORKER=off runs it in this thread (same report).
+ */
+function outcomeAside(job: FailoverJob): Promise<Outcome> {
+  if (process.env.HAHA_PLAN_WORKER === "off") return failoverOutcome(job);
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (o: Outcome) => {
+      if (!settled) resolve(o);
+      settled = true;
+    };
+    if (spareError) {
+      settle({ failed: `failover simulation could not run: its worker failed: ${spareError.message}` });
+      return;
+    }
+    const w = spare ?? new Worker(workerCode(), { eval: true, execArgv: [] });
+    spare = undefined;
+    w.ref();
+    w.once("message", (m: { outcome: Outcome; tools: Timing["tools"] }) => {
+      mark("failover worker answered");
+      addToolCounts(m.tools);
+      settle(m.outcome);
+    });
+    w.once("error", (e) => settle({ failed: `failover simulation could not run: its worker failed: ${e.message}` }));
+    w.once("exit", (c) => settle({ failed: `failover simulation could not run: its worker exited (code ${c}) without a report` }));
+    w.postMessage(job);
+    mark("failover job handed to the worker");
+  });
+}
+
+/** A simulation started before the program ran, on the CIB rendered from config alone. */
+export interface EarlyFailover {
+  cibXml: string;
+  outcome: Promise<Outcome>;
+}
+
+/**
+ * Start the failover step on the CIB that config alone renders (modelOf: the stack's CIB model),
+ * so that crm_simulate runs on the other cores while the program runs under mocks. runFailover
+ * uses it only when the CIB the program shipped is that very text; otherwise it simulates the
+ * shipped one. undefined when config cannot render a CIB (the program's run then says why).
+ */
+export function startFailover(config: HahaConfig, modelOf: (c: HahaConfig) => CibModel): EarlyFailover | undefined {
+  let model: CibModel;
+  let cibXml: string;
+  try {
+    model = modelOf(config);
+    cibXml = renderCib(model);
+  } catch {
+    return undefined;
+  }
+  return { cibXml, outcome: outcomeAside({ config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off" }) };
+}
+
 /** Plan step 5: writes build/<stack>/failover/ and returns the failover table. */
-export async function runFailover(ctx: PlanContext, cibXml: string): Promise<StepResult> {
+export async function runFailover(ctx: PlanContext, cibXml: string, early?: EarlyFailover): Promise<StepResult> {
   const dir = path.join(ctx.outDir, "failover");
   await fs.rm(dir, { recursive: true, force: true });
   await fs.mkdir(dir, { recursive: true });
-  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "haha-failover-"));
-  let report: FailoverReport;
-  const notes: string[] = [];
-  try {
-    const model = stackCibModel(ctx.config);
-    if (renderCib(model) !== cibXml) notes.push("  note: the CIB differs from the one rendered from config alone; start times are taken from config's model");
-    const useCache = process.env.HAHA_PLAN_CACHE !== "off";
-    const key = useCache ? await cacheKey(ctx.config, cibXml, await featureSet(workDir)) : "";
-    const cached = useCache ? await cachedReport(key) : undefined;
-    report = cached ?? (await simulateScenarios({ config: ctx.config, cibXml, workDir, model }));
-    if (useCache && !cached) await storeReport(key, report);
-  } catch (e) {
-    const msg = e instanceof ToolError ? e.message : `failover simulation could not run: ${(e as Error).message}`;
-    return { ok: false, summary: [`failover: ${msg}`] };
-  } finally {
-    await fs.rm(workDir, { recursive: true, force: true });
+  let outcome: Outcome;
+  if (early && early.cibXml === cibXml) outcome = await early.outcome;
+  else {
+    // Not the CIB config renders: let the early run end (its temporary directory goes with it).
+    if (early) await early.outcome;
+    let model: CibModel;
+    try {
+      model = await stackCibModel(ctx.config);
+    } catch (e) {
+      return { ok: false, summary: [`failover: failover simulation could not run: ${(e as Error).message}`] };
+    }
+    outcome = await outcomeAside({ config: ctx.config, cibXml, model, cache: process.env.HAHA_PLAN_CACHE !== "off" });
   }
+  if ("failed" in outcome) return { ok: false, summary: [`failover: ${outcome.failed}`] };
+  const { report, notes } = outcome;
   for (const [i, s] of report.scenarios.entries()) {
     await fs.writeFile(path.join(dir, `${String(i + 1).padStart(2, "0")}-${s.id.replace(/[^A-Za-z0-9._+-]/g, "_")}.json`), JSON.stringify(s, null, 2) + "\n");
   }

@@ -31,6 +31,9 @@ function lazy(file: string): void {
     has: (_t, k) => k in load(),
     ownKeys: () => Reflect.ownKeys(load()),
     getOwnPropertyDescriptor: (_t, k) => {
+      // tsx probes every module's exports for a "module.exports" getter (its ESM interop); none of
+      // these modules has one, and answering must not load them (it did: half a second a plan).
+      if (k === "module.exports") return undefined;
       const d = Object.getOwnPropertyDescriptor(load(), k);
       return d ? { ...d, configurable: true } : undefined;
     },
@@ -43,3 +46,8 @@ function lazy(file: string): void {
 }
 
 if (process.env.HAHA_PLAN_EAGER_SDK !== "1") for (const f of HEAVY) lazy(f);
+
+// Source-mapped stack traces cost the plan about a second: the SDK reads `new Error().stack` for
+// every resource and every promise it tracks, and tsx turns source maps on. The plan keeps them
+// off (its own errors are messages, not traces) unless HAHA_DEBUG asks for traces.
+if (!process.env.HAHA_DEBUG && process.env.HAHA_PLAN_SOURCE_MAPS !== "1") process.setSourceMapsEnabled(false);

@@ -184,8 +184,18 @@ export async function recordUnderMocks<T>(
       cb(err, resp);
     });
   configure();
-  const outputs = (await pulumi.runtime.runInPulumiStack(fn)) as T;
-  await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  // The SDK formats a stack trace for every resource (its source position, which the mocks drop)
+  // and every promise it tracks (shown only for leaks): most of a plan's program time. While the
+  // program runs, traces are not formatted, unless HAHA_DEBUG wants them for an internal error.
+  const prepare = Error.prepareStackTrace;
+  if (!process.env.HAHA_DEBUG) Error.prepareStackTrace = (e: Error) => `${e.name}: ${e.message}`;
+  let outputs: T;
+  try {
+    outputs = (await pulumi.runtime.runInPulumiStack(fn)) as T;
+    await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  } finally {
+    Error.prepareStackTrace = prepare;
+  }
   if (duplicates.length > 0) throw new DuplicateUrnError(`duplicate resource URNs (the later silently replaced the earlier): ${duplicates.join(", ")}`);
   // Stable order: by URN, so two plans of one config are byte-identical.
   const resources = [...recorded.values()].sort((a, b) => a.urn.localeCompare(b.urn));

@@ -6,7 +6,9 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { performance } from "node:perf_hooks";
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
+import { toolRun } from "./timing";
 
 export class ToolError extends Error {
   constructor(message: string) {
@@ -31,6 +33,7 @@ const PACKAGE: Record<string, string> = {
 
 /** Run a Pacemaker tool; a non-zero exit is returned, a missing tool is a ToolError naming its package. */
 export function runTool(file: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<ToolRun> {
+  const t0 = performance.now();
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
       if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
@@ -38,6 +41,7 @@ export function runTool(file: string, args: string[], opts: { cwd: string; env?:
         return;
       }
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      toolRun(file, performance.now() - t0);
       resolve({ code, stdout, stderr });
     });
   });
@@ -49,6 +53,16 @@ export async function featureSet(cwd: string): Promise<string> {
   const m = /Supporting v(\d+\.\d+\.\d+)/.exec(r.stdout);
   if (!m) throw new ToolError(`pacemakerd --features did not report a feature set: ${r.stdout.trim() || r.stderr.trim()}`);
   return m[1]!;
+}
+
+/**
+ * What identifies the installed scheduler for a cache of its results: crm_simulate's own version
+ * and pacemakerd's build and feature set (one source package builds both).
+ */
+export async function pacemakerVersion(cwd: string): Promise<string> {
+  const [sim, features] = await Promise.all([runTool("crm_simulate", ["--version"], { cwd }), runTool("pacemakerd", ["--features"], { cwd })]);
+  if (sim.code !== 0 || !/Pacemaker \d/.test(sim.stdout)) throw new ToolError(`crm_simulate --version did not report a version: ${sim.stdout.trim() || sim.stderr.trim()}`);
+  return `${sim.stdout.split("\n")[0]!.trim()} | ${features.stdout.trim()}`;
 }
 
 /**

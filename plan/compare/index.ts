@@ -83,9 +83,10 @@ interface PlanRun {
 }
 
 /** One revision's own plan, in a fresh process, as a user runs it. */
-function runPlan(root: string, args: string[]): Promise<PlanRun> {
+function runPlan(root: string, args: string[], share: string): Promise<PlanRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "plan", "cli.ts"), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    // HAHA_PLAN_SHARE: when both revisions have the same failover inputs, one plan simulates them (failover.ts).
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "plan", "cli.ts"), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HAHA_PLAN_SHARE: share } });
     let output = "";
     child.stdout.on("data", (d) => (output += String(d)));
     child.stderr.on("data", (d) => (output += String(d)));
@@ -115,7 +116,8 @@ export async function runCompare(o: CompareOptions): Promise<number> {
     if (baseFile[0] === "--config" && !fs.existsSync(baseFile[1]!)) throw new CompareUsageError(`${path.relative(o.root, o.file)} does not exist at ${ref.label}`);
     progress(`compare: planning ${ref.label} and the work tree of stack "${o.stack}"`);
     // Both plans at once: each spends much of its time waiting on crm_simulate.
-    const [base, head] = await Promise.all([runPlan(baseRoot, [...baseFile, "--out", baseOut]), runPlan(o.root, [...stackArgs(o, o.root), "--out", path.dirname(o.outDir)])]);
+    const share = path.join(tmp, "share");
+    const [base, head] = await Promise.all([runPlan(baseRoot, [...baseFile, "--out", baseOut], share), runPlan(o.root, [...stackArgs(o, o.root), "--out", path.dirname(o.outDir)], share)]);
     progress(`compare: base plan exit ${base.code}, work tree plan exit ${head.code}`);
     if (head.code === 2 || head.code === 3) {
       // Invalid config (or a bug): nothing to compare, but the comment must say why the check fails.

@@ -20,6 +20,8 @@ export function projectRepo(dir: string, root = ROOT): void {
   for (const f of files) {
     const src = path.join(root, f);
     if (!fs.existsSync(src)) continue; // deleted in the work tree
+    // A worktree whose node_modules is a symlink lists it as untracked (`node_modules/` matches directories only).
+    if (fs.statSync(src).isDirectory()) continue;
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.copyFileSync(src, path.join(dir, f));
   }

@@ -14,8 +14,8 @@ export interface PlanRun {
   stderr: string;
 }
 
-export function runPlanCli(args: string[]): PlanRun {
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, HAHA_DEBUG: "" } });
+export function runPlanCli(args: string[], env: NodeJS.ProcessEnv = {}): PlanRun {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, HAHA_DEBUG: "", ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
