@@ -21,6 +21,10 @@ export const CLUSTER_PACKAGES: Record<string, string> = {
   "nfs-kernel-server": "the HA NFS export",
   "nfs-common": "the NFS client mount on every member",
   "docker.io": "the container engine ocf:heartbeat:docker drives",
+  // Only a Recommends of docker.io (and of the kernel): Debian's kernel enables AppArmor, and
+  // without apparmor_parser dockerd cannot load its default profile and starts no container
+  // ("docker failed to launch container": found by the rehearsal lab on a stock Debian 12 guest).
+  apparmor: "apparmor_parser, which Docker needs to start any container under Debian's AppArmor-enabled kernel",
   // Only with haha:services.homeassistant, whose recorder it serves (SERVICE_PACKAGES).
   "postgresql-client": "pg_isready for the recorder's application-level monitor",
   "mosquitto-clients": "mosquitto_sub for the broker's authenticated monitor",

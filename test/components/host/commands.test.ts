@@ -124,5 +124,8 @@ describe("commands the cluster members run", () => {
     const installs = installedBy(Object.keys(CLUSTER_PACKAGES));
     assert.ok(installs.has("pacemaker-cli-utils"), "cibadmin, crm_verify, crm_attribute, crm_node: the CIB push, ocf:linbit:drbd, ocf:pacemaker:controld, crm-fence-peer");
     assert.ok(!installs.has("pcs"), "pcs (and pcsd on 2224) is not needed: the CIB push uses cibadmin");
+    // docker.io only Recommends apparmor; under Debian's AppArmor-enabled kernel dockerd then
+    // starts no container at all (seen on the rehearsal lab's guests).
+    assert.ok(installs.has("apparmor"), "apparmor_parser: Docker's default profile");
   });
 });
