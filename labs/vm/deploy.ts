@@ -67,7 +67,8 @@ export async function deploy(steps: Step[], stateFile: string, runner: Runner, r
       action,
       seconds: Math.round((Date.now() - started) / 100) / 10,
       exitCode: last?.code ?? 0,
-      output: shown.stdout || shown.stderr ? redact(excerpt(out)) : "(not shown: the resource's logging is none)",
+      // A failure keeps more of its output: the cause is often above the last line.
+      output: shown.stdout || shown.stderr ? redact(last && last.code !== 0 ? excerpt(out, 40, 2000) : excerpt(out)) : "(not shown: the resource's logging is none)",
     };
     executed.push(rec);
     if (rec.exitCode !== 0) {

@@ -119,7 +119,14 @@ export function fencingResources(c: HahaConfig, members: Member[]): { primitives
   const port = String(proxmoxApiPort(c));
   // off + on each wait up to powerTimeoutS; four API calls around them.
   const pveRebootTimeoutS = 2 * f.pve.powerTimeoutS + 4 * f.pve.requestTimeoutS;
-  const monitor = { name: "monitor" as const, intervalS: 60, timeoutS: 20, reason: "proves the API and the credentials work before they are needed, at one light call a minute" };
+  // The status call is a ticket and a status request, each bounded by requestTimeoutS, after
+  // the agent's own start (python and its imports, seconds on a small guest): 20 s at the default 3 s.
+  const monitor = {
+    name: "monitor" as const,
+    intervalS: 60,
+    timeoutS: 2 * f.pve.requestTimeoutS + 14,
+    reason: "proves the API and the credentials work before they are needed, at one light call a minute",
+  };
   for (const { member, levels: memberLevels } of plan) {
     for (const l of memberLevels) {
       levels.push({ index: l.level, target: member.name, devices: [l.device], reason: l.reason });

@@ -37,6 +37,15 @@ describe("fence_pve under the fencer", () => {
     assert.equal(device.params.plug, String(clusterMembers(c)[0]!.vmid));
   });
 
+  it("gives the monitor two API requests and the agent's start: 20 s at 3 s per request, more for a slower API", () => {
+    assert.equal(device.ops.find((o) => o.name === "monitor")!.timeoutS, 20);
+    const slow = prodConfig();
+    slow.cluster.fencing.pve.requestTimeoutS = 10;
+    const d = fencingResources(slow, clusterMembers(slow)).primitives.find((p) => p.type === "fence_pve")!;
+    assert.equal(d.ops.find((o) => o.name === "monitor")!.timeoutS, 34);
+    assert.equal(d.params.shell_timeout, "10");
+  });
+
   it("gives up on a hung API after its own timeouts, as rendered", () => {
     const r = fence(device.params, 60_000);
     assert.equal(r.signal, null, "fence_pve hung although its timeouts are set");
