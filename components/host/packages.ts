@@ -70,6 +70,16 @@ export class GuestPackages extends HahaComponent {
           // The NFS server is a Pacemaker resource; docker itself runs everywhere (the
           // containers do not: Pacemaker starts them without a restart policy).
           "systemctl disable --now nfs-server.service 2>/dev/null || true",
+          // Debian starts dlm.service on install and at every boot, and it pulls corosync, sbd and
+          // sbd_remote in outside Pacemaker: dlm_controld is Pacemaker's (ocf:pacemaker:controld),
+          // and sbd_remote (for pacemaker_remote nodes only) races sbd for its pid file and the
+          // watchdog. Seen in the lab: sbd failed, then the guest reset during the cluster start.
+          // sbd_remote refuses a stop; TERM is its own ExecStop (sbd disarms the watchdog on it).
+          "systemctl disable --now dlm.service",
+          "systemctl disable sbd_remote.service",
+          "systemctl mask sbd_remote.service",
+          "systemctl kill --signal=TERM sbd_remote.service",
+          'if systemctl is-active --quiet sbd_remote.service; then echo "sbd_remote.service still runs after TERM: it holds the watchdog beside sbd" >&2; exit 1; fi',
           "systemctl enable --now docker.service",
         ].join("\n"),
         triggers: [packages.join(",")],

@@ -263,6 +263,8 @@ export function renderClusterStart(o: ClusterStartOptions): string {
     "fi",
     "systemctl start corosync",
     "systemctl start pacemaker",
+    // sbd is the watchdog's only user; a member without it would never self-fence.
+    ...(o.sbd ? ['systemctl is-active --quiet sbd || { echo "sbd is not running on $(uname -n) after the cluster start: $(systemctl is-active sbd)" >&2; exit 1; }'] : []),
     `mkdir -p ${shq(MEMBER_MARKER_DIR)}`,
     `echo ${shq(o.clusterName)} > ${shq(marker)}`,
   ]);

@@ -93,6 +93,11 @@ export class LabSecrets implements SecretSource {
     return made;
   }
 
+  /** What a generated resource yielded, when the plan made it (a lab's client logs in with it). */
+  known(type: string, name: string): Generated | undefined {
+    return this.store.generated[`${type}::${name}`];
+  }
+
   /** Every clear secret value the lab holds, longest first (so a value inside another is scrubbed after it). */
   values(): string[] {
     const all = [...Object.values(this.store.config), ...Object.values(this.store.generated).flatMap((g) => Object.values(g))];

@@ -83,7 +83,7 @@ bake)
   # No service can run in a chroot (policy-rc.d above denies starts, as Debian's chroot builders do);
   # systemctl's --now would need a running systemd: here it enables only. The guests' own run of
   # the step starts what it starts.
-  printf '#!/bin/sh\nargs=""\nfor a in "$@"; do case "$a" in --now) ;; start|stop|restart|reload|try-restart) echo "lab chroot: systemctl $a skipped (no systemd here)"; exit 0 ;; *) args="$args $a" ;; esac; done\n# shellcheck disable=SC2086\nexec /usr/bin/systemctl $args\n' > "$r/usr/local/sbin/systemctl"; chmod +x "$r/usr/local/sbin/systemctl"
+  printf '#!/bin/sh\nargs=""\nfor a in "$@"; do case "$a" in --now) ;; start|stop|restart|reload|try-restart|kill) echo "lab chroot: systemctl $a skipped (no systemd here)"; exit 0 ;; *) args="$args $a" ;; esac; done\n# shellcheck disable=SC2086\nexec /usr/bin/systemctl $args\n' > "$r/usr/local/sbin/systemctl"; chmod +x "$r/usr/local/sbin/systemctl"
   # As the command provider runs it: the remote user's shell (root: bash) reading the script.
   chroot "$r" /bin/bash -c "$(cat "$step")" > "$baked.log" 2>&1 || rc=$?
   umount -R "$r/run/lab-repo" "$r/dev" "$r/sys" "$r/proc" || umount -Rl "$r/run/lab-repo" "$r/dev" "$r/sys" "$r/proc"

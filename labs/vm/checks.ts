@@ -27,7 +27,6 @@ export function convergedChecks(c: HahaConfig): Check[] {
     { name: "watchdog device /dev/watchdog (i6300esb)", hosts: all, script: "set -e; ls -l /dev/watchdog; ls /sys/class/watchdog/*/identity >/dev/null && cat /sys/class/watchdog/*/identity" },
     { name: `the cluster NIC is named ${nic} (the VIPs' nic=)`, hosts: all, script: `ip -o link show dev ${nic}` },
     { name: "corosync quorate with 3 votes", hosts: all, script: "set -e; corosync-quorumtool -s | tee /dev/stderr | grep -Eq '^Quorate: +Yes' && corosync-quorumtool -s | grep -Eq '^Total votes: +3'" },
-    { name: "pacemaker: every resource started, none failed", hosts: one, script: "set -e; crm_mon -1 -r; ! crm_mon -1 -r | grep -Eq 'Stopped|FAILED|Failed Resource Actions'" },
     { name: "sbd running on the watchdog", hosts: all, script: "set -e; systemctl is-active sbd; sbd query-watchdog 2>/dev/null | head -5 || true" },
     { name: `DRBD ${r} Primary and UpToDate on both diskful members`, hosts: diskful, script: `set -e; cat /proc/drbd; grep -Eq 'ro:Primary/Primary ds:UpToDate/UpToDate' /proc/drbd` },
     { name: `OCFS2 mounted at ${c.storage.ocfs2.mountPoint}`, hosts: diskful, script: `findmnt -t ocfs2 ${c.storage.ocfs2.mountPoint}` },

@@ -3,7 +3,9 @@
 // the security review found open: mounting the export (userspace NFS, libnfs: this machine's
 // kernel has no NFS client) and talking to the broker without credentials. Each must be refused.
 import type { HahaConfig } from "../../stacks/config/schema";
-import { excerpt, must, run } from "../common/proc";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { excerpt, must, run, sleep, type RunResult } from "../common/proc";
 import type { CheckResult } from "./checks";
 import { BRIDGE, NS } from "./lab";
 
@@ -34,12 +36,56 @@ export async function removeStranger(): Promise<void> {
   await run("ip", ["netns", "del", LAN_NS]);
 }
 
+/** A client of the home's services: an MQTT user the broker knows and its password. */
+export interface LanClient {
+  mqttUser: string;
+  mqttPassword: string;
+  /** Where the lab may write the clients' options file (0600): the password stays off argv. */
+  dir: string;
+}
+
+/**
+ * The services as a client on the LAN reaches them, on the services VIP: an authenticated MQTT
+ * publish and subscribe round trip on the user's own topics, and Node-RED's HTTP 200.
+ */
+async function serviceChecks(c: HahaConfig, addr: string, client: LanClient, inNs: (argv: string[], env?: Record<string, string>) => Promise<RunResult>): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const port = String(c.services.mosquitto.port);
+  // mosquitto_pub and _sub read their options from $XDG_CONFIG_HOME/<tool>.
+  const cfg = fs.mkdtempSync(path.join(client.dir, "mqtt-"));
+  try {
+    for (const tool of ["mosquitto_pub", "mosquitto_sub"]) fs.writeFileSync(path.join(cfg, tool), `-u ${client.mqttUser}\n-P ${client.mqttPassword}\n`, { mode: 0o600 });
+    const topic = `${client.mqttUser}/lab/round-trip`;
+    const payload = `lab-${process.pid}-${Date.now()}`;
+    const env = { XDG_CONFIG_HOME: cfg };
+    // The subscriber is up before the publish: -W bounds the wait, -C 1 ends on the first message.
+    const sub = inNs(["mosquitto_sub", "-h", c.network.vip, "-p", port, "-t", topic, "-C", "1", "-W", "20", "-q", "1"], env);
+    await sleep(1500);
+    const pub = await inNs(["mosquitto_pub", "-h", c.network.vip, "-p", port, "-t", topic, "-m", payload, "-q", "1"], env);
+    const got = await sub;
+    out.push({
+      name: `Mosquitto on ${c.network.vip}:${port}: an authenticated publish and subscribe round trip (user ${client.mqttUser})`,
+      ok: pub.code === 0 && got.code === 0 && got.stdout.trim() === payload,
+      evidence: `${addr}$ mosquitto_sub -u ${client.mqttUser} -t ${topic} -C 1 & mosquitto_pub -t ${topic} -m ${payload}\npub: exit ${pub.code} ${excerpt(pub.stderr, 3)}\nsub: exit ${got.code}, received ${JSON.stringify(got.stdout.trim())} ${excerpt(got.stderr, 3)}`,
+    });
+  } finally {
+    fs.rmSync(cfg, { recursive: true, force: true });
+  }
+  if (c.services.nodered) {
+    const url = `http://${c.network.vip}:${c.services.nodered.port}/`;
+    const r = await inNs(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", url]);
+    out.push({ name: `Node-RED answers HTTP 200 on ${url}`, ok: r.code === 0 && r.stdout.trim() === "200", evidence: `${addr}$ curl ${url}\nHTTP ${r.stdout.trim() || "-"} (exit ${r.code}) ${excerpt(r.stderr, 3)}` });
+  }
+  return out;
+}
+
 /** The probes; each passes only when the door is shut, and a probe that cannot reach the target at all says so (a shut door must be a refusal, not silence). */
-export async function strangerChecks(c: HahaConfig): Promise<CheckResult[]> {
+export async function strangerChecks(c: HahaConfig, client: LanClient): Promise<CheckResult[]> {
   const addr = await addStranger(c);
   const out: CheckResult[] = [];
   try {
-    const inNs = (argv: string[]) => run("ip", ["netns", "exec", LAN_NS, ...argv], { timeoutMs: 60_000 });
+    const inNs = (argv: string[], env?: Record<string, string>) => run("ip", ["netns", "exec", LAN_NS, ...(env ? ["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`)] : []), ...argv], { timeoutMs: 60_000 });
+    out.push(...(await serviceChecks(c, addr, client, inNs)));
     // The storage VIP must answer (the machine is on the LAN), then refuse the mount.
     const ping = await inNs(["ping", "-c", "2", "-W", "3", c.network.storageVip]);
     const url = `nfs://${c.network.storageVip}${c.storage.nfs.exportPath}/`;

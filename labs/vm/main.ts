@@ -14,7 +14,7 @@ import type { RecordedResource } from "../../plan/types";
 import { readStackFile } from "../../stacks/config/load";
 import { parseConfig } from "../../stacks/config/validate";
 import type { HahaConfig } from "../../stacks/config/schema";
-import { excerpt, must, run } from "../common/proc";
+import { excerpt, must, run, sleep } from "../common/proc";
 import { LabSecrets } from "../common/secrets";
 import { CheckResult, convergedChecks } from "./checks";
 import { deploy, DeployResult } from "./deploy";
@@ -24,6 +24,7 @@ import type { FakePveApi } from "../common/fake-pve";
 import { labCa, proxmoxApi, pushImages, REGISTRY, trustRegistry, withLabImages } from "./infra";
 import { BRIDGE, BRIDGE_ADDR, Guest, Lab, NS } from "./lab";
 import { strangerChecks } from "./lan";
+import { actualPlacement, placementDiff, plannedPlacement, type Placed } from "./placement";
 import { StorageScenarios } from "./scenarios";
 import { LabReport, leftOutServices, notRunDefaults, writeReport } from "./report";
 
@@ -166,6 +167,8 @@ export async function main(argv: string[]): Promise<number> {
     });
     const { planned, config } = await phase("plan the lab stack with the real program", () => plan(stackFile, log));
     secrets = new LabSecrets(path.join(OUT, "secrets.json"), {});
+    // Kept now: the later plans (re-run, changed config) write the same folder.
+    const allUp = plannedPlacement((JSON.parse(fs.readFileSync(path.join(OUT, "failover", "01-all-up.json"), "utf8")) as { simulated: Record<string, string> }).simulated);
     const resources = planned;
     const vms = resources.filter((r) => r.type === "proxmoxve:index/vmLegacy:VmLegacy");
     if (vms.length === 0) throw new LabBroke("the plan declares no proxmoxve:index/vmLegacy:VmLegacy");
@@ -261,12 +264,18 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     await phase("converged checks on the guests", async () => {
+      const placed = await placementCheck(lab, config.nodes[0]!.guest.address, allUp, log);
+      report.checks.push({ ...placed, evidence: redact(placed.evidence) });
+      log(`check ${placed.ok ? "ok  " : "FAIL"} ${placed.name}`);
       for (const c of convergedChecks(config)) report.checks.push(await check(lab, c.name, c.hosts, c.script, redact));
       for (const c of report.checks.slice(-convergedChecks(config).length)) log(`check ${c.ok ? "ok  " : "FAIL"} ${c.name}`);
     });
     if (!first.failed) {
-      await phase("a fourth machine on the LAN tries the doors", async () => {
-        const probes = await strangerChecks(config);
+      await phase("a fourth machine on the LAN: the services answer it, the doors stay shut", async () => {
+        // Node-RED's own MQTT user: its ACL gives it nodered/#, where the round trip goes.
+        const pw = secrets?.known("random:index/randomPassword:RandomPassword", "services-mqtt-nodered")?.result;
+        if (!config.services.nodered || !pw) throw new LabBroke("the lab stack must declare Node-RED: its MQTT user (services-mqtt-nodered) is the LAN client of the round trip");
+        const probes = await strangerChecks(config, { mqttUser: "nodered", mqttPassword: pw, dir: path.join(OUT, "run") });
         for (const c of probes) log(`check ${c.ok ? "ok  " : "FAIL"} ${c.name}`);
         report.checks.push(...probes);
       });
@@ -379,6 +388,31 @@ async function boot(lab: Lab, vms: RecordedResource[], resources: RecordedResour
 function recordSteps(report: LabReport, r: DeployResult): void {
   report.lab.steps = r.executed.map((e) => ({ ...e }));
   report.lab.failedStep = r.failed ? { n: r.failed.n, host: r.failed.host, name: r.failed.name, exitCode: r.failed.exitCode, output: r.failed.output } : undefined;
+}
+
+/**
+ * Every resource of the rendered CIB started where the plan's all-up scenario put it, nothing
+ * failed: crm_mon on a member, polled until it agrees or the cluster had time enough to settle.
+ */
+async function placementCheck(lab: Lab, host: string, planned: Map<string, Placed>, log: (s: string) => void): Promise<CheckResult> {
+  const name = "pacemaker: every resource started where the plan's all-up scenario puts it, none failed";
+  // A settled cluster agrees at once; 5 min covers the slowest start seen under TCG (Node-RED).
+  const deadline = Date.now() + 5 * 60_000;
+  let problems: string[] = ["no crm_mon answer"];
+  for (let i = 0; Date.now() < deadline; i++) {
+    const r = await lab.ssh(host, "crm_mon -1 -r --output-as=xml", { timeoutMs: 60_000 });
+    try {
+      const a = actualPlacement(r.stdout);
+      problems = [...placementDiff(planned, a.placed), ...a.failed.map((f) => `${f}: failed`), ...a.failedActions.map((f) => `failed action ${f}`)];
+    } catch (e) {
+      problems = [(e as Error).message];
+    }
+    if (problems.length === 0) break;
+    if (i % 6 === 0) log(`  placement: ${problems.length} difference(s) from the plan, e.g. ${problems[0]}; waiting for the cluster to settle`);
+    await sleep(10_000);
+  }
+  const text = (await lab.ssh(host, "crm_mon -1 -r", { timeoutMs: 60_000 })).stdout;
+  return { name, ok: problems.length === 0, evidence: `${host}$ crm_mon -1 -r\n${excerpt(text, 40)}${problems.length ? `\ndifferences from the plan:\n${problems.map((p) => `- ${p}`).join("\n")}` : `\nas planned: ${[...planned.keys()].join(", ")}`}` };
 }
 
 async function check(lab: Lab, name: string, hosts: string[], script: string, redact: (s: string) => string): Promise<CheckResult> {
