@@ -75,10 +75,12 @@ export class GuestPackages extends HahaComponent {
           // and sbd_remote (for pacemaker_remote nodes only) races sbd for its pid file and the
           // watchdog. Seen in the lab: sbd failed, then the guest reset during the cluster start.
           // sbd_remote refuses a stop; TERM is its own ExecStop (sbd disarms the watchdog on it).
+          // (Only a loaded unit can be killed; once masked it is not loaded, and not running.)
           "systemctl disable --now dlm.service",
+          'sbd_remote=$(systemctl show -p ActiveState --value sbd_remote.service 2>/dev/null || true)',
+          'case "$sbd_remote" in active|activating|reloading) systemctl kill --signal=TERM sbd_remote.service; sleep 2 ;; esac',
           "systemctl disable sbd_remote.service",
           "systemctl mask sbd_remote.service",
-          "systemctl kill --signal=TERM sbd_remote.service",
           'if systemctl is-active --quiet sbd_remote.service; then echo "sbd_remote.service still runs after TERM: it holds the watchdog beside sbd" >&2; exit 1; fi',
           "systemctl enable --now docker.service",
         ].join("\n"),

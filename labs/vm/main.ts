@@ -24,6 +24,7 @@ import type { FakePveApi } from "../common/fake-pve";
 import { labCa, proxmoxApi, pushImages, REGISTRY, trustRegistry, withLabImages } from "./infra";
 import { BRIDGE, BRIDGE_ADDR, Guest, Lab, NS } from "./lab";
 import { strangerChecks } from "./lan";
+import { simulateScenarios } from "../../plan/failover";
 import { actualPlacement, placementDiff, plannedPlacement, type Placed } from "./placement";
 import { StorageScenarios } from "./scenarios";
 import { LabReport, leftOutServices, notRunDefaults, writeReport } from "./report";
@@ -167,8 +168,13 @@ export async function main(argv: string[]): Promise<number> {
     });
     const { planned, config } = await phase("plan the lab stack with the real program", () => plan(stackFile, log));
     secrets = new LabSecrets(path.join(OUT, "secrets.json"), {});
-    // Kept now: the later plans (re-run, changed config) write the same folder.
-    const allUp = plannedPlacement((JSON.parse(fs.readFileSync(path.join(OUT, "failover", "01-all-up.json"), "utf8")) as { simulated: Record<string, string> }).simulated);
+    // The plan's all-up placement of the CIB this plan ships, by the plan's own crm_simulate run.
+    const cibStep = planned.find((r) => r.name.endsWith("-cib-write") && typeof r.inputs.stdin === "string");
+    if (!cibStep) throw new LabBroke("the plan ships no CIB (no *-cib-write step with the CIB as its stdin)");
+    const sim = await simulateScenarios({ config, cibXml: String(cibStep.inputs.stdin), workDir: path.join(RUN, "simulate") });
+    const allUpRun = sim.scenarios.find((x) => x.id === "all-up");
+    if (!allUpRun?.ok) throw new LabBroke(`the plan's all-up scenario for the lab stack is not as expected: ${allUpRun?.problems.join("; ") ?? "missing"}`);
+    const allUp = plannedPlacement(allUpRun.simulated);
     const resources = planned;
     const vms = resources.filter((r) => r.type === "proxmoxve:index/vmLegacy:VmLegacy");
     if (vms.length === 0) throw new LabBroke("the plan declares no proxmoxve:index/vmLegacy:VmLegacy");
@@ -264,7 +270,8 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     await phase("converged checks on the guests", async () => {
-      const placed = await placementCheck(lab, config.nodes[0]!.guest.address, allUp, log);
+      // After a stopped deployment there is nothing to wait for: the evidence is what runs now.
+      const placed = await placementCheck(lab, config.nodes[0]!.guest.address, allUp, log, first.failed ? 0 : 5 * 60_000);
       report.checks.push({ ...placed, evidence: redact(placed.evidence) });
       log(`check ${placed.ok ? "ok  " : "FAIL"} ${placed.name}`);
       for (const c of convergedChecks(config)) report.checks.push(await check(lab, c.name, c.hosts, c.script, redact));
@@ -394,12 +401,12 @@ function recordSteps(report: LabReport, r: DeployResult): void {
  * Every resource of the rendered CIB started where the plan's all-up scenario put it, nothing
  * failed: crm_mon on a member, polled until it agrees or the cluster had time enough to settle.
  */
-async function placementCheck(lab: Lab, host: string, planned: Map<string, Placed>, log: (s: string) => void): Promise<CheckResult> {
+async function placementCheck(lab: Lab, host: string, planned: Map<string, Placed>, log: (s: string) => void, waitMs: number): Promise<CheckResult> {
   const name = "pacemaker: every resource started where the plan's all-up scenario puts it, none failed";
   // A settled cluster agrees at once; 5 min covers the slowest start seen under TCG (Node-RED).
-  const deadline = Date.now() + 5 * 60_000;
+  const deadline = Date.now() + waitMs;
   let problems: string[] = ["no crm_mon answer"];
-  for (let i = 0; Date.now() < deadline; i++) {
+  for (let i = 0; i === 0 || Date.now() < deadline; i++) {
     const r = await lab.ssh(host, "crm_mon -1 -r --output-as=xml", { timeoutMs: 60_000 });
     try {
       const a = actualPlacement(r.stdout);
@@ -407,7 +414,7 @@ async function placementCheck(lab: Lab, host: string, planned: Map<string, Place
     } catch (e) {
       problems = [(e as Error).message];
     }
-    if (problems.length === 0) break;
+    if (problems.length === 0 || Date.now() >= deadline) break;
     if (i % 6 === 0) log(`  placement: ${problems.length} difference(s) from the plan, e.g. ${problems[0]}; waiting for the cluster to settle`);
     await sleep(10_000);
   }

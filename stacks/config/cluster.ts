@@ -72,6 +72,12 @@ export const clusterDefaultsSchema = z
     failureTimeoutS: z.number().int().min(0).max(86400).default(600),
     /** failure-timeout is evaluated at this granularity; 5 min is fine against a 10 min timeout. */
     clusterRecheckIntervalS: z.number().int().min(30).max(86400).default(300),
+    /**
+     * Every operation timeout in the CIB, multiplied: 1 on a home's hardware. For guests that run
+     * many times slower than the timeouts assume (software emulation, an overloaded host), where a
+     * healthy agent's monitor would otherwise time out and fail its resource over.
+     */
+    opTimeoutScale: z.number().min(1).max(10).default(1),
   })
   .strict();
 

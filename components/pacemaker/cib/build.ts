@@ -169,10 +169,30 @@ export function placementFragment(fragments: CibFragment[]): CibFragment {
  * The whole CIB model: the pacemaker layer's fragment first, then the other layers' fragments in
  * the order given, then the placement rules. The model is checked (ids, references) when rendered.
  */
+/** Every op timeout times `scale` (haha:cluster.defaults.opTimeoutScale), rounded up; unchanged at 1. */
+function scaleOpTimeouts(fragments: CibFragment[], scale: number): CibFragment[] {
+  if (scale === 1) return fragments;
+  const prim = (p: Primitive): Primitive => ({
+    ...p,
+    ops: p.ops.map((o) => ({ ...o, timeoutS: Math.ceil(o.timeoutS * scale), reason: `${o.reason}; x${scale}: haha:cluster.defaults.opTimeoutScale` })),
+  });
+  const res = (r: CibResource): CibResource => {
+    switch (r.kind) {
+      case "primitive":
+        return prim(r);
+      case "group":
+        return { ...r, members: r.members.map(prim) };
+      case "clone":
+        return { ...r, child: r.child.kind === "group" ? { ...r.child, members: r.child.members.map(prim) } : prim(r.child) };
+    }
+  };
+  return fragments.map((f) => ({ ...f, resources: f.resources.map(res) }));
+}
+
 export function buildCibModel(c: HahaConfig, fragments: CibFragment[]): CibModel {
   const members = clusterMembers(c);
   const own = pacemakerFragment(c, members);
-  const withOwn = [own, ...fragments];
+  const withOwn = scaleOpTimeouts([own, ...fragments], c.cluster.defaults.opTimeoutScale);
   return {
     nodes: cibNodes(members),
     properties: clusterProperties(c),

@@ -226,6 +226,19 @@ describe("the rendered CIB", () => {
     }
   });
 
+  it("scales every operation timeout by opTimeoutScale, rounded up, and still passes crm_verify", async () => {
+    const base = stackCibModel(prodConfig());
+    const slow = mutatedConfig((raw) => (raw.cluster.defaults = { ...(raw.cluster.defaults ?? {}), opTimeoutScale: 2.5 }));
+    const scaled = stackCibModel(slow);
+    const ops = (m: CibModel) => m.fragments.flatMap((f) => f.resources.flatMap(primitives)).flatMap((p) => p.ops.map((o) => ({ key: `${p.id}/${o.name}/${o.intervalS}`, t: o.timeoutS })));
+    const before = new Map(ops(base).map((o) => [o.key, o.t]));
+    const after = ops(scaled);
+    assert.ok(after.length > 20 && after.length === before.size, "the same operations");
+    for (const o of after) assert.equal(o.t, Math.ceil(before.get(o.key)! * 2.5), o.key);
+    const r = await verifyCib(renderCib(scaled), names(slow));
+    assert.ok(r.ok, r.messages.join("\n"));
+  });
+
   it("is refused by crm_verify when deliberately broken", async () => {
     const c = prodConfig();
     const broken: [string, CibFragment][] = [
