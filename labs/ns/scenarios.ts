@@ -22,12 +22,31 @@ export interface Scenario {
   title: string;
   /** Seconds one round took here (2 cores, load 10-20; fault, recovery, settle): orders the work queue only. */
   estimateS: number;
-  /** The plan's budget lines this scenario measures (from the plan's failover/ JSON). */
-  budget(planned: Map<string, PlannedScenario>): BudgetLine[];
+  /** The plan's budget lines this scenario measures (from the plan's failover/ JSON), for the services the lab runs. */
+  budget(planned: Map<string, PlannedScenario>, services: string[]): BudgetLine[];
   round(lc: LabCluster, t: Tools): Promise<RoundResult>;
 }
 
-const SERVICES = ["mosquitto", "nodered", "recorder"] as const;
+/**
+ * How the lab asks each service it can run, in the service's own protocol (issue 11 item 5): the
+ * probe process on the home network asks those on the VIP; the recorder listens on 127.0.0.1 only
+ * and is asked from the member running it.
+ */
+export const ASKED: Record<string, { how: string; byProbe: boolean }> = {
+  mosquitto: { how: "MQTT round trip", byProbe: true },
+  nodered: { how: "HTTP 200", byProbe: true },
+  recorder: { how: "select 1", byProbe: false },
+};
+
+/** The services the lab runs (declared by the lab stack, with a lab image); each must be askable. */
+function servicesOf(lc: LabCluster): string[] {
+  const run = lc.ctx.services.run;
+  const unasked = run.filter((s) => !ASKED[s]);
+  if (unasked.length > 0) throw new Error(`the lab runs ${unasked.join(", ")} but has no client for it (labs/ns/scenarios.ts ASKED)`);
+  return run;
+}
+/** What the probe process reports on: the VIP and the services it asks on it. */
+const probeKeys = (lc: LabCluster) => ["vip", ...servicesOf(lc).filter((s) => ASKED[s]?.byProbe)];
 const sec = (ms: number) => Math.round(ms / 100) / 10;
 
 async function probeOf(lc: LabCluster): Promise<Probe> {
@@ -35,12 +54,12 @@ async function probeOf(lc: LabCluster): Promise<Probe> {
   const plan = lc.ctx.plan;
   const pw = plan.secrets.generate("random:index/randomPassword:RandomPassword", "services-mqtt-nodered", {})?.result;
   if (!pw) throw new Error("the lab holds no generated password for the MQTT user nodered");
+  const run = servicesOf(lc);
   const nodered = plan.config.services.nodered;
-  if (!nodered) throw new Error("the lab stack declares no haha:services.nodered: the lab's HTTP probe has nothing to ask");
   const p = new Probe(lc.c.netNs, path.resolve(__dirname, "../.."), {
     vip: plan.config.network.vip,
-    mqtt: { port: plan.config.services.mosquitto.port, user: "nodered", password: pw },
-    http: { port: nodered.port },
+    mqtt: run.includes("mosquitto") ? { port: plan.config.services.mosquitto.port, user: "nodered", password: pw } : undefined,
+    http: run.includes("nodered") && nodered ? { port: nodered.port } : undefined,
   });
   await p.ready();
   lc.probe = p;
@@ -89,7 +108,8 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
   const lostNames = e.lost.map((m) => m.spec.name);
   const observer = () => lc.members.find((m) => m.running() && !lostNames.includes(m.spec.name));
   const deadline = t0 + e.timeoutMs;
-  const want = [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...SERVICES] : [])];
+  const run = servicesOf(lc);
+  const want = [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...run] : [])];
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** Poll `seen` every `everyMs` until it returns true (then record the time) or the deadline. */
   const watch = async (keys: string[], everyMs: number, seen: () => Promise<Record<string, number | true> | undefined>) => {
@@ -139,11 +159,12 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
     );
   if (e.services) {
     // The probe process times each protocol itself (ms after the fault).
+    const keys = probeKeys(lc);
     watchers.push(
-      watch(["vip", "mosquitto", "nodered"], 200, async () => {
+      watch(keys, 200, async () => {
         const p = await probe.get();
         const out: Record<string, number> = {};
-        for (const k of ["vip", "mosquitto", "nodered"]) {
+        for (const k of keys) {
           const back = p.back[k];
           if (p.failed[k] && typeof back === "number") out[k] = sec(back);
         }
@@ -151,6 +172,7 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
       }),
     );
     let recorderFailed = false;
+    if (run.includes("recorder"))
     watchers.push(
       watch(["recorder"], 200, async () => {
         const on = await recorderAnswers(lc.members.filter((m) => !lostNames.includes(m.spec.name)));
@@ -178,19 +200,19 @@ async function markFencing(lc: LabCluster): Promise<void> {
   for (const m of lc.members) lc.fenceBefore.set(m.spec.name, await fenceSuccesses(obs, m.spec.name));
 }
 
-function memberFailBudget(planned: Map<string, PlannedScenario>, member: string, guestOnly: boolean): BudgetLine[] {
+function memberFailBudget(planned: Map<string, PlannedScenario>, member: string, guestOnly: boolean, services: string[]): BudgetLine[] {
   const s = planned.get(`fail-${member}`);
   const b = s?.budget;
   if (!b) return [];
   const fencing = guestOnly && b.guestOnly ? b.guestOnly.fencingS : b.fencingS;
   const total = guestOnly && b.guestOnly ? b.guestOnly.totalS : b.totalS;
   return [
-    { line: "detect (token + consensus)", measure: "membership", planS: b.detectionS },
-    { line: `detect + fence${guestOnly ? " (guest lost, fence_pve works)" : ""}`, measure: "fenced", planS: b.detectionS + fencing },
-    { line: "total: services VIP back", measure: "vip", planS: total },
-    { line: "total: mosquitto (MQTT round trip)", measure: "mosquitto", planS: total },
-    { line: "total: nodered (HTTP 200)", measure: "nodered", planS: total },
-    { line: "total: recorder (select 1)", measure: "recorder", planS: total },
+    { line: "detect (token + consensus + ring formation)", measure: "membership", planS: b.detectionS },
+    { line: `detect + fence${guestOnly ? " (guest lost, fence_pve works)" : ""}`, measure: "fenced", planS: Math.ceil((b.detectionS + fencing) * 10 - 1e-9) / 10 },
+    // The totals only where the services move: the member the plan starts them on.
+    ...(initial("services-vip")(planned) === member
+      ? [{ line: "total: services VIP back", measure: "vip", planS: total }, ...services.map((s) => ({ line: `total: ${s} (${ASKED[s]?.how ?? "?"})`, measure: s, planS: total }))]
+      : []),
   ];
 }
 
@@ -204,9 +226,9 @@ const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: La
   name,
   title,
   estimateS,
-  budget: (planned) => {
+  budget: (planned, services) => {
     const who = initialOf(planned);
-    return who ? memberFailBudget(planned, who, true) : [];
+    return who ? memberFailBudget(planned, who, true, services) : [];
   },
   round: async (lc, t) => {
     await markFencing(lc);
@@ -287,7 +309,7 @@ async function setStandby(lc: LabCluster, m: Member, on: boolean): Promise<void>
 async function placement(lc: LabCluster): Promise<Record<string, string | undefined>> {
   const s = await lc.status();
   const out: Record<string, string | undefined> = {};
-  for (const id of ["services-vip", "storage-vip", ...SERVICES]) out[id] = s?.resources.find((r) => r.id === id && r.active)?.node;
+  for (const id of ["services-vip", "storage-vip", ...servicesOf(lc)]) out[id] = s?.resources.find((r) => r.id === id && r.active)?.node;
   return out;
 }
 
@@ -320,9 +342,9 @@ export const SCENARIOS: Scenario[] = [
     name: "cable-services",
     title: "the services member's cable pulled",
     estimateS: 60,
-    budget: (planned) => {
+    budget: (planned, services) => {
       const who = initial("services-vip")(planned);
-      return who ? memberFailBudget(planned, who, true) : [];
+      return who ? memberFailBudget(planned, who, true, services) : [];
     },
     round: async (lc, t) => {
       await markFencing(lc);
@@ -398,7 +420,7 @@ export const SCENARIOS: Scenario[] = [
       // no-quorum-policy=stop: the survivor stops its services; nobody is fenced.
       await t.waitFor("the survivor to stop the services", 90000, async () => {
         const s = await lc.status(keep);
-        return (s && !s.resources.some((r) => SERVICES.includes(r.id as never) && r.active)) || undefined;
+        return (s && !s.resources.some((r) => servicesOf(lc).includes(r.id) && r.active)) || undefined;
       }, 500);
       measured.stopped = sec(Date.now() - t0);
       await new Promise((r) => setTimeout(r, 5000));
@@ -459,7 +481,7 @@ export const SCENARIOS: Scenario[] = [
         await t.settle(lc, 120000).catch((e: Error) => problems.push(`${m.spec.name} in standby: ${e.message}`));
         if (holds) {
           const p = await (lc.probe as Probe).get();
-          for (const k of ["vip", "mosquitto", "nodered"]) {
+          for (const k of probeKeys(lc)) {
             const back = p.back[k];
             if (typeof back === "number") measured[k] = p.failed[k] ? sec(back) : 0;
             else problems.push(`${k} not answering on the VIP after ${m.spec.name} went to standby`);
@@ -528,9 +550,13 @@ export const SCENARIOS: Scenario[] = [
     name: "mosquitto-hung",
     title: "mosquitto hung (SIGSTOP: process alive, not answering): the app-level probe catches it",
     estimateS: 110,
-    // The plan budgets a monitor failure as detection + start: a crash. A hung process also costs
-    // its stop (docker stop waits its grace before SIGKILL): the lab measures it, the plan has no line for it.
-    budget: () => [],
+    // The plan's hung-application budget of the monitor failure: the monitor's interval and
+    // timeout (its probe gets no answer), the whole stop (docker stop waits its grace before the
+    // kill), then the restart.
+    budget: (planned) => {
+      const h = planned.get("monitor-mosquitto")?.budget?.hung;
+      return h ? [{ line: "hung: monitor + its timeout + stop + restart (mosquitto)", measure: "mosquitto", planS: h.totalS }] : [{ line: "hung: the plan's budget (monitor-mosquitto budget.hung)", measure: "mosquitto", planS: 0 }];
+    },
     round: async (lc, t) => {
       const probe = await probeOf(lc);
       const where = await holderOf(lc, "mosquitto");
