@@ -40,6 +40,13 @@ interface Ctx {
   plan: LabPlan;
   /** The services the lab stack declares (serviceCatalog of its config), split by what the lab can run. */
   services: LabServices;
+  /**
+   * How long a cluster may take to settle once its members are back: after two of three were lost
+   * everything is stopped, so it is a cold start, the plan's all-up chain (its budget) plus the
+   * members' boot; twice that plus a minute on a loaded machine, never below 120 s. Settling is
+   * watched, not slept: a cluster that settles sooner goes on at once.
+   */
+  recoverMs: number;
   ca: ThrowawayCa;
   cib: ReturnType<typeof labCib>;
   tars: Record<string, string>;
@@ -413,7 +420,7 @@ async function main_(argv: string[]): Promise<number> {
     const nodes = plan.config.nodes;
     const cib = labCib(fileOf(plan, nodes[0]?.guest.name as string, "/etc/haha/cib.xml"), services.held);
     const ca = await makeThrowawayCa(path.join(LAB, "ca"), nodes.map((n) => n.address));
-    const ctx: Ctx = { plan, services, ca, cib, tars };
+    const ctx: Ctx = { plan, services, ca, cib, tars, recoverMs: 120000 };
     const net = plan.config.network;
     const prefixLen = Number(net.subnet.split("/")[1]);
     const n = Math.min(nClusters, chosen.length);
@@ -439,14 +446,24 @@ async function main_(argv: string[]): Promise<number> {
     log(`all clusters up in ${((Date.now() - up) / 1000).toFixed(1)} s`);
     const planCode = await planDone;
     if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
+    const allUpS = readPlanned(planned).get("all-up")?.budget?.totalS;
+    if (allUpS === undefined) throw new Error(`the plan of the lab stack has no all-up budget (${path.join(planned, "failover")})`);
+    ctx.recoverMs = Math.max(120000, (2 * allUpS + 60) * 1000);
+    log(`settle after a return: up to ${ctx.recoverMs / 1000} s (twice the plan's all-up ${allUpS} s + 60 s)`);
 
     // Rounds are the units of work: every cluster takes the next round from one queue (the longest
     // scenarios' rounds first), each on a settled cluster, so one slow scenario's rounds spread over
     // the clusters instead of running end to end on one.
+    // A scenario that other scenarios' rounds also run (member-returns: the fenced member returns
+    // at the end of every power loss) gets no rounds of its own when one of those runs.
+    const carried = (s: Scenario) => (s.alsoIn ?? []).some((n) => chosen.some((c) => c.name === n));
     const queue = chosen
+      .filter((s) => !carried(s))
       .flatMap((s) => Array.from({ length: rounds }, (_, i) => ({ s, i })))
       .sort((a, b) => b.s.estimateS - a.s.estimateS || a.i - b.i);
     const results = new Map<string, RoundResult[]>(chosen.map((s) => [s.name, []]));
+    const total = queue.length;
+    let done = 0;
     let broken = 0;
     await Promise.all(
       clusters.map(async (lc) => {
@@ -455,6 +472,8 @@ async function main_(argv: string[]): Promise<number> {
           if (!u) return;
           const r = await runRound(lc, u.s, u.i, rounds);
           results.get(u.s.name)?.push(r.result);
+          for (const a of r.also) results.get(a.scenario)?.push(a.result);
+          log(`progress: ${total - queue.length}/${total} rounds started, ${++done} done, ${Math.round((Date.now() - t0) / 1000)} s in`);
           if (!r.usable) {
             broken++;
             log(`${lc.c.prefix}: does not settle again: no further rounds on it`);
@@ -543,23 +562,24 @@ function targets(s: ScenarioReport[], services: string[]): LabReport["targets"] 
 }
 
 /** One round on a settled cluster; afterwards the cluster must settle again to be usable. */
-async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number): Promise<{ result: RoundResult; usable: boolean }> {
+async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number): Promise<{ result: RoundResult; also: { scenario: string; result: RoundResult }[]; usable: boolean }> {
   log(`${lc.c.prefix}: ${s.name} round ${i + 1}/${rounds}`);
   const started = Date.now();
   try {
-    const r = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
+    const { also, ...r } = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
     log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} in ${Math.round((Date.now() - started) / 1000)} s: ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""}`);
-    return { result: r, usable: true };
+    for (const a of also ?? []) log(`${lc.c.prefix}:   and ${a.scenario}: ${a.result.ok ? "ok" : "WRONG"}${a.result.problems.length ? ` (${a.result.problems.join("; ")})` : ""}`);
+    return { result: r, also: also ?? [], usable: true };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log(`${lc.c.prefix}: ${s.name} round ${i + 1}: WRONG (broke after ${Math.round((Date.now() - started) / 1000)} s): ${msg}`);
     const result = { ok: false, problems: [msg], measured: {} };
     try {
       for (const m of lc.c.members) await lc.c.powerOn(m);
-      await settle(lc, 120000);
-      return { result, usable: true };
+      await settle(lc, lc.ctx.recoverMs);
+      return { result, also: [], usable: true };
     } catch {
-      return { result, usable: false };
+      return { result, also: [], usable: false };
     }
   }
 }

@@ -24,7 +24,9 @@ export interface Scenario {
   estimateS: number;
   /** The plan's budget lines this scenario measures (from the plan's failover/ JSON), for the services the lab runs. */
   budget(planned: Map<string, PlannedScenario>, services: string[]): BudgetLine[];
-  round(lc: LabCluster, t: Tools): Promise<RoundResult>;
+  round(lc: LabCluster, t: Tools): Promise<RoundResult & { also?: { scenario: string; result: RoundResult }[] }>;
+  /** Scenarios whose rounds also run this one (their results carry it in `also`): no rounds of its own when one of them runs. */
+  alsoIn?: string[];
 }
 
 /**
@@ -216,10 +218,32 @@ function memberFailBudget(planned: Map<string, PlannedScenario>, member: string,
   ];
 }
 
+/**
+ * The fenced member returns (fence_pve's "on" starts it again; the lab powers it on if it has not):
+ * once everything runs on the survivors, nothing may fail back when it rejoins. The round of the
+ * member-returns scenario, also run at the end of every power-loss and cable round (the member
+ * returns there anyway), so it is observed far more often than its own rounds would.
+ */
+async function returns(lc: LabCluster, t: Tools, victim: Member): Promise<RoundResult> {
+      // fence_pve's "on" starts it again at once, so it may rejoin while the services move: the
+      // placement to keep is the one where everything runs on the survivors.
+      const t0 = Date.now();
+      const before = await t.waitFor("the services and the export running on the survivors", 120000, async () => {
+        const p = await placement(lc);
+        return Object.values(p).every((n) => n !== undefined && n !== victim.spec.name) ? p : undefined;
+      }, 300);
+      if (!victim.running()) await lc.c.powerOn(victim);
+      await t.settle(lc, lc.ctx.recoverMs);
+      const measured = { rejoined: sec(Date.now() - t0) };
+      const after = await placement(lc);
+      const problems = Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k} moved from ${before[k]} to ${after[k]} when ${victim.spec.name} returned`);
+  return { ok: problems.length === 0, problems, measured };
+}
+
 /** After a fence, the fenced member is started again by fence_pve's "on": wait for it and for calm. */
 async function recover(lc: LabCluster, t: Tools): Promise<void> {
   for (const m of lc.members) if (!m.running()) await lc.c.powerOn(m);
-  await t.settle(lc, 120000);
+  await t.settle(lc, lc.ctx.recoverMs);
 }
 
 const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: LabCluster) => Promise<Member>, initialOf: (planned: Map<string, PlannedScenario>) => string | undefined): Scenario => ({
@@ -240,8 +264,8 @@ const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: La
     lc.probe?.go(t0);
     const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: servicesMove, timeoutMs: 90000 });
     t.log(`victim ${victim.spec.name}; ${JSON.stringify(r.measured)}`);
-    await recover(lc, t);
-    return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured };
+    const back = await returns(lc, t, victim);
+    return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
   },
 });
 
@@ -355,8 +379,8 @@ export const SCENARIOS: Scenario[] = [
       lc.probe?.go(t0);
       const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: true, timeoutMs: 90000 });
       await lc.c.cable(victim, true);
-      await recover(lc, t);
-      return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured };
+      const back = await returns(lc, t, victim);
+      return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
     },
   },
   {
@@ -433,6 +457,7 @@ export const SCENARIOS: Scenario[] = [
     name: "member-returns",
     title: "a fenced member returns: nothing fails back",
     estimateS: 55,
+    alsoIn: ["power-services", "power-export", "power-neither", "cable-services"],
     budget: () => [],
     round: async (lc, t) => {
       await markFencing(lc);
@@ -440,19 +465,7 @@ export const SCENARIOS: Scenario[] = [
       await lc.c.powerOff(victim);
       const obs = lc.members.find((m) => m !== victim) as Member;
       await t.waitFor("the fencing of the lost member", 90000, async () => ((await fenceSuccesses(obs, victim.spec.name)) > (lc.fenceBefore.get(victim.spec.name) ?? 0)) || undefined, 300);
-      // fence_pve's "on" starts it again at once, so it may rejoin while the services move: the
-      // placement to keep is the one where everything runs on the survivors.
-      const t0 = Date.now();
-      const before = await t.waitFor("the services and the export running on the survivors", 120000, async () => {
-        const p = await placement(lc);
-        return Object.values(p).every((n) => n !== undefined && n !== victim.spec.name) ? p : undefined;
-      }, 300);
-      if (!victim.running()) await lc.c.powerOn(victim);
-      await t.settle(lc, 120000);
-      const measured = { rejoined: sec(Date.now() - t0) };
-      const after = await placement(lc);
-      const problems = Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k} moved from ${before[k]} to ${after[k]} when ${victim.spec.name} returned`);
-      return { ok: problems.length === 0, problems, measured };
+      return returns(lc, t, victim);
     },
   },
   {
