@@ -14,7 +14,7 @@ import { Worker } from "node:worker_threads";
 import { fencingPlan } from "../components/pacemaker/cib/fencing";
 import { type CibModel, primitives as primitivesOf } from "../components/pacemaker/cib/model";
 import { renderCib } from "../components/pacemaker/cib/serialize";
-import { corosyncTiming } from "../stacks/config/cluster";
+import { corosyncTiming, MEMBERSHIP_FORMATION } from "../stacks/config/cluster";
 import { clusterMembers } from "../stacks/config/members";
 import type { HahaConfig } from "../stacks/config/schema";
 import { criticalPath, type ChainLink, type Duration, type Durations } from "./simulate-budget";
@@ -60,6 +60,12 @@ export interface Budget {
   totalS: number;
   /** member-fail only: the same failure when only the guest died and fence_pve works. */
   guestOnly?: { fencingS: number; totalS: number; chain: ChainLink[] };
+  /**
+   * monitor-failure only: the same failure when the application hangs (its process alive, not
+   * answering): the monitor fails only when its probe gives up (at the latest the monitor's
+   * timeout), and the stop waits out the whole grace before the kill (at most its timeout).
+   */
+  hung?: { detectionS: number; detectionNote: string; stopS: number; stopNote: string; totalS: number; chain: ChainLink[] };
   targetS?: number;
 }
 
@@ -392,14 +398,18 @@ function result(
   };
 }
 
-function budgetOf(env: Env, graph: GraphAction[], detection: Duration, fence: (node: string) => Duration, targetS?: number): Budget {
+/** Waits the graph does not show: a start cannot serve before the starts it is ordered after (orderAncestors). */
+function orderWaits(env: Env, graph: GraphAction[]): (a: GraphAction) => string[] {
   const starting = (a: GraphAction) => a.kind === "rsc_op" && (a.operation === "start" || a.operation === "promote") && a.resource !== undefined;
-  const extra = (a: GraphAction): string[] => {
+  return (a) => {
     if (!starting(a)) return [];
     const before = env.ancestors.get(a.resource!);
     return before ? graph.filter((g) => starting(g) && before.has(g.resource!)).map((g) => g.id) : [];
   };
-  const p = criticalPath(graph, env.durations(fence), extra);
+}
+
+function budgetOf(env: Env, graph: GraphAction[], detection: Duration, fence: (node: string) => Duration, targetS?: number): Budget {
+  const p = criticalPath(graph, env.durations(fence), orderWaits(env, graph));
   return {
     detectionS: detection.seconds,
     detectionNote: detection.note,
@@ -411,7 +421,8 @@ function budgetOf(env: Env, graph: GraphAction[], detection: Duration, fence: (n
   };
 }
 
-const round = (n: number) => Math.round(n * 10) / 10;
+/** Tenths of a second, rounded up: a budget is never shorter than what it adds up (1e-9: float noise of sums). */
+const round = (n: number) => Math.ceil(n * 10 - 1e-9) / 10;
 
 // ---------------------------------------------------------------------------------------------
 // the scenarios
@@ -548,6 +559,7 @@ async function monitorScenarios(env: Env, up: string, upState: ClusterState, p: 
     expected[p.id] = `on-fail=${onFail}: not checked by this plan`;
   }
   const budget = onFail === "restart" || onFail === "fence" ? budgetOf(env, run.sim.graph, detection, env.guestOnlyFence) : undefined;
+  if (budget && onFail === "restart") budget.hung = hungBudget(env, run.sim.graph, p, mon);
   out.push(result(onceId, `${p.id} monitor fails once on ${node}`, "monitor-failure", env, run, problems, expected, budget));
 
   const threshold = migrationThreshold(env.cib, p.id);
@@ -577,6 +589,26 @@ async function monitorScenarios(env: Env, up: string, upState: ClusterState, p: 
   const tbudget = budgetOf(env, tRun.sim.graph, detection, env.guestOnlyFence);
   out.push(result(`threshold-${p.id}`, `${p.id} fails ${threshold}x on ${node} (migration-threshold)`, "migration-threshold", env, tRun, tprob, texp, tbudget));
   return out;
+}
+
+/**
+ * A hung application (its process alive, its probe not answering), from the CIB's own figures:
+ * noticed by the monitor after at most its interval plus its timeout (the probe may give up
+ * sooner, the operation's timeout is the bound), then the transition the crash gets, except that
+ * the stop of the hung resource lasts until the agent's kill: for ocf:heartbeat:docker, docker
+ * stop waits the whole grace (the stop timeout minus the 10 s the agent keeps), so the bound is
+ * the stop timeout (beyond it the stop fails and the member is fenced).
+ */
+function hungBudget(env: Env, graph: GraphAction[], p: PrimitiveInfo, mon: OpInfo): NonNullable<Budget["hung"]> {
+  const opDefault = durationMs(env.cib.opDefaults.timeout) ?? 20000;
+  const monTimeoutMs = mon.timeoutMs ?? opDefault;
+  const stopMs = p.ops.find((o) => o.name === "stop" && o.intervalMs === 0)?.timeoutMs ?? opDefault;
+  const detection: Duration = { seconds: round((mon.intervalMs + monTimeoutMs) / 1000), note: `the ${mon.intervalMs / 1000} s monitor runs, its probe gets no answer until the ${monTimeoutMs / 1000} s monitor timeout` };
+  const stop: Duration = { seconds: stopMs / 1000, note: `the stop of a hung ${p.type} waits out its grace before the kill: at most the ${stopMs / 1000} s stop timeout` };
+  const base = env.durations(env.guestOnlyFence);
+  const durations: Durations = { ...base, stop: (r) => (r === p.id ? stop : undefined) };
+  const path_ = criticalPath(graph, durations, orderWaits(env, graph));
+  return { detectionS: detection.seconds, detectionNote: detection.note, stopS: stop.seconds, stopNote: stop.note, totalS: round(detection.seconds + path_.totalS), chain: path_.chain };
 }
 
 async function standby(env: Env, up: string, m: string): Promise<ScenarioResult> {
@@ -684,7 +716,9 @@ function makeEnv(config: HahaConfig, cib: CibInfo, workDir: string, model: CibMo
     hostLostFence,
     fenceSurvivesHostLoss: (node) => (plan.get(node) ?? []).some((l) => l.needsHost === null),
     guestOnlyFence,
-    detection: { seconds: round(t.detectionMs / 1000), note: `corosync token ${t.effectiveTokenMs} ms + consensus ${t.consensusMs} ms` },
+    // Until the survivors' Pacemaker sees the member gone: token + consensus, then the ring
+    // formation allowance (its reason at MEMBERSHIP_FORMATION); the namespace lab measures the sum.
+    detection: { seconds: round(t.membershipMs / 1000), note: `corosync token ${t.effectiveTokenMs} ms + consensus ${t.consensusMs} ms + ${t.formationMs} ms ${MEMBERSHIP_FORMATION.reason}` },
   };
 }
 
@@ -731,7 +765,14 @@ function summarize(scenarios: ScenarioResult[], detectionS: number, worst: numbe
       for (const s of group.filter((x) => !x.ok)) row(s);
     }
   }
-  lines.push(`  detection (token + consensus): ${fmt(detectionS)}* (target <= ${TARGETS.detectionS}s: ${detectionS <= TARGETS.detectionS ? "met" : "MISSED"})`);
+  lines.push(`  detection (token + consensus + ring formation): ${fmt(detectionS)}* (target <= ${TARGETS.detectionS}s: ${detectionS <= TARGETS.detectionS ? "met" : "MISSED"})`);
+  const hung = scenarios.filter((s) => s.budget?.hung).sort((a, b) => (b.budget!.hung!.totalS) - (a.budget!.hung!.totalS));
+  const h = hung[0];
+  if (h?.budget?.hung) {
+    const hb = h.budget.hung;
+    const measured = hung.filter((x) => LAB_MEASURED.hung.some((id) => x.id === `monitor-${id}`)).map((x) => `${x.id.replace(/^monitor-/, "")} ${fmt(x.budget!.hung!.totalS)}*`);
+    lines.push(`  an application hangs (process alive, probe unanswered): worst ${fmt(hb.totalS)} (${h.id.replace(/^monitor-/, "")}: monitor + its timeout ${fmt(hb.detectionS)}, stop ${fmt(hb.stopS)}, restart)${measured.length ? `; ${measured.join(", ")}` : ""}`);
+  }
   lines.push(`  * measured by the namespace lab too (npm run lab -- ns -> build/lab-ns/report.json); a lab measurement above the figure fails that lab scenario`);
   if (worst !== undefined) {
     const w = scenarios.filter((s) => s.kind === "member-fail").sort((a, b) => (b.budget?.totalS ?? 0) - (a.budget?.totalS ?? 0))[0];
@@ -741,8 +782,8 @@ function summarize(scenarios: ScenarioResult[], detectionS: number, worst: numbe
   return lines;
 }
 
-/** Budget columns the namespace lab (labs/ns) measures, by scenario kind. */
-export const LAB_MEASURED = { detect: ["member-fail"], fence: ["member-fail"], total: ["member-fail"] } as const satisfies Record<string, readonly ScenarioKind[]>;
+/** Budget columns the namespace lab (labs/ns) measures, by scenario kind; `hung`: the primitives whose hung-application budget it measures. */
+export const LAB_MEASURED = { detect: ["member-fail"], fence: ["member-fail"], total: ["member-fail"], hung: ["mosquitto"] } as const;
 
 /**
  * How many crm_simulate runs at once: one per core (each is single-threaded and CPU-bound), plus
@@ -839,7 +880,7 @@ export async function simulateScenarios(o: SimulateOptions): Promise<FailoverRep
 const CACHE_DIR = path.join(path.resolve(__dirname, ".."), "node_modules", ".cache", "haha-plan");
 const CACHE_KEEP = 20;
 /** Bumped when what a cached report holds changes shape. */
-const CACHE_FORMAT = "failover-report 3";
+const CACHE_FORMAT = "failover-report 4";
 
 /** The project's source files this thread has loaded (in the worker: the code that simulates and checks). */
 function loadedSources(): string[] {

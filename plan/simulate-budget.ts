@@ -13,6 +13,8 @@ export interface Durations {
   start(resource: string): Duration;
   /** Fencing of a node, as this scenario's failure makes it take. */
   fence(node: string): Duration;
+  /** A resource's stop, when this scenario makes one take time (a hung application); absent: stops take no time. */
+  stop?(resource: string, node: string | undefined): Duration | undefined;
 }
 
 export interface ChainLink {
@@ -38,6 +40,7 @@ function actionName(a: GraphAction): string {
 function duration(a: GraphAction, d: Durations): Duration | undefined {
   if (a.kind === "crm_event" && a.operation === "stonith") return d.fence(a.node ?? "");
   if (a.kind === "rsc_op" && a.operation === "start" && a.resource) return d.start(a.resource);
+  if (a.kind === "rsc_op" && a.operation === "stop" && a.resource && d.stop) return d.stop(a.resource, a.node);
   return undefined;
 }
 

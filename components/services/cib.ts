@@ -15,14 +15,22 @@ export function startTimeoutS(s: ServiceSpec): number {
   return Math.max(AGENT_DEFAULT_TIMEOUT_S, 3 * s.expectedStartS);
 }
 
+/** The shortest grace the agent gives docker stop whatever the timeout (it raises a smaller one to 10 s). */
+export const AGENT_MIN_GRACE_S = 10;
+
 /**
- * Stop timeout: the grace docker gives the application, never below the agent's advertised 90 s
- * minimum, plus the 10 s the agent keeps back for kill and removal (it runs docker stop -t with
- * the timeout minus those 10 s). Below that the agent's own kill can outlast Pacemaker's timeout,
- * the stop fails, and a failed stop is answered by fencing.
+ * Stop timeout: the grace the application needs (the service's declared stopGraceS, with its
+ * reason), plus the 10 s the agent keeps back for kill and removal (it runs docker stop -t with
+ * the timeout minus those 10 s, and never less than 10 s of grace: below 20 s its own kill could
+ * outlast Pacemaker's timeout, the stop would fail, and a failed stop is answered by fencing).
+ * Not the 90 s the agent's metadata suggests for an unknown container: whatever the timeout, the
+ * agent keeps the same 10 s after the grace, so a longer one buys no margin for the kill, only a
+ * longer wait on an application that hangs (it ignores SIGTERM: docker waits the whole grace).
+ * The namespace lab measured it: a SIGSTOPped broker took about 100 s to come back with 90 s of
+ * grace. A clean stop returns as soon as the application exits, whatever the grace.
  */
 export function stopTimeoutS(s: ServiceSpec): number {
-  return Math.max(s.stopGraceS, AGENT_DEFAULT_TIMEOUT_S) + AGENT_STOP_RESERVE_S;
+  return Math.max(s.stopGraceS, AGENT_MIN_GRACE_S) + AGENT_STOP_RESERVE_S;
 }
 
 export function servicePrimitive(s: ServiceSpec): Primitive {

@@ -22,12 +22,33 @@ export interface Scenario {
   title: string;
   /** Seconds one round took here (2 cores, load 10-20; fault, recovery, settle): orders the work queue only. */
   estimateS: number;
-  /** The plan's budget lines this scenario measures (from the plan's failover/ JSON). */
-  budget(planned: Map<string, PlannedScenario>): BudgetLine[];
-  round(lc: LabCluster, t: Tools): Promise<RoundResult>;
+  /** The plan's budget lines this scenario measures (from the plan's failover/ JSON), for the services the lab runs. */
+  budget(planned: Map<string, PlannedScenario>, services: string[]): BudgetLine[];
+  round(lc: LabCluster, t: Tools): Promise<RoundResult & { also?: { scenario: string; result: RoundResult }[] }>;
+  /** Scenarios whose rounds also run this one (their results carry it in `also`): no rounds of its own when one of them runs. */
+  alsoIn?: string[];
 }
 
-const SERVICES = ["mosquitto", "nodered", "recorder"] as const;
+/**
+ * How the lab asks each service it can run, in the service's own protocol (issue 11 item 5): the
+ * probe process on the home network asks those on the VIP; the recorder listens on 127.0.0.1 only
+ * and is asked from the member running it.
+ */
+export const ASKED: Record<string, { how: string; byProbe: boolean }> = {
+  mosquitto: { how: "MQTT round trip", byProbe: true },
+  nodered: { how: "HTTP 200", byProbe: true },
+  recorder: { how: "select 1", byProbe: false },
+};
+
+/** The services the lab runs (declared by the lab stack, with a lab image); each must be askable. */
+function servicesOf(lc: LabCluster): string[] {
+  const run = lc.ctx.services.run;
+  const unasked = run.filter((s) => !ASKED[s]);
+  if (unasked.length > 0) throw new Error(`the lab runs ${unasked.join(", ")} but has no client for it (labs/ns/scenarios.ts ASKED)`);
+  return run;
+}
+/** What the probe process reports on: the VIP and the services it asks on it. */
+const probeKeys = (lc: LabCluster) => ["vip", ...servicesOf(lc).filter((s) => ASKED[s]?.byProbe)];
 const sec = (ms: number) => Math.round(ms / 100) / 10;
 
 async function probeOf(lc: LabCluster): Promise<Probe> {
@@ -35,12 +56,12 @@ async function probeOf(lc: LabCluster): Promise<Probe> {
   const plan = lc.ctx.plan;
   const pw = plan.secrets.generate("random:index/randomPassword:RandomPassword", "services-mqtt-nodered", {})?.result;
   if (!pw) throw new Error("the lab holds no generated password for the MQTT user nodered");
+  const run = servicesOf(lc);
   const nodered = plan.config.services.nodered;
-  if (!nodered) throw new Error("the lab stack declares no haha:services.nodered: the lab's HTTP probe has nothing to ask");
   const p = new Probe(lc.c.netNs, path.resolve(__dirname, "../.."), {
     vip: plan.config.network.vip,
-    mqtt: { port: plan.config.services.mosquitto.port, user: "nodered", password: pw },
-    http: { port: nodered.port },
+    mqtt: run.includes("mosquitto") ? { port: plan.config.services.mosquitto.port, user: "nodered", password: pw } : undefined,
+    http: run.includes("nodered") && nodered ? { port: nodered.port } : undefined,
   });
   await p.ready();
   lc.probe = p;
@@ -89,7 +110,8 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
   const lostNames = e.lost.map((m) => m.spec.name);
   const observer = () => lc.members.find((m) => m.running() && !lostNames.includes(m.spec.name));
   const deadline = t0 + e.timeoutMs;
-  const want = [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...SERVICES] : [])];
+  const run = servicesOf(lc);
+  const want = [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...run] : [])];
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** Poll `seen` every `everyMs` until it returns true (then record the time) or the deadline. */
   const watch = async (keys: string[], everyMs: number, seen: () => Promise<Record<string, number | true> | undefined>) => {
@@ -139,11 +161,12 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
     );
   if (e.services) {
     // The probe process times each protocol itself (ms after the fault).
+    const keys = probeKeys(lc);
     watchers.push(
-      watch(["vip", "mosquitto", "nodered"], 200, async () => {
+      watch(keys, 200, async () => {
         const p = await probe.get();
         const out: Record<string, number> = {};
-        for (const k of ["vip", "mosquitto", "nodered"]) {
+        for (const k of keys) {
           const back = p.back[k];
           if (p.failed[k] && typeof back === "number") out[k] = sec(back);
         }
@@ -151,6 +174,7 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
       }),
     );
     let recorderFailed = false;
+    if (run.includes("recorder"))
     watchers.push(
       watch(["recorder"], 200, async () => {
         const on = await recorderAnswers(lc.members.filter((m) => !lostNames.includes(m.spec.name)));
@@ -178,35 +202,57 @@ async function markFencing(lc: LabCluster): Promise<void> {
   for (const m of lc.members) lc.fenceBefore.set(m.spec.name, await fenceSuccesses(obs, m.spec.name));
 }
 
-function memberFailBudget(planned: Map<string, PlannedScenario>, member: string, guestOnly: boolean): BudgetLine[] {
+function memberFailBudget(planned: Map<string, PlannedScenario>, member: string, guestOnly: boolean, services: string[]): BudgetLine[] {
   const s = planned.get(`fail-${member}`);
   const b = s?.budget;
   if (!b) return [];
   const fencing = guestOnly && b.guestOnly ? b.guestOnly.fencingS : b.fencingS;
   const total = guestOnly && b.guestOnly ? b.guestOnly.totalS : b.totalS;
   return [
-    { line: "detect (token + consensus)", measure: "membership", planS: b.detectionS },
-    { line: `detect + fence${guestOnly ? " (guest lost, fence_pve works)" : ""}`, measure: "fenced", planS: b.detectionS + fencing },
-    { line: "total: services VIP back", measure: "vip", planS: total },
-    { line: "total: mosquitto (MQTT round trip)", measure: "mosquitto", planS: total },
-    { line: "total: nodered (HTTP 200)", measure: "nodered", planS: total },
-    { line: "total: recorder (select 1)", measure: "recorder", planS: total },
+    { line: "detect (token + consensus + ring formation)", measure: "membership", planS: b.detectionS },
+    { line: `detect + fence${guestOnly ? " (guest lost, fence_pve works)" : ""}`, measure: "fenced", planS: Math.ceil((b.detectionS + fencing) * 10 - 1e-9) / 10 },
+    // The totals only where the services move: the member the plan starts them on.
+    ...(initial("services-vip")(planned) === member
+      ? [{ line: "total: services VIP back", measure: "vip", planS: total }, ...services.map((s) => ({ line: `total: ${s} (${ASKED[s]?.how ?? "?"})`, measure: s, planS: total }))]
+      : []),
   ];
+}
+
+/**
+ * The fenced member returns (fence_pve's "on" starts it again; the lab powers it on if it has not):
+ * once everything runs on the survivors, nothing may fail back when it rejoins. The round of the
+ * member-returns scenario, also run at the end of every power-loss and cable round (the member
+ * returns there anyway), so it is observed far more often than its own rounds would.
+ */
+async function returns(lc: LabCluster, t: Tools, victim: Member): Promise<RoundResult> {
+      // fence_pve's "on" starts it again at once, so it may rejoin while the services move: the
+      // placement to keep is the one where everything runs on the survivors.
+      const t0 = Date.now();
+      const before = await t.waitFor("the services and the export running on the survivors", 120000, async () => {
+        const p = await placement(lc);
+        return Object.values(p).every((n) => n !== undefined && n !== victim.spec.name) ? p : undefined;
+      }, 300);
+      if (!victim.running()) await lc.c.powerOn(victim);
+      await t.settle(lc, lc.ctx.recoverMs);
+      const measured = { rejoined: sec(Date.now() - t0) };
+      const after = await placement(lc);
+      const problems = Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k} moved from ${before[k]} to ${after[k]} when ${victim.spec.name} returned`);
+  return { ok: problems.length === 0, problems, measured };
 }
 
 /** After a fence, the fenced member is started again by fence_pve's "on": wait for it and for calm. */
 async function recover(lc: LabCluster, t: Tools): Promise<void> {
   for (const m of lc.members) if (!m.running()) await lc.c.powerOn(m);
-  await t.settle(lc, 120000);
+  await t.settle(lc, lc.ctx.recoverMs);
 }
 
 const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: LabCluster) => Promise<Member>, initialOf: (planned: Map<string, PlannedScenario>) => string | undefined): Scenario => ({
   name,
   title,
   estimateS,
-  budget: (planned) => {
+  budget: (planned, services) => {
     const who = initialOf(planned);
-    return who ? memberFailBudget(planned, who, true) : [];
+    return who ? memberFailBudget(planned, who, true, services) : [];
   },
   round: async (lc, t) => {
     await markFencing(lc);
@@ -218,8 +264,8 @@ const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: La
     lc.probe?.go(t0);
     const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: servicesMove, timeoutMs: 90000 });
     t.log(`victim ${victim.spec.name}; ${JSON.stringify(r.measured)}`);
-    await recover(lc, t);
-    return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured };
+    const back = await returns(lc, t, victim);
+    return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
   },
 });
 
@@ -287,7 +333,7 @@ async function setStandby(lc: LabCluster, m: Member, on: boolean): Promise<void>
 async function placement(lc: LabCluster): Promise<Record<string, string | undefined>> {
   const s = await lc.status();
   const out: Record<string, string | undefined> = {};
-  for (const id of ["services-vip", "storage-vip", ...SERVICES]) out[id] = s?.resources.find((r) => r.id === id && r.active)?.node;
+  for (const id of ["services-vip", "storage-vip", ...servicesOf(lc)]) out[id] = s?.resources.find((r) => r.id === id && r.active)?.node;
   return out;
 }
 
@@ -320,9 +366,9 @@ export const SCENARIOS: Scenario[] = [
     name: "cable-services",
     title: "the services member's cable pulled",
     estimateS: 60,
-    budget: (planned) => {
+    budget: (planned, services) => {
       const who = initial("services-vip")(planned);
-      return who ? memberFailBudget(planned, who, true) : [];
+      return who ? memberFailBudget(planned, who, true, services) : [];
     },
     round: async (lc, t) => {
       await markFencing(lc);
@@ -333,8 +379,8 @@ export const SCENARIOS: Scenario[] = [
       lc.probe?.go(t0);
       const r = await measure(lc, t, t0, { lost: [victim], fence: true, services: true, timeoutMs: 90000 });
       await lc.c.cable(victim, true);
-      await recover(lc, t);
-      return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured };
+      const back = await returns(lc, t, victim);
+      return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
     },
   },
   {
@@ -398,7 +444,7 @@ export const SCENARIOS: Scenario[] = [
       // no-quorum-policy=stop: the survivor stops its services; nobody is fenced.
       await t.waitFor("the survivor to stop the services", 90000, async () => {
         const s = await lc.status(keep);
-        return (s && !s.resources.some((r) => SERVICES.includes(r.id as never) && r.active)) || undefined;
+        return (s && !s.resources.some((r) => servicesOf(lc).includes(r.id) && r.active)) || undefined;
       }, 500);
       measured.stopped = sec(Date.now() - t0);
       await new Promise((r) => setTimeout(r, 5000));
@@ -411,6 +457,7 @@ export const SCENARIOS: Scenario[] = [
     name: "member-returns",
     title: "a fenced member returns: nothing fails back",
     estimateS: 55,
+    alsoIn: ["power-services", "power-export", "power-neither", "cable-services"],
     budget: () => [],
     round: async (lc, t) => {
       await markFencing(lc);
@@ -418,19 +465,7 @@ export const SCENARIOS: Scenario[] = [
       await lc.c.powerOff(victim);
       const obs = lc.members.find((m) => m !== victim) as Member;
       await t.waitFor("the fencing of the lost member", 90000, async () => ((await fenceSuccesses(obs, victim.spec.name)) > (lc.fenceBefore.get(victim.spec.name) ?? 0)) || undefined, 300);
-      // fence_pve's "on" starts it again at once, so it may rejoin while the services move: the
-      // placement to keep is the one where everything runs on the survivors.
-      const t0 = Date.now();
-      const before = await t.waitFor("the services and the export running on the survivors", 120000, async () => {
-        const p = await placement(lc);
-        return Object.values(p).every((n) => n !== undefined && n !== victim.spec.name) ? p : undefined;
-      }, 300);
-      if (!victim.running()) await lc.c.powerOn(victim);
-      await t.settle(lc, 120000);
-      const measured = { rejoined: sec(Date.now() - t0) };
-      const after = await placement(lc);
-      const problems = Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k} moved from ${before[k]} to ${after[k]} when ${victim.spec.name} returned`);
-      return { ok: problems.length === 0, problems, measured };
+      return returns(lc, t, victim);
     },
   },
   {
@@ -459,7 +494,7 @@ export const SCENARIOS: Scenario[] = [
         await t.settle(lc, 120000).catch((e: Error) => problems.push(`${m.spec.name} in standby: ${e.message}`));
         if (holds) {
           const p = await (lc.probe as Probe).get();
-          for (const k of ["vip", "mosquitto", "nodered"]) {
+          for (const k of probeKeys(lc)) {
             const back = p.back[k];
             if (typeof back === "number") measured[k] = p.failed[k] ? sec(back) : 0;
             else problems.push(`${k} not answering on the VIP after ${m.spec.name} went to standby`);
@@ -528,9 +563,13 @@ export const SCENARIOS: Scenario[] = [
     name: "mosquitto-hung",
     title: "mosquitto hung (SIGSTOP: process alive, not answering): the app-level probe catches it",
     estimateS: 110,
-    // The plan budgets a monitor failure as detection + start: a crash. A hung process also costs
-    // its stop (docker stop waits its grace before SIGKILL): the lab measures it, the plan has no line for it.
-    budget: () => [],
+    // The plan's hung-application budget of the monitor failure: the monitor's interval and
+    // timeout (its probe gets no answer), the whole stop (docker stop waits its grace before the
+    // kill), then the restart.
+    budget: (planned) => {
+      const h = planned.get("monitor-mosquitto")?.budget?.hung;
+      return h ? [{ line: "hung: monitor + its timeout + stop + restart (mosquitto)", measure: "mosquitto", planS: h.totalS }] : [{ line: "hung: the plan's budget (monitor-mosquitto budget.hung)", measure: "mosquitto", planS: 0 }];
+    },
     round: async (lc, t) => {
       const probe = await probeOf(lc);
       const where = await holderOf(lc, "mosquitto");

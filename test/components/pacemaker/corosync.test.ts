@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { corosyncConf, CorosyncConfError, renderCorosync, renderCorosyncConf } from "../../../components/pacemaker/corosync";
-import { corosyncTiming } from "../../../stacks/config/cluster";
+import { corosyncTiming, MEMBERSHIP_FORMATION } from "../../../stacks/config/cluster";
 import { clusterMembers } from "../../../stacks/config/members";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { parseConfig } from "../../../stacks/config/validate";
@@ -66,11 +66,11 @@ describe("corosync.conf", () => {
     const c = prodConfig();
     const t = corosyncTiming(c);
     // 3 members: token 3000 + 1 x 650; consensus 1.2 x that.
-    assert.deepEqual(t, { effectiveTokenMs: 3650, consensusMs: 4380, detectionMs: 8030 });
+    assert.deepEqual(t, { effectiveTokenMs: 3650, consensusMs: 4380, detectionMs: 8030, formationMs: MEMBERSHIP_FORMATION.ms, membershipMs: 8030 + MEMBERSHIP_FORMATION.ms });
     const lines = entries(renderCorosync(c, clusterMembers(c)));
     assert.ok(lines.includes("token: 3000") && lines.includes("token_coefficient: 650") && lines.includes("consensus: 4380"));
     const explicit = mutatedConfig((raw) => (raw.cluster.corosync = { tokenMs: 2000, tokenCoefficientMs: 0, consensusMs: 3000 }));
-    assert.deepEqual(corosyncTiming(explicit), { effectiveTokenMs: 2000, consensusMs: 3000, detectionMs: 5000 });
+    assert.deepEqual(corosyncTiming(explicit), { effectiveTokenMs: 2000, consensusMs: 3000, detectionMs: 5000, formationMs: MEMBERSHIP_FORMATION.ms, membershipMs: 5000 + MEMBERSHIP_FORMATION.ms });
   });
 
   it("adds the second link (ring1_addr, two knet interfaces) when config declares a second network, and corosync accepts it", () => {

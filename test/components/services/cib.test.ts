@@ -16,7 +16,7 @@ import { CIB_IDS } from "../../../components/pacemaker/cib/ids";
 import { primitives, type CibFragment, type Order } from "../../../components/pacemaker/cib/model";
 import { renderCib } from "../../../components/pacemaker/cib/serialize";
 import { serviceCatalog, servicesCibFragment } from "../../../components/services";
-import { AGENT_DEFAULT_TIMEOUT_S } from "../../../components/services/cib";
+import { AGENT_DEFAULT_TIMEOUT_S, AGENT_MIN_GRACE_S, AGENT_STOP_RESERVE_S } from "../../../components/services/cib";
 import { clusterMembers } from "../../../stacks/config/members";
 import { checkPrimitiveParams } from "../../helpers/agent-metadata";
 import { prodConfig } from "../../helpers/config";
@@ -40,13 +40,28 @@ const sharedMount: CibFragment = {
   constraints: [],
 };
 
-/** The stop timeout ocf:heartbeat:docker advertises (its minimum), from the installed agent. */
-const dockerStopAdvertisedS = (() => {
-  const xml = spawnSync("crm_resource", ["--show-metadata", "ocf:heartbeat:docker"], { encoding: "utf8" }).stdout;
-  const md = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => n === "action" }).parse(xml) as { "resource-agent": { actions: { action: { name: string; timeout: string }[] } } };
-  const stop = md["resource-agent"].actions.action.find((a) => a.name === "stop")!;
-  return Number.parseInt(stop.timeout, 10);
-})();
+/**
+ * The grace the installed ocf:heartbeat:docker really gives `docker stop -t` for a stop timeout:
+ * its stop action run for real, with a `docker` on PATH that reports the container running and
+ * records the arguments it is called with.
+ */
+function agentStopGraceS(stopTimeoutS: number): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-docker-agent-"));
+  try {
+    const calls = path.join(dir, "calls");
+    fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\necho "$*" >> '${calls}'\ncase "$1" in inspect) case "$*" in *Running*) echo true ;; esac ;; esac\nexit 0\n`, { mode: 0o755 });
+    const r = spawnSync("/usr/lib/ocf/resource.d/heartbeat/docker", ["stop"], {
+      encoding: "utf8",
+      env: { PATH: `${dir}:/usr/sbin:/usr/bin:/sbin:/bin`, OCF_ROOT: "/usr/lib/ocf", OCF_RESOURCE_INSTANCE: "probe", OCF_RESKEY_name: "probe", OCF_RESKEY_image: "x", OCF_RESKEY_CRM_meta_timeout: String(stopTimeoutS * 1000), HA_LOGFILE: "/dev/null", HA_debug: "0" },
+    });
+    assert.equal(r.status, 0, `the docker agent's stop: ${r.stdout}${r.stderr}`);
+    const stop = /^stop -t=(\d+) probe$/m.exec(fs.readFileSync(calls, "utf8"));
+    assert.ok(stop, `the agent ran no docker stop -t: ${fs.readFileSync(calls, "utf8")}`);
+    return Number(stop[1]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe("the services CIB fragment", () => {
   it("has one ocf:heartbeat:docker primitive per service, named after it", () => {
@@ -89,9 +104,11 @@ describe("the services CIB fragment", () => {
       const op = (n: string) => p.ops.find((o) => o.name === n)!;
       assert.ok(op("start").timeoutS > p.expectedStartS!.value, `${p.id}: start timeout above the declared start`);
       assert.ok(op("start").timeoutS >= AGENT_DEFAULT_TIMEOUT_S);
-      // The agent runs docker stop -t (timeout - 10 s): that grace must not drop below the stop
-      // timeout the installed agent advertises, so stop timeout >= advertised + 10 s.
-      assert.ok(op("stop").timeoutS >= dockerStopAdvertisedS + 10, `${p.id}: stop timeout ${op("stop").timeoutS} s < ${dockerStopAdvertisedS} + 10 s`);
+      // The installed agent gives docker stop exactly the grace the service declares (a hung
+      // application costs that grace, no more), and keeps its 10 s for the kill and removal.
+      const spec = specs.find((x) => x.id === p.id)!;
+      assert.equal(agentStopGraceS(op("stop").timeoutS), Math.max(spec.stopGraceS, AGENT_MIN_GRACE_S), `${p.id}: docker stop grace`);
+      assert.equal(op("stop").timeoutS - agentStopGraceS(op("stop").timeoutS), AGENT_STOP_RESERVE_S, `${p.id}: the agent's reserve after the grace`);
       for (const o of p.ops) assert.ok(o.reason.length > 10, `${p.id} ${o.name} has its reason`);
     }
   });
