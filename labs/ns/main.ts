@@ -399,8 +399,10 @@ async function main_(argv: string[]): Promise<number> {
     for (const d of fs.readdirSync(LAB)) if (/^c\d+$/.test(d)) fs.rmSync(path.join(LAB, d), { recursive: true, force: true });
     log("planning Pulumi.lab-ns.yaml with the real program and the lab's secrets; building images (cached)");
     // The plan's own budget for the lab stack (its failover/ JSON), computed alongside.
-    const planned = path.join(LAB, "plan");
-    const planProc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), "--stack", "lab-ns", "--out", planned], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const planRoot = path.join(LAB, "plan");
+    // The plan writes into <--out>/<stack>.
+    const planned = path.join(planRoot, "lab-ns");
+    const planProc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "plan/cli.ts"), "--stack", "lab-ns", "--out", planRoot], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let planOut = "";
     planProc.stdout?.on("data", (d: Buffer) => (planOut += d.toString()));
     planProc.stderr?.on("data", (d: Buffer) => (planOut += d.toString()));
