@@ -51,7 +51,7 @@ export function actualPlacement(out: string): { placed: Map<string, Placed>; fai
   return { placed, failed, failedActions };
 }
 
-/** The plan's all-up placement (its failover/01-all-up.json `simulated`): "Started X" or "on A, B[; Promoted on A, B]". */
+/** The plan's all-up placement (the all-up scenario's `simulated` from simulateScenarios): "Started X" or "on A, B[; Promoted on A, B]". */
 export function plannedPlacement(simulated: Record<string, string>): Map<string, Placed> {
   const out = new Map<string, Placed>();
   const nodes = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
