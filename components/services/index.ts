@@ -158,8 +158,10 @@ function dirScript(s: ServiceSpec): string[] {
  * start; then wait until the cluster has settled, so a service that depends on this one is only
  * started once this one runs.
  */
-export function applyScript(s: ServiceSpec): string {
-  const wait = startTimeoutS(s) + stopTimeoutS(s);
+export function applyScript(s: ServiceSpec, opTimeoutScale = 1): string {
+  // The wait covers a stop and a start at the timeouts the CIB really has: scaled like every op
+  // timeout (haha:cluster.defaults.opTimeoutScale), or the step gives up while Pacemaker still waits.
+  const wait = Math.ceil((startTimeoutS(s) + stopTimeoutS(s)) * opTimeoutScale);
   return [
     "set -euo pipefail",
     // A service new to the cluster waits stopped for its files (the CIB push holds it): start it.
@@ -217,7 +219,7 @@ export class ServiceConfigs extends HahaComponent {
       if (s.id === "nodered") after.push(this.seedNodeRed(name, conn, s, files));
       // A service is (re)started only after what it needs (the catalog lists dependencies first).
       for (const dep of s.after) after.push(applied.get(dep)!);
-      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
+      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s, c.cluster.defaults.opTimeoutScale), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
     }
     this.registerOutputs({ writer: writer.name });
   }

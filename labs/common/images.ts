@@ -118,14 +118,15 @@ const recorder: ImageRecipe = {
 };
 
 // The node-red image: Node-RED in /usr/src/node-red run by user node-red (uid 1000) with
-// userDir /data, port 1880, /healthcheck.js (the CIB's monitor) asking the editor for a 200.
+// userDir /data, port 1880, curl (the CIB's monitor asks the editor for a 200 with it) and the
+// image's own /healthcheck.js.
 const nodered: ImageRecipe = {
   service: "nodered",
   repo: "haha/nodered",
   upstream: "nodered/node-red:4.1.15-22 (Debian's Node.js 18 instead of 22; node-red from the npm registry)",
-  packages: ["nodejs", "npm", "ca-certificates"],
+  packages: ["nodejs", "npm", "ca-certificates", "curl"],
   user: { name: "node-red", uid: 1000, gid: 1000, home: "/usr/src/node-red" },
-  requires: ["/usr/src/node-red/node_modules/node-red/red.js", "/usr/src/node-red/entrypoint.sh", "/healthcheck.js", "/usr/bin/node"],
+  requires: ["/usr/src/node-red/node_modules/node-red/red.js", "/usr/src/node-red/entrypoint.sh", "/healthcheck.js", "/usr/bin/node", "/usr/bin/curl"],
   setup: [
     "mkdir -p /usr/src/node-red /data",
     "chown node-red:node-red /usr/src/node-red /data",

@@ -11,7 +11,9 @@ import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { parseConfig } from "../../../stacks/config/validate";
-import { prodConfig, TEST_HOST_KEY } from "../../helpers/config";
+import { stackCibModel } from "../../../components/pacemaker/cib/stack";
+import { primitives } from "../../../components/pacemaker/cib/model";
+import { mutatedConfig, prodConfig, TEST_HOST_KEY } from "../../helpers/config";
 import { generatedRaw } from "../../helpers/stacks";
 import { fileSecret, fileText } from "../../helpers/plan";
 
@@ -144,6 +146,20 @@ describe("service files", () => {
       assert.match(String(apply.inputs.create), new RegExp(`crm_resource --resource ${s.id} --cleanup`));
       const files = serviceFiles(c).filter((f) => f.service === s.id).length;
       assert.equal((apply.inputs.triggers as unknown[]).length, files);
+    }
+  });
+
+  it("waits in each apply step as long as the CIB's own stop and start timeouts, scaled with opTimeoutScale", async () => {
+    const slow = mutatedConfig((raw) => (raw.cluster.defaults = { ...(raw.cluster.defaults ?? {}), opTimeoutScale: 4 }));
+    const cibOps = new Map(stackCibModel(slow).fragments.flatMap((f) => f.resources.flatMap(primitives)).map((p) => [p.id, p.ops]));
+    const steps = (await record(slow)).filter((r) => r.type === "haha:host:Step");
+    for (const s of serviceCatalog(slow)) {
+      const script = String(steps.find((x) => x.name === `services-config-${s.id}-apply`)!.inputs.create);
+      const waits = [...script.matchAll(/--timeout=(\d+)s/g)].map((m) => Number(m[1]));
+      const ops = cibOps.get(s.id)!;
+      const timeout = (name: string) => ops.find((o) => o.name === name)!.timeoutS;
+      assert.ok(waits.length >= 2, `${s.id}: the apply step waits`);
+      for (const w of waits) assert.ok(w >= timeout("start") + timeout("stop"), `${s.id}: waits ${w} s, the CIB allows ${timeout("stop")} s stop + ${timeout("start")} s start`);
     }
   });
 
