@@ -1,6 +1,7 @@
 // Running the real tools a lab drives (qemu, ip, ssh, debootstrap): argv only (no shell string
 // built from data), bounded by a timeout, output captured for evidence.
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 
 export interface RunResult {
   code: number;
@@ -73,3 +74,21 @@ export function excerpt(text: string, lines = 12, width = 300): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Stop the daemon a pidfile names: TERM (a daemon stops its own children, as dockerd its
+ * containerd, only on TERM), up to `graceMs` for it to go, then KILL; the pidfile is removed.
+ */
+export async function stopByPidFile(pidFile: string, graceMs: number): Promise<void> {
+  const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : 0;
+  try {
+    if (pid > 0) {
+      process.kill(pid, "SIGTERM");
+      for (const end = Date.now() + graceMs; Date.now() < end; await sleep(100)) process.kill(pid, 0);
+      process.kill(pid, "SIGKILL");
+    }
+  } catch {
+    /* gone */
+  }
+  fs.rmSync(pidFile, { force: true });
+}

@@ -10,7 +10,7 @@ import type { RecordedResource } from "../../plan/types";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { FakePveApi, makeThrowawayCa, type ThrowawayCa } from "../common/fake-pve";
 import { buildImageTar, dockerCli, importAndPush, LabRegistry, RECIPES, type DockerCli } from "../common/images";
-import { run, sleep } from "../common/proc";
+import { run, sleep, stopByPidFile } from "../common/proc";
 import { BRIDGE_ADDR, NS, type Lab } from "./lab";
 import { QmpPower } from "./power";
 
@@ -70,18 +70,7 @@ export class Builder {
   }
 
   async stop(runDir: string): Promise<void> {
-    const pidFile = path.join(runDir, "dockerd.pid");
-    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : 0;
-    if (!pid) return;
-    try {
-      process.kill(pid, "SIGTERM");
-      for (let i = 0; i < 150; i++) {
-        process.kill(pid, 0);
-        await sleep(100);
-      }
-    } catch {
-      /* stopped */
-    }
+    await stopByPidFile(path.join(runDir, "dockerd.pid"), 15_000);
   }
 }
 

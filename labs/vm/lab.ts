@@ -7,7 +7,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { RecordedResource } from "../../plan/types";
-import { must, run, RunResult, sleep } from "../common/proc";
+import { must, run, RunResult, sleep, stopByPidFile } from "../common/proc";
 import { accelerator, qemuArgv, VmFiles, vmShape, VmShape } from "./qemu";
 import { guestAddress, macsOf, renderSeed, snippetResolver } from "./seed";
 
@@ -112,23 +112,8 @@ export class Lab {
 
   /** Stop the registry and the builder's Docker daemon a kept run left (a resumed run starts its own). */
   static async stopServices(runDir: string): Promise<void> {
-    for (const f of ["registry.pid", "dockerd.pid"]) {
-      const p = path.join(runDir, f);
-      if (!fs.existsSync(p)) continue;
-      const pid = Number(fs.readFileSync(p, "utf8").trim());
-      // TERM: dockerd stops its containerd with it; a KILL would leave that holding the sockets.
-      try {
-        if (pid) process.kill(pid, "SIGTERM");
-        for (let i = 0; i < 100; i++) {
-          process.kill(pid, 0);
-          await sleep(100);
-        }
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-      fs.rmSync(p, { force: true });
-    }
+    // dockerd stops its containerd with it on TERM; a KILL would leave that holding the sockets.
+    for (const f of ["registry.pid", "dockerd.pid"]) await stopByPidFile(path.join(runDir, f), 10_000);
   }
 
   async tap(name: string, mtu: number): Promise<void> {
