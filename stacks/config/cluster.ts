@@ -78,6 +78,13 @@ export const clusterDefaultsSchema = z
      * healthy agent's monitor would otherwise time out and fail its resource over.
      */
     opTimeoutScale: z.number().min(1).max(10).default(1),
+    /**
+     * Every recurring monitor's interval in the CIB, multiplied: 1 on a home's hardware. For the
+     * same slow guests: each monitor starts a process (fence_pve's python, docker exec), and
+     * there a minute of them can cost more than a minute of the guest's CPU. Whole numbers keep
+     * a promotable clone's two monitor intervals distinct. The plan's budgets follow.
+     */
+    monitorIntervalScale: z.number().int().min(1).max(10).default(1),
   })
   .strict();
 

@@ -6,7 +6,7 @@ import { subnetInfo } from "../../../stacks/config/net";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { fencingResources } from "./fencing";
 import { CIB_IDS } from "./ids";
-import type { CibFragment, CibModel, CibNode, CibResource, Colocation, Constraint, Order, Primitive, Tunable } from "./model";
+import type { CibFragment, CibModel, CibNode, CibResource, Colocation, Constraint, Op, Order, Primitive, Tunable } from "./model";
 import { resourceIds } from "./model";
 
 /** Fragment sources this layer adds; other layers use their own names. */
@@ -169,13 +169,26 @@ export function placementFragment(fragments: CibFragment[]): CibFragment {
  * The whole CIB model: the pacemaker layer's fragment first, then the other layers' fragments in
  * the order given, then the placement rules. The model is checked (ids, references) when rendered.
  */
-/** Every op timeout times `scale` (haha:cluster.defaults.opTimeoutScale), rounded up; unchanged at 1. */
-function scaleOpTimeouts(fragments: CibFragment[], scale: number): CibFragment[] {
-  if (scale === 1) return fragments;
-  const prim = (p: Primitive): Primitive => ({
-    ...p,
-    ops: p.ops.map((o) => ({ ...o, timeoutS: Math.ceil(o.timeoutS * scale), reason: `${o.reason}; x${scale}: haha:cluster.defaults.opTimeoutScale` })),
-  });
+/**
+ * Every op timeout times haha:cluster.defaults.opTimeoutScale, rounded up, and every recurring
+ * monitor's interval times monitorIntervalScale; unchanged at 1 and 1.
+ */
+function scaleOps(fragments: CibFragment[], timeoutScale: number, intervalScale: number): CibFragment[] {
+  if (timeoutScale === 1 && intervalScale === 1) return fragments;
+  const op = (o: Op): Op => {
+    const why: string[] = [];
+    let next = o;
+    if (timeoutScale !== 1) {
+      next = { ...next, timeoutS: Math.ceil(o.timeoutS * timeoutScale) };
+      why.push(`timeout x${timeoutScale}: haha:cluster.defaults.opTimeoutScale`);
+    }
+    if (intervalScale !== 1 && o.intervalS > 0) {
+      next = { ...next, intervalS: o.intervalS * intervalScale };
+      why.push(`interval x${intervalScale}: haha:cluster.defaults.monitorIntervalScale`);
+    }
+    return why.length ? { ...next, reason: `${o.reason}; ${why.join("; ")}` } : o;
+  };
+  const prim = (p: Primitive): Primitive => ({ ...p, ops: p.ops.map(op) });
   const res = (r: CibResource): CibResource => {
     switch (r.kind) {
       case "primitive":
@@ -192,7 +205,7 @@ function scaleOpTimeouts(fragments: CibFragment[], scale: number): CibFragment[]
 export function buildCibModel(c: HahaConfig, fragments: CibFragment[]): CibModel {
   const members = clusterMembers(c);
   const own = pacemakerFragment(c, members);
-  const withOwn = scaleOpTimeouts([own, ...fragments], c.cluster.defaults.opTimeoutScale);
+  const withOwn = scaleOps([own, ...fragments], c.cluster.defaults.opTimeoutScale, c.cluster.defaults.monitorIntervalScale);
   return {
     nodes: cibNodes(members),
     properties: clusterProperties(c),

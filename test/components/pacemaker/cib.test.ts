@@ -239,6 +239,27 @@ describe("the rendered CIB", () => {
     assert.ok(r.ok, r.messages.join("\n"));
   });
 
+  it("scales every recurring monitor's interval by monitorIntervalScale (never a start or stop), and still passes crm_verify", async () => {
+    const base = stackCibModel(prodConfig());
+    const slow = mutatedConfig((raw) => (raw.cluster.defaults = { ...(raw.cluster.defaults ?? {}), monitorIntervalScale: 3 }));
+    const scaled = stackCibModel(slow);
+    const ops = (m: CibModel) => m.fragments.flatMap((f) => f.resources.flatMap(primitives)).flatMap((p) => p.ops.map((o, i) => ({ key: `${p.id}/${i}`, o })));
+    const before = new Map(ops(base).map((x) => [x.key, x.o]));
+    const after = ops(scaled);
+    assert.ok(after.filter((x) => x.o.intervalS > 0).length > 10 && after.length === before.size, "the same operations, monitors among them");
+    for (const { key, o } of after) {
+      const was = before.get(key)!;
+      assert.equal(o.intervalS, was.intervalS * 3, key);
+      assert.equal(o.timeoutS, was.timeoutS, `${key}: the timeout stays`);
+    }
+    const r = await verifyCib(renderCib(scaled), names(slow));
+    assert.ok(r.ok, r.messages.join("\n"));
+  });
+
+  it("refuses a monitorIntervalScale that is not a whole number from 1 to 10", () => {
+    for (const bad of [0, 2.5, 11]) assert.throws(() => mutatedConfig((raw) => (raw.cluster.defaults = { monitorIntervalScale: bad })), /monitorIntervalScale/, String(bad));
+  });
+
   it("is refused by crm_verify when deliberately broken", async () => {
     const c = prodConfig();
     const broken: [string, CibFragment][] = [
