@@ -193,11 +193,14 @@ export class ServiceConfigs extends HahaComponent {
 
     // The mount comes up once Pacemaker runs the CIB's storage; until then a write would land on
     // the member's own disk under the mount point and vanish behind the mount.
+    // 600 s: DRBD, dlm, OCFS2, the NFS server and the mount start one after another on a fresh
+    // cluster; as long again per opTimeoutScale, whose guests start everything that much slower.
+    const mountWaitS = 600 * Math.ceil(c.cluster.defaults.opTimeoutScale);
     const awaitMount = new HostStep(
       `${name}-await-mount`,
       {
         connection: conn,
-        create: ["set -euo pipefail", `for i in $(seq 1 120); do mountpoint -q ${shq(mount)} && exit 0; sleep 5; done`, `echo ${shq(`${mount} is not mounted after 600 s: is the shared-mount clone running?`)} >&2`, "exit 1"].join("\n"),
+        create: ["set -euo pipefail", `for i in $(seq 1 ${mountWaitS / 5}); do mountpoint -q ${shq(mount)} && exit 0; sleep 5; done`, `echo ${shq(`${mount} is not mounted after ${mountWaitS} s: is the shared-mount clone running?`)} >&2`, "exit 1"].join("\n"),
         triggers: [mount],
       },
       this.child(),

@@ -149,6 +149,15 @@ describe("service files", () => {
     }
   });
 
+  it("waits for the shared mount 600 s, and as long again per opTimeoutScale", async () => {
+    const wait = (steps: RecordedResource[]) => String(steps.find((s) => s.name === "services-config-await-mount")!.inputs.create).match(/not mounted after (\d+) s/)?.[1];
+    assert.equal(wait(resources), "600");
+    const slow = mutatedConfig((raw) => (raw.cluster.defaults = { ...(raw.cluster.defaults ?? {}), opTimeoutScale: 3.5 }));
+    const script = String((await record(slow)).find((s) => s.name === "services-config-await-mount")!.inputs.create);
+    assert.match(script, /seq 1 480;/);
+    assert.match(script, /not mounted after 2400 s/);
+  });
+
   it("waits in each apply step as long as the CIB's own stop and start timeouts, scaled with opTimeoutScale", async () => {
     const slow = mutatedConfig((raw) => (raw.cluster.defaults = { ...(raw.cluster.defaults ?? {}), opTimeoutScale: 4 }));
     const cibOps = new Map(stackCibModel(slow).fragments.flatMap((f) => f.resources.flatMap(primitives)).map((p) => [p.id, p.ops]));
