@@ -154,7 +154,7 @@ describe("service files", () => {
     assert.equal(wait(resources), "600");
     const slow = mutatedConfig((raw) => (raw.cluster.defaults = { ...(raw.cluster.defaults ?? {}), opTimeoutScale: 3.5 }));
     const script = String((await record(slow)).find((s) => s.name === "services-config-await-mount")!.inputs.create);
-    assert.match(script, /seq 1 480;/);
+    assert.match(script, /\$\(seq 1 480\)/);
     assert.match(script, /not mounted after 2400 s/);
   });
 
