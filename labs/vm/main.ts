@@ -23,7 +23,7 @@ import { buildImage, Built, packageStep, packagesFromPlan } from "./image";
 import type { FakePveApi } from "../common/fake-pve";
 import { labCa, proxmoxApi, pushImages, REGISTRY, trustRegistry, withLabImages } from "./infra";
 import { BRIDGE, BRIDGE_ADDR, Guest, Lab, NS } from "./lab";
-import { strangerChecks } from "./lan";
+import { LAN_NS, strangerChecks } from "./lan";
 import { simulateScenarios } from "../../plan/failover";
 import { actualPlacement, placementDiff, plannedPlacement, type Placed } from "./placement";
 import { StorageScenarios } from "./scenarios";
@@ -318,7 +318,7 @@ export async function main(argv: string[]): Promise<number> {
       if (keep && lab.guests.length > 0) {
         log("--keep: the guests stay up; reach them with:");
         for (const g of lab.guests) log(`  ip netns exec ${NS} ssh -i ${path.join(OUT, "deploy_key")} -o UserKnownHostsFile=${path.join(RUN, "known_hosts")} root@${g.address}   # ${g.shape.name}`);
-        log(`  stop everything: npm run lab -- vm --cleanup is not needed: the next run removes it, or: ip netns pids ${NS} | xargs -r kill; ip netns del ${NS}`);
+        log(`  go on from here: npm run lab -- vm --resume; stop everything: the next run does, or: ip netns pids ${NS} | xargs -r kill; ip netns del ${NS}; ip netns del ${LAN_NS}`);
       } else {
         for (const d of await destroyLocal(path.join(RUN, "state.json"))) log(`cleanup: ${d}`);
         for (const d of Lab.cleanup(RUN)) log(`cleanup: ${d}`);
