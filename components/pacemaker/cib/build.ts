@@ -56,9 +56,12 @@ export function rscDefaults(c: HahaConfig): Record<string, Tunable> {
   };
 }
 
-export function opDefaults(): Record<string, Tunable> {
+export function opDefaults(timeoutScale = 1): Record<string, Tunable> {
   return {
-    timeout: { value: "60s", reason: "for operations that set no timeout of their own; every HAHA primitive sets its own" },
+    timeout: {
+      value: `${Math.ceil(60 * timeoutScale)}s`,
+      reason: `for operations that set no timeout of their own (an agent's probes, the watchdog device's start and stop)${timeoutScale === 1 ? "" : `; x${timeoutScale}: haha:cluster.defaults.opTimeoutScale`}`,
+    },
     "record-pending": { value: true, reason: "crm_mon shows starts in progress during a failover, not just their results" },
   };
 }
@@ -210,7 +213,7 @@ export function buildCibModel(c: HahaConfig, fragments: CibFragment[]): CibModel
     nodes: cibNodes(members),
     properties: clusterProperties(c),
     rscDefaults: rscDefaults(c),
-    opDefaults: opDefaults(),
+    opDefaults: opDefaults(c.cluster.defaults.opTimeoutScale),
     fragments: [...withOwn, placementFragment(withOwn)],
   };
 }

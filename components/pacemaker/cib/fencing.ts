@@ -127,6 +127,11 @@ export function fencingResources(c: HahaConfig, members: Member[]): { primitives
     timeoutS: 2 * f.pve.requestTimeoutS + 14,
     reason: "proves the API and the credentials work before they are needed, at one light call a minute",
   };
+  // Declared, not left to op_defaults: a failed stop of a fence device fences the member it runs on.
+  const startStop = [
+    { name: "start" as const, intervalS: 0, timeoutS: monitor.timeoutS, reason: "the fencer's start of a device runs its status once, as the monitor does" },
+    { name: "stop" as const, intervalS: 0, timeoutS: 20, reason: "unregisters the device from the fencer; no agent runs" },
+  ];
   for (const { member, levels: memberLevels } of plan) {
     for (const l of memberLevels) {
       levels.push({ index: l.level, target: member.name, devices: [l.device], reason: l.reason });
@@ -169,7 +174,7 @@ export function fencingResources(c: HahaConfig, members: Member[]): { primitives
             // One attempt: when the guest's host is gone another try only repeats the error.
             pcmk_reboot_retries: "1",
           },
-          ops: [monitor],
+          ops: [...startStop, monitor],
         });
       } else if (l.agent === "fence_ipmilan" && member.bmc) {
         primitives.push({
@@ -189,7 +194,7 @@ export function fencingResources(c: HahaConfig, members: Member[]): { primitives
             pcmk_reboot_timeout: `${IPMI_REBOOT_TIMEOUT_S}s`,
             pcmk_reboot_retries: "1",
           },
-          ops: [monitor],
+          ops: [...startStop, monitor],
         });
       }
       if (l.agent !== "watchdog") {

@@ -235,6 +235,9 @@ describe("the rendered CIB", () => {
     const after = ops(scaled);
     assert.ok(after.length > 20 && after.length === before.size, "the same operations");
     for (const o of after) assert.equal(o.t, Math.ceil(before.get(o.key)! * 2.5), o.key);
+    // and the default of operations that set none (an agent's probes, the watchdog device's stop)
+    assert.equal(base.opDefaults.timeout!.value, "60s");
+    assert.equal(scaled.opDefaults.timeout!.value, "150s");
     const r = await verifyCib(renderCib(scaled), names(slow));
     assert.ok(r.ok, r.messages.join("\n"));
   });

@@ -46,6 +46,14 @@ describe("fence_pve under the fencer", () => {
     assert.equal(d.params.shell_timeout, "10");
   });
 
+  it("declares its start (a status call, as the monitor) and stop, never left to op_defaults: a failed stop fences the member", () => {
+    for (const p of fencingResources(c, clusterMembers(c)).primitives.filter((x) => x.type !== "fence_watchdog")) {
+      const op = (n: string) => p.ops.find((o) => o.name === n && o.intervalS === 0);
+      assert.equal(op("start")?.timeoutS, p.ops.find((o) => o.name === "monitor")!.timeoutS, p.id);
+      assert.equal(op("stop")?.timeoutS, 20, p.id);
+    }
+  });
+
   it("gives up on a hung API after its own timeouts, as rendered", () => {
     const r = fence(device.params, 60_000);
     assert.equal(r.signal, null, "fence_pve hung although its timeouts are set");
