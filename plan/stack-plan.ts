@@ -39,8 +39,7 @@ export async function planStack(opts: Options, log: (line: string) => void): Pro
   // 2. Run the real program under mocks and record it.
   const run = await runProgram(opts.stack, stackFile, opts.preview);
   phase("program under mocks");
-  fs.rmSync(opts.outDir, { recursive: true, force: true });
-  fs.mkdirSync(opts.outDir, { recursive: true });
+  clearPlanOutputs(opts.outDir);
   writeJson(path.join(opts.outDir, "resources.json"), { stack: opts.stack, mode: opts.preview ? "preview" : "update", resources: run.resources });
 
   // 3. Mirror every file a host would receive, and the CIB.
@@ -71,4 +70,16 @@ export async function planStack(opts: Options, log: (line: string) => void): Pro
   phase("summary and report.html");
   reportTiming();
   return ok ? 0 : 1;
+}
+
+/** What a plan writes into its output directory: a plan replaces these and nothing else. */
+export const PLAN_OUTPUTS = ["resources.json", "cib.xml", "hosts", "failover", "policy-report.json", "report.html"] as const;
+
+/**
+ * Remove the previous plan's outputs, not the directory: `--out` may name a directory that holds
+ * more (a lab's state and cache lived in build/lab-vm, and a plan of stack lab-vm wiped it).
+ */
+export function clearPlanOutputs(outDir: string): void {
+  for (const f of PLAN_OUTPUTS) fs.rmSync(path.join(outDir, f), { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
 }

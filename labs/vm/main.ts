@@ -1,7 +1,7 @@
 // `npm run lab -- vm [--keep]`: the rehearsal lab (issue 9). Plans the lab stack with the real
 // program and real secrets, plays Proxmox for each VmLegacy (qemu under TCG, the program's
 // cloud-init as a NoCloud seed), executes every guest-side step of the plan over SSH in its
-// dependency order, checks the result on the guests, re-runs, and writes build/lab-vm/report.{json,md}.
+// dependency order, checks the result on the guests, re-runs, and writes build/lab/report.{json,md}.
 // Exit: 0 converged and every check passed, 1 a check or scenario failed (the program's
 // deployment is wrong), 2 usage, 3 the lab itself broke.
 
@@ -30,7 +30,8 @@ import { StorageScenarios } from "./scenarios";
 import { LabReport, leftOutServices, notRunDefaults, writeReport } from "./report";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const OUT = path.join(ROOT, "build", "lab-vm");
+// build/lab, not build/lab-vm: that is where a plan of stack lab-vm writes (issue 9 names build/lab/report.json).
+const OUT = path.join(ROOT, "build", "lab");
 const RUN = path.join(OUT, "run");
 const CACHE = path.join(OUT, "cache");
 const REPO_PORT = 80;

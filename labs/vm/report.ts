@@ -1,4 +1,4 @@
-// build/lab-vm/report.json (the fields issue 9 lists, plus the lab's own under `lab`) and a
+// build/lab/report.json (the fields issue 9 lists, plus the lab's own under `lab`) and a
 // Markdown summary; both redacted of every lab secret before they are written.
 import * as fs from "node:fs";
 import * as path from "node:path";

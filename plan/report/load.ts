@@ -16,7 +16,8 @@ import type { PlanContext } from "../types";
 import { type LabMeasurement, labReportSchema, type PlacedItem, type ReportDomain, type ReportHost, type ReportModel, type ReportRule, type ReportScenario } from "./model";
 
 /** Labs whose build/<lab>/report.json the report shows beside the plan's budget. */
-export const LABS = ["lab-ns", "lab-vm"] as const;
+/** Each lab and the folder of build/ its report.json is in (the VM lab's is not build/lab-vm: a plan of stack lab-vm writes there). */
+export const LABS = { "lab-ns": "lab-ns", "lab-vm": "lab" } as const;
 
 interface PolicyReportFile {
   pack: { name: string; version: string };
@@ -145,8 +146,8 @@ function scenarioRow(s: ScenarioResult): ReportScenario {
 export function labMeasurements(buildDir: string): { lab: LabMeasurement[]; problems: string[] } {
   const lab: LabMeasurement[] = [];
   const problems: string[] = [];
-  for (const name of LABS) {
-    const file = path.join(buildDir, name, "report.json");
+  for (const [name, folder] of Object.entries(LABS)) {
+    const file = path.join(buildDir, folder, "report.json");
     if (!fs.existsSync(file)) continue;
     let raw: unknown;
     try {

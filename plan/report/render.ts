@@ -176,7 +176,7 @@ function timelines(m: ReportModel): XNode {
     ),
     ...shown.map((s) => scenario(m, s)),
     ...rest.map((g) => el("details", {}, el("summary", {}, `${g.title}: ${g.list.filter((s) => s.ok).length}/${g.list.length} as expected`), ...g.list.map((s) => scenario(m, s)))),
-    m.lab.length === 0 ? el("p", { class: "note" }, "No lab report found (build/lab-ns/report.json, build/lab-vm/report.json): only the plan's budget is shown.") : undefined,
+    m.lab.length === 0 ? el("p", { class: "note" }, "No lab report found (build/lab-ns/report.json, build/lab/report.json): only the plan's budget is shown.") : undefined,
     m.labProblems.length ? el("ul", {}, ...m.labProblems.map((p) => el("li", { class: "bad" }, `unreadable lab report: ${p}`))) : undefined,
   );
 }

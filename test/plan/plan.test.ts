@@ -7,6 +7,7 @@ import { before, describe, it } from "node:test";
 import { runPlanCli, tempDir, writeStackFile, PlanRun } from "../helpers/plan";
 import { PROD_STACK_FILE } from "../helpers/config";
 import { generatedRaw } from "../helpers/stacks";
+import { clearPlanOutputs, PLAN_OUTPUTS } from "../../plan/stack-plan";
 
 interface Resources {
   mode: string;
@@ -50,6 +51,20 @@ describe("plan of the prod stack", () => {
     for (const f of ["resources.json", "cib.xml", "policy-report.json"]) assert.ok(fs.existsSync(path.join(dir, f)), f);
     assert.ok(fs.existsSync(path.join(dir, "failover")), "failover/");
     for (const host of ["nllei01ha01", "nllei01ha02", "nllei01ha03"]) assert.ok(fs.existsSync(path.join(dir, "hosts", host, "etc/haha/cib.xml")), host);
+  });
+
+  it("replaces only what it writes: every entry of its tree is a known output, and anything else in --out stays", () => {
+    const dir = path.join(outA, "prod");
+    for (const e of fs.readdirSync(dir)) assert.ok((PLAN_OUTPUTS as readonly string[]).includes(e), `${e} is written by the plan but not in PLAN_OUTPUTS: the next plan would leave it stale`);
+    const other = tempDir();
+    fs.mkdirSync(path.join(other, "hosts", "gone-host"), { recursive: true });
+    fs.writeFileSync(path.join(other, "hosts", "gone-host", "f"), "stale");
+    fs.writeFileSync(path.join(other, "cib.xml"), "stale");
+    fs.mkdirSync(path.join(other, "run"));
+    fs.writeFileSync(path.join(other, "run", "state.json"), "{}");
+    fs.writeFileSync(path.join(other, "secrets.json"), "{}");
+    clearPlanOutputs(other);
+    assert.deepEqual(fs.readdirSync(other).sort(), ["run", "secrets.json"]);
   });
 
   it("prints a summary by layer", () => {

@@ -86,8 +86,8 @@ describe("labMeasurements", () => {
 
   it("reads one with its schema, milliseconds as seconds", () => {
     const dir = tempDir("report-lab-");
-    fs.mkdirSync(path.join(dir, "lab-vm"));
-    fs.writeFileSync(path.join(dir, "lab-vm", "report.json"), JSON.stringify({ scenarios: [{ name: "fail-ha01", rounds: 2, ok: false, measured: { fencingMs: { min: 5000, median: 6000, max: 7500 } } }] }));
+    fs.mkdirSync(path.join(dir, "lab"));
+    fs.writeFileSync(path.join(dir, "lab", "report.json"), JSON.stringify({ scenarios: [{ name: "fail-ha01", rounds: 2, ok: false, measured: { fencingMs: { min: 5000, median: 6000, max: 7500 } } }] }));
     assert.deepEqual(labMeasurements(dir), { lab: [{ lab: "lab-vm", scenario: "fail-ha01", rounds: 2, ok: false, what: "fencingMs", minS: 5, medianS: 6, maxS: 7.5 }], problems: [] });
   });
 
