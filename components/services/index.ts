@@ -152,29 +152,40 @@ function dirScript(s: ServiceSpec): string[] {
   return s.dirs.map((d) => `install -d -o ${d.uid} -g ${d.gid} -m ${d.mode} ${shq(d.path)}`);
 }
 
+/** Where the apply step keeps the digest of the files the running service was (re)started with. */
+export function appliedStampPath(s: ServiceSpec): string {
+  return `${s.dataDir}/.haha-applied`;
+}
+
 /**
  * Start a service that waits stopped for its files (new to the cluster: the CIB push held it,
- * so Pacemaker never ran it without them), restart one whose files changed, or clear a failed
- * start; then wait until the cluster has settled, so a service that depends on this one is only
- * started once this one runs.
+ * so Pacemaker never ran it without them), restart one whose files changed since it was last
+ * (re)started here, or clear a failed start; then wait until the cluster has settled, so a
+ * service that depends on this one is only started once this one runs. The digest of the files
+ * as they are on the shared mount, kept beside them, is what makes a second run of the same step
+ * (a `pulumi up --refresh`, a replaced step, a lab's forced run) restart nothing.
  */
-export function applyScript(s: ServiceSpec, opTimeoutScale = 1): string {
+export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1): string {
   // The wait covers a stop and a start at the timeouts the CIB really has: scaled like every op
   // timeout (haha:cluster.defaults.opTimeoutScale), or the step gives up while Pacemaker still waits.
   const wait = Math.ceil((startTimeoutS(s) + stopTimeoutS(s)) * opTimeoutScale);
+  const stamp = shq(appliedStampPath(s));
   return [
     "set -euo pipefail",
+    files.length ? `now=$(sha256sum ${files.map(shq).join(" ")} | sha256sum | cut -d' ' -f1)` : "now=no-files",
+    `applied=$(cat ${stamp} 2>/dev/null || true)`,
     // A service new to the cluster waits stopped for its files (the CIB push holds it): start it.
     `if [ -n "$(crm_resource --resource ${s.id} --meta --get-parameter ${AWAITING_FILES_META} --quiet 2>/dev/null || true)" ]; then`,
     `  crm_resource --resource ${s.id} --meta --delete-parameter ${AWAITING_FILES_META}`,
     `  crm_resource --resource ${s.id} --meta --delete-parameter target-role`,
     `  crm_resource --wait --timeout=${wait}s`,
     `elif crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
-    `  crm_resource --resource ${s.id} --restart --timeout=${wait}s`,
+    `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${wait}s; fi`,
     "else",
     `  crm_resource --resource ${s.id} --cleanup`,
     `  crm_resource --wait --timeout=${wait}s`,
     "fi",
+    `[ "$now" = "$applied" ] || { printf '%s\\n' "$now" > ${stamp}.new && mv ${stamp}.new ${stamp}; }`,
   ].join("\n");
 }
 
@@ -222,7 +233,7 @@ export class ServiceConfigs extends HahaComponent {
       if (s.id === "nodered") after.push(this.seedNodeRed(name, conn, s, files));
       // A service is (re)started only after what it needs (the catalog lists dependencies first).
       for (const dep of s.after) after.push(applied.get(dep)!);
-      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s, c.cluster.defaults.opTimeoutScale), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
+      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s, mine.map((f) => f.path), c.cluster.defaults.opTimeoutScale), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
     }
     this.registerOutputs({ writer: writer.name });
   }

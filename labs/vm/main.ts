@@ -14,6 +14,8 @@ import type { RecordedResource } from "../../plan/types";
 import { readStackFile } from "../../stacks/config/load";
 import { parseConfig } from "../../stacks/config/validate";
 import type { HahaConfig } from "../../stacks/config/schema";
+import { shq } from "../../components/host/connection";
+import { serviceFiles } from "../../components/services";
 import { excerpt, must, run, sleep } from "../common/proc";
 import { LabSecrets } from "../common/secrets";
 import { CheckResult, convergedChecks } from "./checks";
@@ -452,11 +454,25 @@ async function destroyLocal(stateFile: string): Promise<string[]> {
 
 type Snapshot = Record<string, string[]>;
 
-/** Per guest: every running service with its main pid, restart count and start time, and the content hash of every file under /etc and /usr/local. */
+/**
+ * Per guest: every running systemd service with its main pid, restart count and start time;
+ * every container Pacemaker runs with its start time (the services are containers, not units);
+ * every mount with its mount id (a remount of OCFS2 or of the export gets a new one); and the
+ * content hash of every file under /etc and /usr/local, and of the service files the program
+ * ships to the shared mount.
+ */
 async function snapshot(lab: Lab, c: HahaConfig): Promise<Snapshot> {
   const out: Snapshot = {};
-  for (const n of c.nodes) {
-    const r = await lab.ssh(n.guest.address, "for u in $(systemctl list-units --type=service --state=running --no-legend --plain | awk '{print $1}'); do echo \"$u $(systemctl show -p MainPID,NRestarts,ActiveEnterTimestampMonotonic --value \"$u\" | paste -sd' ')\"; done; find /etc /usr/local -xdev -type f -exec md5sum {} + 2>/dev/null | sed 's/^/changed: /'", { timeoutMs: 60_000 });
+  // The files the program writes there, not the services' own data (Mosquitto's store, Node-RED's backups).
+  const shipped = serviceFiles(c).map((f) => shq(f.path)).join(" ");
+  for (const [i, n] of c.nodes.entries()) {
+    const script = [
+      "for u in $(systemctl list-units --type=service --state=running --no-legend --plain | awk '{print $1}'); do echo \"$u $(systemctl show -p MainPID,NRestarts,ActiveEnterTimestampMonotonic --value \"$u\" | paste -sd' ')\"; done",
+      "docker ps -q | xargs -r docker inspect -f 'container {{.Name}} started {{.State.StartedAt}}'",
+      "awk '{print \"mount \" $5 \" id \" $1}' /proc/self/mountinfo",
+      `{ find /etc /usr/local -xdev -type f -exec md5sum {} + 2>/dev/null; ${i === 0 && shipped ? `md5sum ${shipped};` : ""} } | sed 's/^/changed: /'`,
+    ].join("\n");
+    const r = await lab.ssh(n.guest.address, script, { timeoutMs: 120_000 });
     out[n.guest.name] = r.stdout.split("\n").filter(Boolean);
   }
   return out;
