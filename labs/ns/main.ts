@@ -300,6 +300,12 @@ function cibImages(cibXml: string, run: string[]): Record<string, string> {
 async function bringUp(lc: LabCluster): Promise<void> {
   const { c, ctx } = lc;
   const nodes = ctx.plan.config.nodes;
+  let last = Date.now();
+  const phases: string[] = [];
+  const phase = (label: string) => {
+    phases.push(`${label} ${((Date.now() - last) / 1000).toFixed(1)}s`);
+    last = Date.now();
+  };
   await c.create();
   const listeners = c.spec.apiAddresses.map((host) => ({ netns: c.netNs, host, port: 8006 }));
   const fencing = ctx.plan.config.cluster.fencing as { pveUser?: string };
@@ -325,6 +331,7 @@ async function bringUp(lc: LabCluster): Promise<void> {
   lc.registry = await LabRegistry.start({ netns: c.netNs, host: c.spec.registryAddress, port: REGISTRY_PORT, dir: path.join(IMAGES, "registry", `c${c.spec.index}`) });
   for (const m of c.members) await c.powerOn(m);
   for (const m of c.members) await waitFor(`${m.spec.name}'s Docker daemon`, 60000, async () => (await m.docker.docker(["version", "--format", "{{.Server.Version}}"]).catch(() => "")) || undefined, 300);
+  phase("namespaces, API, registry, members and their Docker daemons");
   // Images: pushed once from the first member's daemon, pulled by digest by every member and
   // tagged with the name the CIB starts (what the program's RemoteImage + docker.Tag do).
   const local = cibImages(ctx.cib.xml, ctx.services.run);
@@ -335,12 +342,14 @@ async function bringUp(lc: LabCluster): Promise<void> {
     const pinned = await importAndPush(first.docker, tar, recipe, lc.registry.address);
     await Promise.all(c.members.map((m) => pullPinned(m.docker, pinned, local[svc] as string)));
   }
+  phase("images pushed and pulled by digest");
   // The CIB push as the program runs it: the onChange of /etc/haha/cib.xml on each member in turn.
   for (const m of c.members) {
     const r = await m.exec(["/usr/local/sbin/haha-cib-push"], { timeoutMs: 150000 });
     fs.appendFileSync(path.join(m.dir, "log/steps.log"), r.out);
     if (r.code !== 0) throw new Error(`${m.spec.name}: haha-cib-push failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
   }
+  phase("CIB pushed");
   // The service files' steps as the program runs them after the push (the files themselves are on
   // the shared directory already): their directories, seeds, then each apply, which starts the
   // service the push held stopped until its files were written. Services in the catalog's order
@@ -353,8 +362,11 @@ async function bringUp(lc: LabCluster): Promise<void> {
       if (r.code !== 0) throw new Error(`${m.spec.name}: the program's step ${step.name} failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
     }
   }
+  phase("the services' steps");
   // Cold start under this machine's load: the first starts pull nothing but still take minutes.
   await settle(lc, 300000);
+  phase("settled");
+  c.spec.log(`${c.prefix}: up: ${phases.join(", ")}`);
 }
 
 /** Members that run Pacemaker, all resources the lab runs started, nothing failed or pending. */

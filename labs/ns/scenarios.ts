@@ -105,6 +105,8 @@ async function recorderAnswers(on: Member[]): Promise<string | undefined> {
 interface Expect {
   /** Members whose failure the survivors must see (membership) and fence. */
   lost: Member[];
+  /** Time the membership change (false: it happened before this measure began, as in fence-host-gone's second part). */
+  membership?: boolean;
   fence: boolean;
   /** The log marks taken right before the fault (fencing confirmed is read from there on). */
   mark: FenceMark;
@@ -127,7 +129,8 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
   const observer = () => lc.members.find((m) => m.running() && !lostNames.includes(m.spec.name));
   const deadline = t0 + e.timeoutMs;
   const run = servicesOf(lc);
-  const want = [...(e.lost.length ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...run] : []), ...(e.export ? ["export"] : [])];
+  const timeMembership = e.lost.length > 0 && e.membership !== false;
+  const want = [...(timeMembership ? ["membership"] : []), ...(e.fence ? ["fenced"] : []), ...(e.services ? ["vip", ...run] : []), ...(e.export ? ["export"] : [])];
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** Poll `seen` every `everyMs` until it returns true (then record the time) or the deadline. */
   const watch = async (keys: string[], everyMs: number, seen: () => Promise<Record<string, number | true> | undefined>) => {
@@ -140,7 +143,7 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
     }
   };
   const watchers: Promise<void>[] = [];
-  if (e.lost.length > 0) {
+  if (timeMembership) {
     // One shell inside the observer polling corosync every 50 ms: no nsenter per poll, so the
     // membership change is timed to well under 0.1 s (when its line arrives here).
     const obs = observer();
@@ -415,6 +418,7 @@ export const SCENARIOS: Scenario[] = [
       try {
         await lc.c.powerOff(victim);
         lc.probe?.go(t0);
+        const membership = measure(lc, t, t0, { lost: [victim], fence: false, mark, services: false, timeoutMs: 60000 });
         // Level 1 must fail (its API is gone) and, with no other level in the lab, nothing may start
         // elsewhere. The controller logs each failed fence operation (stonith_admin's history keeps
         // only the last state of an operation it retries).
@@ -423,6 +427,9 @@ export const SCENARIOS: Scenario[] = [
           return times.length > 0 ? Math.min(...times) : undefined;
         }, 300);
         measured.fenceFailed = sec(failedAt - t0);
+        const mm = await membership;
+        Object.assign(measured, mm.measured);
+        problems.push(...mm.problems);
         t.phase("fault-to-fence-failed");
         const p = await placement(lc);
         for (const [k, v] of Object.entries(p)) if (k !== "storage-vip" && v !== undefined && v !== victim.spec.name) problems.push(`${k} started on ${v} without the victim fenced`);
@@ -430,7 +437,8 @@ export const SCENARIOS: Scenario[] = [
         await undo();
       }
       // The API back: the retried fencing succeeds and the services return.
-      const r = await measure(lc, t, t0, { lost: [victim], fence: true, mark, services: true, timeoutMs: 150000 });
+      // The membership change happened meanwhile (seen below): not timed from here.
+      const r = await measure(lc, t, t0, { lost: [victim], membership: false, fence: true, mark, services: true, timeoutMs: 150000 });
       for (const [k, v] of Object.entries(r.measured)) measured[`afterApiBack.${k}`] = v;
       problems.push(...r.problems);
       t.phase("api-back-to-measured");
