@@ -376,7 +376,9 @@ export async function settle(lc: LabCluster, timeoutMs: number, expectOnline = 3
   try {
     return await waitFor(`the cluster to settle (${expectOnline} members online, ${want.join(", ")} started)`, timeoutMs, async () => {
       const s = await lc.status();
-      why = unsettled(s, want, expectOnline).filter((w) => !w.startsWith("failed actions"));
+      // A member in standby is settled (rolling maintenance waits in it); failed actions are the
+      // round's to judge (prepareRound cleans both before the next round).
+      why = unsettled(s, want, expectOnline).filter((w) => !w.startsWith("failed actions") && !w.startsWith("in standby"));
       if (!s || why.length > 0) return undefined;
       const idle = await lc.survivors()[0]?.exec(["crm_resource", "--wait", "--timeout=1"], { timeoutMs: 5000 });
       why = idle?.code === 0 ? [] : ["transitions still pending (crm_resource --wait)"];
@@ -693,7 +695,7 @@ async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number):
   let last = Date.now();
   const phase = (label: string) => {
     const now = Date.now();
-    phases[label] = (phases[label] ?? 0) + Math.round((now - last) / 100) / 10;
+    phases[label] = Math.round(((phases[label] ?? 0) + (now - last) / 1000) * 10) / 10;
     last = now;
   };
   // A round starts on a healthy, settled cluster; one that cannot be brought back is reported with the reason.
