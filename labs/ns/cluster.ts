@@ -226,8 +226,25 @@ export class Cluster {
     }
   }
 
+  /**
+   * One power action per member at a time: fence_pve's "on" (through the fake API) and the lab's
+   * own power-on after a round can come together, and a power-on starts by killing whatever is in
+   * the member's cgroup: unserialized, one killed the other's fresh init (a member left with a
+   * Docker daemon and no cluster stack).
+   */
+  private readonly power = new Map<Member, Promise<unknown>>();
+  private serial<T>(m: Member, fn: () => Promise<T>): Promise<T> {
+    const next = (this.power.get(m) ?? Promise.resolve()).then(fn, fn);
+    this.power.set(m, next.catch(() => undefined));
+    return next;
+  }
+
   /** Power on: the member's init in fresh namespaces, and its Docker daemon. */
-  async powerOn(m: Member): Promise<void> {
+  powerOn(m: Member): Promise<void> {
+    return this.serial(m, () => this.powerOnNow(m));
+  }
+
+  private async powerOnNow(m: Member): Promise<void> {
     if (m.running()) return;
     await killCgroup(m.cgroup);
     fs.mkdirSync(m.runDir, { recursive: true });
@@ -256,7 +273,11 @@ export class Cluster {
   }
 
   /** Power loss: every process of the member dies at once. */
-  async powerOff(m: Member): Promise<void> {
+  powerOff(m: Member): Promise<void> {
+    return this.serial(m, () => this.powerOffNow(m));
+  }
+
+  private async powerOffNow(m: Member): Promise<void> {
     await killCgroup(m.cgroup);
     fs.rmSync(path.join(m.runDir, "init.pid"), { force: true });
     // A guest that loses power loses its addresses (a VIP it held included): the namespace

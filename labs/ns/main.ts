@@ -246,7 +246,8 @@ exec dockerd --data-root '${path.join(IMAGES, "docker", `c${cluster.spec.index}m
 
 /**
  * What systemd does on a guest for the rendered resource-agents-deps.target drop-in: Pacemaker
- * starts once the units it orders first have started (as After= does, it then starts anyway).
+ * starts once the units it orders first have started (docker.service has TimeoutStartSec=0: systemd
+ * waits for it; the lab gives up after 300 s and, as After= does for a failed unit, starts anyway).
  */
 function agentDepsWait(lab: LabPlan, member: string): string {
   const units = agentDepsAfter(fileOf(lab, member, AGENT_DEPS_PATH));
@@ -254,7 +255,7 @@ function agentDepsWait(lab: LabPlan, member: string): string {
   const unknown = units.filter((u) => !known[u]);
   if (unknown.length > 0) throw new Error(`${AGENT_DEPS_PATH} orders ${unknown.join(", ")} before Pacemaker: the lab does not know how to wait for it (labs/ns/main.ts agentDepsWait)`);
   return units
-    .map((u) => `# ${AGENT_DEPS_PATH}: After=${u}\ni=0; until ${known[u]} >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 600 ] || { echo "${u} did not start within 60 s; Pacemaker starts anyway" >&2; break; }; sleep 0.1; done`)
+    .map((u) => `# ${AGENT_DEPS_PATH}: After=${u}\ni=0; until ${known[u]} >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 3000 ] || { echo "${u} did not start within 300 s; Pacemaker starts anyway" >&2; break; }; sleep 0.1; done`)
     .join("\n");
 }
 

@@ -358,7 +358,7 @@ const serviceBudget = (planned: Map<string, PlannedScenario>, id: string): Budge
 
 export const SCENARIOS: Scenario[] = [
   powerLoss("power-services", "power loss of the member running the services", 60, (lc) => holderOf(lc, "services-vip"), initial("services-vip")),
-  powerLoss("power-export", "power loss of the member serving the export", 115, (lc) => holderOf(lc, "storage-vip"), initial("storage-vip")),
+  powerLoss("power-export", "power loss of the member serving the export", 65, (lc) => holderOf(lc, "storage-vip"), initial("storage-vip")),
   powerLoss(
     "power-neither",
     "power loss of the member running neither",
@@ -402,7 +402,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "fence-host-gone",
     title: "power loss of the services member while its fence device's Proxmox API is unreachable",
-    estimateS: 150,
+    estimateS: 65,
     budget: () => [],
     round: async (lc, t) => {
       await probeOf(lc);
@@ -450,7 +450,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "two-lost",
     title: "two of three members lost: nothing starts, nothing is fenced",
-    estimateS: 135,
+    estimateS: 120,
     budget: () => [],
     round: async (lc, t) => {
       const keep = await holderOf(lc, "services-vip");
@@ -499,7 +499,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "standby-rolling",
     title: "each member in standby in turn (rolling maintenance)",
-    estimateS: 135,
+    estimateS: 150,
     budget: () => [],
     round: async (lc, t) => {
       await probeOf(lc);
@@ -545,7 +545,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "mosquitto-killed",
     title: "mosquitto killed inside its container: restart in place, and after migration-threshold failures it moves",
-    estimateS: 70,
+    estimateS: 50,
     budget: (planned) => [
       ...serviceBudget(planned, "monitor-mosquitto").map((b) => ({ ...b, line: "monitor fails: restart in place (mosquitto)", measure: "mosquitto" })),
       ...serviceBudget(planned, "threshold-mosquitto").map((b) => ({ ...b, line: "migration-threshold failures: it moves (mosquitto)", measure: "moved" })),
@@ -594,7 +594,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "mosquitto-hung",
     title: "mosquitto hung (SIGSTOP: process alive, not answering): the app-level probe catches it",
-    estimateS: 110,
+    estimateS: 35,
     // The plan's hung-application budget of the monitor failure: the monitor's interval and
     // timeout (its probe gets no answer), the whole stop (docker stop waits its grace before the
     // kill), then the restart.
