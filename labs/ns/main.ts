@@ -239,7 +239,7 @@ while True: f.write(s.recv(1 << 20) + b"\\n")
 ' '${path.join(m.dir, "log/journal.log")}' &
 exec dockerd --data-root '${path.join(IMAGES, "docker", `c${cluster.spec.index}m${m.i + 1}`)}' --exec-root '${path.join(m.runDir, "x")}' -H 'unix://${m.dockerSocket}' --pidfile '${path.join(m.runDir, "dockerd.pid")}' \\
   --storage-driver=overlay2 --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
-  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=warn > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
+  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=info > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
 `;
   fs.writeFileSync(path.join(m.dir, "docker-init.sh"), dockerInit);
 }
@@ -382,8 +382,21 @@ export async function settle(lc: LabCluster, timeoutMs: number, expectOnline = 3
       why = unsettled(s, want, expectOnline).filter((w) => !w.startsWith("failed actions") && !w.startsWith("in standby"));
       if (!s || why.length > 0) return undefined;
       const idle = await lc.survivors()[0]?.exec(["crm_resource", "--wait", "--timeout=1"], { timeoutMs: 5000 });
-      why = idle?.code === 0 ? [] : ["transitions still pending (crm_resource --wait)"];
-      return idle?.code === 0 ? s : undefined;
+      if (idle?.code !== 0) {
+        why = ["transitions still pending (crm_resource --wait)"];
+        return undefined;
+      }
+      // Every running member's own Pacemaker answers with the same view (a member whose corosync
+      // rejoined while its Pacemaker never started must not pass for settled).
+      for (const m of lc.survivors()) {
+        const own = await lc.status(m);
+        if (!own || own.online.length !== expectOnline || !own.quorate) {
+          why = [`${m.spec.name}'s own Pacemaker does not answer as a member of the settled cluster`];
+          return undefined;
+        }
+      }
+      why = [];
+      return s;
     }, 500);
   } catch (e) {
     const s = await lc.status().catch(() => undefined);
@@ -673,6 +686,7 @@ function substitutions(cib: Substitution[]): Substitution[] {
     { what: "journald (the containers' log driver) -> a datagram socket at /run/systemd/journal/socket in each Docker daemon's mount namespace writing to the member's log", why: "no systemd in a namespace member" },
     { what: "haha:proxmox.caCert (branch host-fixes, not merged here) -> the lab's throwaway CA put at /usr/local/share/ca-certificates/haha-proxmox-ca.crt in each member and update-ca-certificates run there", why: "what that change makes the guests do, done by the lab until it merges" },
     { what: "the recorder is asked (select 1) from the member holding the VIP, through docker exec psql against 127.0.0.1:5432", why: "the rendered recorder listens on 127.0.0.1 only: Home Assistant, on the same member, is its only client" },
+    { what: `systemd's ordering of the rendered ${AGENT_DEPS_PATH} (After=docker.service before Pacemaker) -> each member's init starts corosync, waits for its Docker daemon to answer, then starts pacemakerd`, why: "no systemd in a namespace member" },
     { what: "a cold-start dc-deadtime of 2 s seeded into each member's empty CIB before the push", why: "only the lab's boot: the pushed configuration replaces it; Pacemaker's default 20 s would slow each member's return" },
   ];
 }
