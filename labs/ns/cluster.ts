@@ -184,9 +184,14 @@ export async function killCgroup(name: string): Promise<void> {
     walk(freezer);
   };
   freeze("FROZEN");
-  for (let round = 0; round < 50; round++) {
-    const pids = [...new Set([...cgPids("freezer", name), ...cgPids("pids", name)])];
-    if (pids.length === 0) break;
+  // Until the cgroup is empty: a process in an uninterruptible wait (a container's unmount) dies
+  // only when the wait ends. One left behind (containerd holding its metadata lock) made the
+  // member's next Docker daemon time out waiting for its own containerd.
+  const deadline = Date.now() + 30000;
+  let pids: number[];
+  for (;;) {
+    pids = [...new Set([...cgPids("freezer", name), ...cgPids("pids", name)])];
+    if (pids.length === 0 || Date.now() > deadline) break;
     for (const p of pids) {
       try {
         process.kill(p, "SIGKILL");
@@ -198,6 +203,16 @@ export async function killCgroup(name: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   freeze("THAWED");
+  if (pids.length > 0) {
+    const what = pids.slice(0, 5).map((p) => {
+      try {
+        return `${p} ${fs.readFileSync(`/proc/${p}/comm`, "utf8").trim()} (${/State:\s+(.*)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? "?"})`;
+      } catch {
+        return String(p);
+      }
+    });
+    throw new Error(`${name}: ${pids.length} process(es) survive SIGKILL for 30 s: ${what.join(", ")}`);
+  }
 }
 
 export class Cluster {
