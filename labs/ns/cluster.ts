@@ -262,6 +262,10 @@ export class Cluster {
   private async powerOnNow(m: Member): Promise<void> {
     if (m.running()) return;
     await killCgroup(m.cgroup);
+    // A booting guest has a fresh /run: the Docker daemon's exec-root (containerd's state and its
+    // shims' sockets) and pid file from before the power loss go. Left in place, the new
+    // containerd tried the dead shims first and dockerd gave up waiting for it after a fence.
+    for (const stale of ["x", "dockerd.pid", "docker.sock"]) fs.rmSync(path.join(m.runDir, stale), { recursive: true, force: true });
     fs.mkdirSync(m.runDir, { recursive: true });
     for (const c of CG_CONTROLLERS) fs.mkdirSync(cgPath(c, m.cgroup), { recursive: true });
     this.spec.prepare(m);
