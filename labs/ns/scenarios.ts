@@ -179,12 +179,15 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
       }),
     );
   if (e.export)
-    // Pacemaker's word (crm_mon) that storage-vip, the last of the export's group, started on a
-    // survivor: the group's chain (storage stand-ins, NFS server and exports) is done by then.
+    // Pacemaker's word (crm_mon) that storage-vip, the last of the export's group, started again:
+    // on a survivor, or on the lost member once it was powered on again (fence_pve's "on") and
+    // rejoined (before that, crm_mon's "Started" there is the stale pre-fault state).
     watchers.push(
       watch(["export"], 300, async () => {
-        const n = await lc.locate("storage-vip");
-        return n && !lostNames.includes(n) ? { export: true } : undefined;
+        const s = await lc.status();
+        const n = s?.resources.find((r) => r.id === "storage-vip" && r.active && r.role === "Started")?.node;
+        const lost = e.lost.find((m) => m.spec.name === n);
+        return n && (!lost || (rebootedSince(lost, t0) && s?.online.includes(n))) ? { export: true } : undefined;
       }),
     );
   if (e.services) {
@@ -226,6 +229,9 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
   return { measured, problems };
 }
 
+/** The member was powered on again after the fault (by fence_pve's "on" or the lab). */
+const rebootedSince = (m: Member, fault: number) => m.running() && m.bootedAt > fault;
+
 async function holderOf(lc: LabCluster, rsc: string): Promise<Member> {
   const n = await lc.locate(rsc);
   if (!n) throw new Error(`${rsc} runs nowhere before the fault`);
@@ -257,13 +263,15 @@ function memberFailBudget(planned: Map<string, PlannedScenario>, member: string,
  * member-returns scenario, also run at the end of every power-loss and cable round (the member
  * returns there anyway), so it is observed far more often than its own rounds would.
  */
-async function returns(lc: LabCluster, t: Tools, victim: Member): Promise<RoundResult> {
+async function returns(lc: LabCluster, t: Tools, victim: Member, fault: number): Promise<RoundResult> {
       // fence_pve's "on" starts it again at once, so it may rejoin while the services move: the
-      // placement to keep is the one where everything runs on the survivors.
+      // placement to keep is the first where everything runs again, on the survivors or (what had
+      // not started elsewhere yet when it rejoined: the export's group, with the lab's DRBD
+      // stand-in, which models no outdated replica) on the returned member.
       const t0 = Date.now();
-      const before = await t.waitFor("the services and the export running on the survivors", 120000, async () => {
+      const before = await t.waitFor("the services and the export running again (on the survivors, or started on the returned member)", 120000, async () => {
         const p = await placement(lc);
-        return Object.values(p).every((n) => n !== undefined && n !== victim.spec.name) ? p : undefined;
+        return Object.values(p).every((n) => n !== undefined && (n !== victim.spec.name || rebootedSince(victim, fault))) ? p : undefined;
       }, 300);
       if (!victim.running()) await lc.c.powerOn(victim);
       await t.settle(lc, lc.ctx.recoverMs);
@@ -299,7 +307,7 @@ const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: La
     const r = await measure(lc, t, t0, { lost: [victim], fence: true, mark, services: servicesMove, export: exportMoves, timeoutMs: 90000 });
     t.phase("fault-to-measured");
     t.log(`victim ${victim.spec.name}; ${JSON.stringify(r.measured)}`);
-    const back = await returns(lc, t, victim);
+    const back = await returns(lc, t, victim, t0);
     t.phase("return-and-settle");
     return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
   },
@@ -394,7 +402,7 @@ export const SCENARIOS: Scenario[] = [
       const r = await measure(lc, t, t0, { lost: [victim], fence: true, mark, services: true, timeoutMs: 90000 });
       t.phase("fault-to-measured");
       await lc.c.cable(victim, true);
-      const back = await returns(lc, t, victim);
+      const back = await returns(lc, t, victim, t0);
       t.phase("return-and-settle");
       return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
     },
@@ -493,7 +501,7 @@ export const SCENARIOS: Scenario[] = [
       const t0 = Date.now();
       await lc.c.powerOff(victim);
       await t.waitFor("the fencing of the lost member", 90000, async () => fencedAt(mark, victim.spec.name, [victim.spec.name], t0), 300);
-      return returns(lc, t, victim);
+      return returns(lc, t, victim, t0);
     },
   },
   {
