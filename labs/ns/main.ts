@@ -29,9 +29,9 @@ const REGISTRY_PORT = 5000;
 
 const USAGE = `usage: npm run lab -- ns [--rounds N] [--clusters N] [--only NAME,...] [--list]
   --rounds N     rounds per scenario (default 5, at least 1)
-  --clusters N   independent 3-member clusters run at once (default 5, at most 6: a round mostly
-                 waits on timeouts, so on 2 cores 5 clusters finish the 45 rounds about twice as
-                 fast as 3)
+  --clusters N   independent 3-member clusters run at once (default 5, at most 6: rounds mostly
+                 wait on timeouts; on 2 cores 5 clusters ran the 45 rounds in 17 min, with a load
+                 of about 13 that stretched the slowest fencings to 20 s)
   light run (debugging, timings are not figures): --clusters 1 --rounds 1 --only a,b
   --only NAMES   run only these scenarios (see --list)
   --list         list the scenarios and exit

@@ -307,7 +307,9 @@ const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: La
     const r = await measure(lc, t, t0, { lost: [victim], fence: true, mark, services: servicesMove, export: exportMoves, timeoutMs: 90000 });
     t.phase("fault-to-measured");
     t.log(`victim ${victim.spec.name}; ${JSON.stringify(r.measured)}`);
-    const back = await returns(lc, t, victim, t0);
+    // What was measured stays in the report when the return goes wrong (the next round's
+    // preparation brings the cluster back or reports why it cannot).
+    const back = await returns(lc, t, victim, t0).catch((e: Error) => ({ ok: false, problems: [e.message], measured: {} }));
     t.phase("return-and-settle");
     return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
   },
@@ -402,7 +404,7 @@ export const SCENARIOS: Scenario[] = [
       const r = await measure(lc, t, t0, { lost: [victim], fence: true, mark, services: true, timeoutMs: 90000 });
       t.phase("fault-to-measured");
       await lc.c.cable(victim, true);
-      const back = await returns(lc, t, victim, t0);
+      const back = await returns(lc, t, victim, t0).catch((e: Error) => ({ ok: false, problems: [e.message], measured: {} }));
       t.phase("return-and-settle");
       return { ok: r.problems.length === 0, problems: r.problems, measured: r.measured, also: [{ scenario: "member-returns", result: back }] };
     },
