@@ -151,6 +151,18 @@ function cgPids(ctrl: string, name: string): number[] {
   return out;
 }
 
+/**
+ * Every cgroup v1 hierarchy mounted here: the members' Docker daemons (--cgroup-parent) create
+ * their cgroups in all of them, not only in the two the lab kills through.
+ */
+function hierarchies(): string[] {
+  try {
+    return fs.readdirSync(CG_ROOT, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [...CG_CONTROLLERS];
+  }
+}
+
 function cgRemove(ctrl: string, name: string): void {
   const rm = (d: string) => {
     let entries: fs.Dirent[];
@@ -312,7 +324,7 @@ export class Cluster {
 
   async destroy(): Promise<void> {
     for (const m of this.members) await killCgroup(m.cgroup);
-    for (const m of this.members) for (const c of CG_CONTROLLERS) cgRemove(c, m.cgroup);
+    for (const m of this.members) for (const c of hierarchies()) cgRemove(c, m.cgroup);
     for (const m of this.members) await run("ip", ["netns", "del", m.ns]).catch(() => undefined);
     await run("ip", ["netns", "del", this.netNs]).catch(() => undefined);
   }
@@ -321,7 +333,7 @@ export class Cluster {
 /** Kill and remove whatever a previous run of this lab left: cgroups, namespaces. */
 export async function sweepLeftovers(log: (l: string) => void): Promise<void> {
   const groups = new Set<string>();
-  for (const c of CG_CONTROLLERS) {
+  for (const c of hierarchies()) {
     try {
       for (const e of fs.readdirSync(path.join(CG_ROOT, c))) if (e.startsWith(NS_PREFIX)) groups.add(e);
     } catch {
@@ -330,7 +342,7 @@ export async function sweepLeftovers(log: (l: string) => void): Promise<void> {
   }
   for (const g of groups) {
     await killCgroup(g);
-    for (const c of CG_CONTROLLERS) cgRemove(c, g);
+    for (const c of hierarchies()) cgRemove(c, g);
   }
   const { stdout } = await run("ip", ["netns", "list"]);
   const names = stdout
