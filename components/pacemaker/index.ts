@@ -13,6 +13,7 @@ import type { CibFragment } from "./cib/model";
 import { renderCib } from "./cib/serialize";
 import { COROSYNC_AUTHKEY_BYTES, COROSYNC_CONF_PATH, renderCorosync } from "./corosync";
 import { renderSbdDefaults, SBD_DEFAULTS_PATH } from "./sbd";
+import { AGENT_DEPS_PATH, renderAgentDeps } from "./units";
 import { CIB_PATH, CIB_PUSH_PATH, renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload, renderSbdRestart } from "./scripts";
 
 export { buildCibModel } from "./cib/build";
@@ -61,7 +62,9 @@ export class ClusterMembership extends HahaComponent {
         { connection, path: COROSYNC_CONF_PATH, content: corosyncConf, mode: "0644", onChange: renderCorosyncReload(c.cluster.name), applyAfter: [key.apply!] },
         this.child(),
       );
-      const files: pulumi.Resource[] = [conf, key];
+      // Docker answers before Pacemaker's first probes (units.ts); read by systemd at the next start.
+      const deps = new HostFile(`${name}-${m.name}-agent-deps`, { connection, path: AGENT_DEPS_PATH, content: renderAgentDeps(), mode: "0644", onChange: "systemctl daemon-reload" }, this.child());
+      const files: pulumi.Resource[] = [conf, key, deps];
       if (sbdText) {
         // A changed file restarts sbd with the member's cluster stack, one member at a time.
         const sbdFile = new HostFile(

@@ -10,6 +10,9 @@ import { drbdDevice } from "./drbd";
 import { storageAddress, storageNetwork } from "./network";
 import { DIRS_UNIT, clientMountOptions, explainOptions, exportOptions, joinOptions, proxmoxExportOptions, proxmoxExportPath } from "./nfs";
 
+/** The DRBD clone's instance stickiness: above the linbit agent's highest promotion score (crm_master 10000). */
+export const DRBD_INSTANCE_STICKINESS = 20000;
+
 /** Ids this layer defines in the CIB (CIB_IDS holds the ones other layers refer to). */
 export const STORAGE_IDS = {
   drbd: (resource: string) => `drbd-${resource}`,
@@ -221,6 +224,10 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
         "clone-node-max": t(1, "one instance per member"),
         notify: t(true, "the linbit agent needs pre/post notifications to track its peers"),
         interleave: t(true, "each member's OCFS2 waits for its own DRBD instance, not for every instance"),
+        "resource-stickiness": t(
+          DRBD_INSTANCE_STICKINESS,
+          "each instance stays on its member: above the linbit agent's highest promotion score (10000), or Pacemaker 2.1.5 (Debian 12) shuffles the instances when a fenced member returns while the survivor is promoted (instance 0 moves to the returning member; the survivor's OCFS2 and the export restart; fixed upstream in 2.1.7, ClusterLabs/pacemaker#3137). Found by the namespace lab",
+        ),
       },
     },
     {

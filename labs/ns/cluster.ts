@@ -151,6 +151,18 @@ function cgPids(ctrl: string, name: string): number[] {
   return out;
 }
 
+/**
+ * Every cgroup v1 hierarchy mounted here: the members' Docker daemons (--cgroup-parent) create
+ * their cgroups in all of them, not only in the two the lab kills through.
+ */
+function hierarchies(): string[] {
+  try {
+    return fs.readdirSync(CG_ROOT, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [...CG_CONTROLLERS];
+  }
+}
+
 function cgRemove(ctrl: string, name: string): void {
   const rm = (d: string) => {
     let entries: fs.Dirent[];
@@ -184,9 +196,14 @@ export async function killCgroup(name: string): Promise<void> {
     walk(freezer);
   };
   freeze("FROZEN");
-  for (let round = 0; round < 50; round++) {
-    const pids = [...new Set([...cgPids("freezer", name), ...cgPids("pids", name)])];
-    if (pids.length === 0) break;
+  // Until the cgroup is empty: a process in an uninterruptible wait (a container's unmount) dies
+  // only when the wait ends. One left behind (containerd holding its metadata lock) made the
+  // member's next Docker daemon time out waiting for its own containerd.
+  const deadline = Date.now() + 30000;
+  let pids: number[];
+  for (;;) {
+    pids = [...new Set([...cgPids("freezer", name), ...cgPids("pids", name)])];
+    if (pids.length === 0 || Date.now() > deadline) break;
     for (const p of pids) {
       try {
         process.kill(p, "SIGKILL");
@@ -198,6 +215,16 @@ export async function killCgroup(name: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   freeze("THAWED");
+  if (pids.length > 0) {
+    const what = pids.slice(0, 5).map((p) => {
+      try {
+        return `${p} ${fs.readFileSync(`/proc/${p}/comm`, "utf8").trim()} (${/State:\s+(.*)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? "?"})`;
+      } catch {
+        return String(p);
+      }
+    });
+    throw new Error(`${name}: ${pids.length} process(es) survive SIGKILL for 30 s: ${what.join(", ")}`);
+  }
 }
 
 export class Cluster {
@@ -226,10 +253,31 @@ export class Cluster {
     }
   }
 
+  /**
+   * One power action per member at a time: fence_pve's "on" (through the fake API) and the lab's
+   * own power-on after a round can come together, and a power-on starts by killing whatever is in
+   * the member's cgroup: unserialized, one killed the other's fresh init (a member left with a
+   * Docker daemon and no cluster stack).
+   */
+  private readonly power = new Map<Member, Promise<unknown>>();
+  private serial<T>(m: Member, fn: () => Promise<T>): Promise<T> {
+    const next = (this.power.get(m) ?? Promise.resolve()).then(fn, fn);
+    this.power.set(m, next.catch(() => undefined));
+    return next;
+  }
+
   /** Power on: the member's init in fresh namespaces, and its Docker daemon. */
-  async powerOn(m: Member): Promise<void> {
+  powerOn(m: Member): Promise<void> {
+    return this.serial(m, () => this.powerOnNow(m));
+  }
+
+  private async powerOnNow(m: Member): Promise<void> {
     if (m.running()) return;
     await killCgroup(m.cgroup);
+    // A booting guest has a fresh /run: the Docker daemon's exec-root (containerd's state and its
+    // shims' sockets) and pid file from before the power loss go. Left in place, the new
+    // containerd tried the dead shims first and dockerd gave up waiting for it after a fence.
+    for (const stale of ["x", "dockerd.pid", "docker.sock"]) fs.rmSync(path.join(m.runDir, stale), { recursive: true, force: true });
     fs.mkdirSync(m.runDir, { recursive: true });
     for (const c of CG_CONTROLLERS) fs.mkdirSync(cgPath(c, m.cgroup), { recursive: true });
     this.spec.prepare(m);
@@ -256,7 +304,11 @@ export class Cluster {
   }
 
   /** Power loss: every process of the member dies at once. */
-  async powerOff(m: Member): Promise<void> {
+  powerOff(m: Member): Promise<void> {
+    return this.serial(m, () => this.powerOffNow(m));
+  }
+
+  private async powerOffNow(m: Member): Promise<void> {
     await killCgroup(m.cgroup);
     fs.rmSync(path.join(m.runDir, "init.pid"), { force: true });
     // A guest that loses power loses its addresses (a VIP it held included): the namespace
@@ -272,7 +324,7 @@ export class Cluster {
 
   async destroy(): Promise<void> {
     for (const m of this.members) await killCgroup(m.cgroup);
-    for (const m of this.members) for (const c of CG_CONTROLLERS) cgRemove(c, m.cgroup);
+    for (const m of this.members) for (const c of hierarchies()) cgRemove(c, m.cgroup);
     for (const m of this.members) await run("ip", ["netns", "del", m.ns]).catch(() => undefined);
     await run("ip", ["netns", "del", this.netNs]).catch(() => undefined);
   }
@@ -281,7 +333,7 @@ export class Cluster {
 /** Kill and remove whatever a previous run of this lab left: cgroups, namespaces. */
 export async function sweepLeftovers(log: (l: string) => void): Promise<void> {
   const groups = new Set<string>();
-  for (const c of CG_CONTROLLERS) {
+  for (const c of hierarchies()) {
     try {
       for (const e of fs.readdirSync(path.join(CG_ROOT, c))) if (e.startsWith(NS_PREFIX)) groups.add(e);
     } catch {
@@ -290,7 +342,7 @@ export async function sweepLeftovers(log: (l: string) => void): Promise<void> {
   }
   for (const g of groups) {
     await killCgroup(g);
-    for (const c of CG_CONTROLLERS) cgRemove(c, g);
+    for (const c of hierarchies()) cgRemove(c, g);
   }
   const { stdout } = await run("ip", ["netns", "list"]);
   const names = stdout

@@ -16,6 +16,8 @@ import { Probe } from "./probe";
 import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
 import { SCENARIOS, type Scenario } from "./scenarios";
 import { serviceCatalog } from "../../components/services";
+import { parseCib } from "../../plan/simulate-cib";
+import { AGENT_DEPS_PATH, agentDepsAfter } from "../../components/pacemaker/units";
 import { readStackFile } from "../../stacks/config/load";
 import { parseConfig } from "../../stacks/config/validate";
 
@@ -27,7 +29,10 @@ const REGISTRY_PORT = 5000;
 
 const USAGE = `usage: npm run lab -- ns [--rounds N] [--clusters N] [--only NAME,...] [--list]
   --rounds N     rounds per scenario (default 5, at least 1)
-  --clusters N   independent 3-member clusters run at once (default 3, at most 6)
+  --clusters N   independent 3-member clusters run at once (default 5, at most 6: rounds mostly
+                 wait on timeouts; on 2 cores 5 clusters ran the 45 rounds in 17 min, with a load
+                 of about 13 that stretched the slowest fencings to 20 s)
+  light run (debugging, timings are not figures): --clusters 1 --rounds 1 --only a,b
   --only NAMES   run only these scenarios (see --list)
   --list         list the scenarios and exit
   --keep         debugging: leave the clusters running when the lab breaks (exit 3) to inspect
@@ -57,8 +62,6 @@ export class LabCluster {
   api!: FakePveApi;
   registry?: LabRegistry;
   probe?: Probe;
-  /** Successful fencings per member seen before the current fault. */
-  readonly fenceBefore = new Map<string, number>();
   constructor(
     readonly c: Cluster,
     readonly ctx: Ctx,
@@ -94,6 +97,26 @@ export interface CrmStatus {
   quorate: boolean;
   resources: { id: string; node?: string; role: string; active: boolean; failed: boolean }[];
   failures: number;
+  /** The failed operations crm_mon lists ("op on node: reason"). */
+  failedOps: string[];
+  standby: string[];
+  unclean: string[];
+}
+
+/** Why a status is not the settled cluster a round starts from (empty: it is). */
+export function unsettled(s: CrmStatus | undefined, want: string[], expectOnline: number): string[] {
+  if (!s) return ["crm_mon answered on no running member"];
+  const out: string[] = [];
+  if (s.online.length !== expectOnline) out.push(`${s.online.length} of ${expectOnline} members online (${s.online.join(", ") || "none"})`);
+  if (!s.quorate) out.push("no quorum");
+  if (s.unclean.length > 0) out.push(`unclean (awaiting fencing): ${s.unclean.join(", ")}`);
+  if (s.standby.length > 0) out.push(`in standby: ${s.standby.join(", ")}`);
+  const missing = want.filter((w) => !s.resources.some((r) => r.id === w && r.active && r.role === "Started"));
+  if (missing.length > 0) out.push(`not started: ${missing.join(", ")}`);
+  const moving = s.resources.filter((r) => ["Starting", "Stopping", "Migrating"].includes(r.role)).map((r) => `${r.id} ${r.role}`);
+  if (moving.length > 0) out.push(`in progress: ${moving.join(", ")}`);
+  if (s.failedOps.length > 0) out.push(`failed actions: ${s.failedOps.slice(0, 6).join("; ")}${s.failedOps.length > 6 ? ` (+${s.failedOps.length - 6})` : ""}`);
+  return out;
 }
 
 const crmParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["node", "resource", "clone", "group", "failure"].includes(n) });
@@ -114,8 +137,17 @@ export function parseCrmMon(xml: string): CrmStatus | undefined {
     for (const k of ["clone", "group"]) for (const g of (r[k] ?? []) as Record<string, unknown>[]) collect(g);
   };
   collect((res.resources ?? {}) as Record<string, unknown>);
-  const failures = (((res.failures as Record<string, unknown>)?.failure ?? []) as unknown[]).length;
-  return { online: nodes.filter((n) => n.online === "true").map((n) => n.name as string), dc: summary.current_dc?.name, quorate: summary.current_dc?.with_quorum === "true", resources: out, failures };
+  const failed = ((res.failures as Record<string, unknown>)?.failure ?? []) as Record<string, string>[];
+  return {
+    online: nodes.filter((n) => n.online === "true").map((n) => n.name as string),
+    dc: summary.current_dc?.name,
+    quorate: summary.current_dc?.with_quorum === "true",
+    resources: out,
+    failures: failed.length,
+    failedOps: failed.map((f) => `${f.op_key ?? f.id ?? "?"} on ${f.node ?? "?"}: ${f.exitreason || f.exitstatus || f.status || "?"}`),
+    standby: nodes.filter((n) => n.standby === "true").map((n) => n.name as string),
+    unclean: nodes.filter((n) => n.unclean === "true").map((n) => n.name as string),
+  };
 }
 
 function memberFiles(lab: LabPlan, ctx: Ctx, cluster: Cluster, m: Member): void {
@@ -190,6 +222,7 @@ ${steps.join("\n")}
 export PCMK_logfile="$M/log/pacemaker.log"
 corosync -f > "$M/log/corosync.log" 2>&1 &
 i=0; until corosync-cfgtool -s >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 200 ] || { echo "corosync did not start" >&2; exit 1; }; sleep 0.05; done
+${agentDepsWait(lab, name)}
 pacemakerd >> "$M/log/pacemakerd.log" 2>&1 &
 wait
 `;
@@ -209,9 +242,24 @@ while True: f.write(s.recv(1 << 20) + b"\\n")
 ' '${path.join(m.dir, "log/journal.log")}' &
 exec dockerd --data-root '${path.join(IMAGES, "docker", `c${cluster.spec.index}m${m.i + 1}`)}' --exec-root '${path.join(m.runDir, "x")}' -H 'unix://${m.dockerSocket}' --pidfile '${path.join(m.runDir, "dockerd.pid")}' \\
   --storage-driver=overlay2 --iptables=false --ip6tables=false --bridge=none --ip-masq=false --insecure-registry '${cluster.spec.registryAddress}:${REGISTRY_PORT}' \\
-  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=warn > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
+  --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent '/${m.cgroup}/docker' --log-level=info > '${path.join(m.dir, "log/dockerd.log")}' 2>&1
 `;
   fs.writeFileSync(path.join(m.dir, "docker-init.sh"), dockerInit);
+}
+
+/**
+ * What systemd does on a guest for the rendered resource-agents-deps.target drop-in: Pacemaker
+ * starts once the units it orders first have started (docker.service has TimeoutStartSec=0: systemd
+ * waits for it; the lab gives up after 300 s and, as After= does for a failed unit, starts anyway).
+ */
+function agentDepsWait(lab: LabPlan, member: string): string {
+  const units = agentDepsAfter(fileOf(lab, member, AGENT_DEPS_PATH));
+  const known: Record<string, string> = { "docker.service": "docker version" };
+  const unknown = units.filter((u) => !known[u]);
+  if (unknown.length > 0) throw new Error(`${AGENT_DEPS_PATH} orders ${unknown.join(", ")} before Pacemaker: the lab does not know how to wait for it (labs/ns/main.ts agentDepsWait)`);
+  return units
+    .map((u) => `# ${AGENT_DEPS_PATH}: After=${u}\ni=0; until ${known[u]} >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 3000 ] || { echo "${u} did not start within 300 s; Pacemaker starts anyway" >&2; break; }; sleep 0.1; done`)
+    .join("\n");
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>, everyMs = 200): Promise<T> {
@@ -256,6 +304,12 @@ function cibImages(cibXml: string, run: string[]): Record<string, string> {
 async function bringUp(lc: LabCluster): Promise<void> {
   const { c, ctx } = lc;
   const nodes = ctx.plan.config.nodes;
+  let last = Date.now();
+  const phases: string[] = [];
+  const phase = (label: string) => {
+    phases.push(`${label} ${((Date.now() - last) / 1000).toFixed(1)}s`);
+    last = Date.now();
+  };
   await c.create();
   const listeners = c.spec.apiAddresses.map((host) => ({ netns: c.netNs, host, port: 8006 }));
   const fencing = ctx.plan.config.cluster.fencing as { pveUser?: string };
@@ -281,6 +335,7 @@ async function bringUp(lc: LabCluster): Promise<void> {
   lc.registry = await LabRegistry.start({ netns: c.netNs, host: c.spec.registryAddress, port: REGISTRY_PORT, dir: path.join(IMAGES, "registry", `c${c.spec.index}`) });
   for (const m of c.members) await c.powerOn(m);
   for (const m of c.members) await waitFor(`${m.spec.name}'s Docker daemon`, 60000, async () => (await m.docker.docker(["version", "--format", "{{.Server.Version}}"]).catch(() => "")) || undefined, 300);
+  phase("namespaces, API, registry, members and their Docker daemons");
   // Images: pushed once from the first member's daemon, pulled by digest by every member and
   // tagged with the name the CIB starts (what the program's RemoteImage + docker.Tag do).
   const local = cibImages(ctx.cib.xml, ctx.services.run);
@@ -291,12 +346,14 @@ async function bringUp(lc: LabCluster): Promise<void> {
     const pinned = await importAndPush(first.docker, tar, recipe, lc.registry.address);
     await Promise.all(c.members.map((m) => pullPinned(m.docker, pinned, local[svc] as string)));
   }
+  phase("images pushed and pulled by digest");
   // The CIB push as the program runs it: the onChange of /etc/haha/cib.xml on each member in turn.
   for (const m of c.members) {
     const r = await m.exec(["/usr/local/sbin/haha-cib-push"], { timeoutMs: 150000 });
     fs.appendFileSync(path.join(m.dir, "log/steps.log"), r.out);
     if (r.code !== 0) throw new Error(`${m.spec.name}: haha-cib-push failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
   }
+  phase("CIB pushed");
   // The service files' steps as the program runs them after the push (the files themselves are on
   // the shared directory already): their directories, seeds, then each apply, which starts the
   // service the push held stopped until its files were written. Services in the catalog's order
@@ -309,28 +366,84 @@ async function bringUp(lc: LabCluster): Promise<void> {
       if (r.code !== 0) throw new Error(`${m.spec.name}: the program's step ${step.name} failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
     }
   }
+  phase("the services' steps");
   // Cold start under this machine's load: the first starts pull nothing but still take minutes.
   await settle(lc, 300000);
+  phase("settled");
+  c.spec.log(`${c.prefix}: up: ${phases.join(", ")}`);
 }
 
 /** Members that run Pacemaker, all resources the lab runs started, nothing failed or pending. */
 export async function settle(lc: LabCluster, timeoutMs: number, expectOnline = 3): Promise<CrmStatus> {
   const want = ["services-vip", "storage-vip", ...lc.ctx.services.run];
-  return waitFor(`the cluster to settle (${expectOnline} members online, ${want.join(", ")} started)`, timeoutMs, async () => {
-    const s = await lc.status();
-    if (!s || s.online.length !== expectOnline || !s.quorate) return undefined;
-    if (want.some((w) => !s.resources.some((r) => r.id === w && r.active && r.role === "Started"))) return undefined;
-    if (s.resources.some((r) => r.role === "Starting" || r.role === "Stopping" || r.role === "Migrating")) return undefined;
-    const idle = await lc.survivors()[0]?.exec(["crm_resource", "--wait", "--timeout=1"], { timeoutMs: 5000 });
-    return idle?.code === 0 ? s : undefined;
-  }, 500);
+  let why: string[] = [];
+  try {
+    return await waitFor(`the cluster to settle (${expectOnline} members online, ${want.join(", ")} started)`, timeoutMs, async () => {
+      const s = await lc.status();
+      // A member in standby is settled (rolling maintenance waits in it); failed actions are the
+      // round's to judge (prepareRound cleans both before the next round).
+      why = unsettled(s, want, expectOnline).filter((w) => !w.startsWith("failed actions") && !w.startsWith("in standby"));
+      if (!s || why.length > 0) return undefined;
+      const idle = await lc.survivors()[0]?.exec(["crm_resource", "--wait", "--timeout=1"], { timeoutMs: 5000 });
+      if (idle?.code !== 0) {
+        why = ["transitions still pending (crm_resource --wait)"];
+        return undefined;
+      }
+      // Every running member's own Pacemaker answers with the same view (a member whose corosync
+      // rejoined while its Pacemaker never started must not pass for settled).
+      for (const m of lc.survivors()) {
+        const own = await lc.status(m);
+        if (!own || own.online.length !== expectOnline || !own.quorate) {
+          why = [`${m.spec.name}'s own Pacemaker does not answer as a member of the settled cluster`];
+          return undefined;
+        }
+      }
+      why = [];
+      return s;
+    }, 500);
+  } catch (e) {
+    const s = await lc.status().catch(() => undefined);
+    const now = unsettled(s, want, expectOnline);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}: ${(now.length > 0 ? now : why).join("; ") || "no reason seen"}`, { cause: e });
+  }
+}
+
+/**
+ * Every round starts from a healthy, settled cluster, whatever the round before left: members
+ * powered on, none in standby, no failed action or fail count left (a fence device whose start
+ * failed while its API was gone is banned from that member until cleaned). What it had to undo
+ * is returned, so the log shows it.
+ */
+async function prepareRound(lc: LabCluster): Promise<string[]> {
+  const undone: string[] = [];
+  for (const m of lc.members)
+    if (!m.running()) {
+      await lc.c.powerOn(m);
+      undone.push(`${m.spec.name} powered on`);
+    }
+  const s = await lc.status();
+  const obs = lc.survivors()[0];
+  if (s && obs) {
+    for (const n of s.standby) {
+      const r = await obs.exec(["crm_attribute", "--node", n, "--name", "standby", "--update", "off"]);
+      if (r.code !== 0) throw new Error(`standby off for ${n} failed: ${r.out.trim()}`);
+      undone.push(`${n} out of standby`);
+    }
+    if (s.failures > 0) {
+      const r = await obs.exec(["crm_resource", "--cleanup"], { timeoutMs: 30000 });
+      if (r.code !== 0) throw new Error(`crm_resource --cleanup failed: ${r.out.trim()}`);
+      undone.push(`cleaned ${s.failures} failed action(s): ${s.failedOps.slice(0, 4).join("; ")}`);
+    }
+  }
+  await settle(lc, lc.ctx.recoverMs);
+  return undone;
 }
 
 
 async function main_(argv: string[]): Promise<number> {
   let o;
   try {
-    o = parseArgs({ args: argv, options: { rounds: { type: "string", default: "5" }, clusters: { type: "string", default: "3" }, only: { type: "string" }, list: { type: "boolean", default: false }, keep: { type: "boolean", default: false }, help: { type: "boolean", default: false } }, strict: true });
+    o = parseArgs({ args: argv, options: { rounds: { type: "string", default: "5" }, clusters: { type: "string", default: "5" }, only: { type: "string" }, list: { type: "boolean", default: false }, keep: { type: "boolean", default: false }, help: { type: "boolean", default: false } }, strict: true });
   } catch (e) {
     console.log(`lab ns: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
     return 2;
@@ -445,7 +558,8 @@ async function main_(argv: string[]): Promise<number> {
     log(`starting ${n} cluster(s) of 3 members`);
     const up = Date.now();
     await Promise.all(clusters.map((lc) => bringUp(lc)));
-    log(`all clusters up in ${((Date.now() - up) / 1000).toFixed(1)} s`);
+    const bringUpS = Math.round((Date.now() - up) / 1000);
+    log(`all clusters up in ${bringUpS} s (${Math.round((Date.now() - t0) / 1000)} s since start)`);
     const planCode = await planDone;
     if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
     const allUpS = readPlanned(planned).get("all-up")?.budget?.totalS;
@@ -464,28 +578,39 @@ async function main_(argv: string[]): Promise<number> {
       .flatMap((s) => Array.from({ length: rounds }, (_, i) => ({ s, i })))
       .sort((a, b) => b.s.estimateS - a.s.estimateS || a.i - b.i);
     const results = new Map<string, RoundResult[]>(chosen.map((s) => [s.name, []]));
+    const phases = new Map<string, { roundS: number[]; phases: Record<string, number[]> }>(chosen.map((s) => [s.name, { roundS: [], phases: {} }]));
     const total = queue.length;
     let done = 0;
-    let broken = 0;
+    const broken: { cluster: string; reason: string }[] = [];
+    const roundsFrom = Date.now();
     await Promise.all(
       clusters.map(async (lc) => {
         for (;;) {
           const u = queue.shift();
           if (!u) return;
           const r = await runRound(lc, u.s, u.i, rounds);
-          results.get(u.s.name)?.push(r.result);
-          for (const a of r.also) results.get(a.scenario)?.push(a.result);
-          log(`progress: ${total - queue.length}/${total} rounds started, ${++done} done, ${Math.round((Date.now() - t0) / 1000)} s in`);
           if (!r.usable) {
-            broken++;
-            log(`${lc.c.prefix}: does not settle again: no further rounds on it`);
+            // Not this round's fault: it goes back to the queue for a cluster that still works.
+            queue.unshift(u);
+            broken.push({ cluster: lc.c.prefix, reason: r.reason ?? "?" });
+            log(`${lc.c.prefix}: does not settle again: no further rounds on it (${r.reason})`);
             return;
           }
+          results.get(u.s.name)?.push(r.result);
+          for (const a of r.also) results.get(a.scenario)?.push(a.result);
+          const ph = phases.get(u.s.name);
+          if (ph) {
+            ph.roundS.push(Object.values(r.phases).reduce((a, b) => a + b, 0));
+            for (const [k, v] of Object.entries(r.phases)) (ph.phases[k] ??= []).push(v);
+          }
+          log(`progress: ${total - queue.length}/${total} rounds started, ${++done} done, ${Math.round((Date.now() - t0) / 1000)} s in`);
         }
       }),
     );
-    if (queue.length > 0) throw new Error(`every cluster broke (${broken} of ${clusters.length}); ${queue.length} round(s) never ran`);
-    const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned), ctx.services.run), rounds));
+    const roundsS = Math.round((Date.now() - roundsFrom) / 1000);
+    const unrun = queue.length;
+    for (const u of queue) results.get(u.s.name)?.push({ ok: false, problems: [`never ran: every cluster broke (${broken.map((b) => `${b.cluster}: ${b.reason}`).join("; ")})`], measured: {} });
+    const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned, cib.xml), ctx.services.run), rounds));
     const report: LabReport = {
       stack: "lab-ns",
       startedAt: new Date(t0).toISOString(),
@@ -495,12 +620,23 @@ async function main_(argv: string[]): Promise<number> {
       scenarios,
       substitutions: substitutions(cib.substitutions),
       targets: targets(scenarios, ctx.services.run),
+      timing: {
+        bringUpS,
+        roundsS,
+        perScenario: Object.fromEntries(chosen.map((s) => [s.name, { rounds: stats(phases.get(s.name)?.roundS ?? []), phases: Object.fromEntries(Object.entries(phases.get(s.name)?.phases ?? {}).map(([k, v]) => [k, stats(v)])) }])),
+      },
+      broken,
     };
     fs.writeFileSync(path.join(LAB, "report.json"), plan.secrets.redact(JSON.stringify(report, null, 2)) + "\n");
     console.log("");
     for (const l of budgetTable(report)) console.log(plan.secrets.redact(l));
     for (const t of report.targets) console.log(`  target ${t.name}: ${t.target}: measured ${t.measured} (${t.met ? "met" : "MISSED"})`);
     for (const s of scenarios) for (const p of s.problems) console.log(`  ${s.name}: ${plan.secrets.redact(p)}`);
+    log(`time: bring-up ${bringUpS} s, rounds ${roundsS} s (${n} cluster(s) in parallel); per round (median): ${chosen.map((s) => `${s.name} ${report.timing.perScenario[s.name]?.rounds?.median ?? "-"} s`).join(", ")}`);
+    if (unrun > 0) {
+      log(`report: ${path.relative(process.cwd(), path.join(LAB, "report.json"))}; every cluster broke (${broken.length} of ${clusters.length}), ${unrun} round(s) never ran (exit 3): ${broken.map((b) => `${b.cluster}: ${b.reason}`).join("; ")}`);
+      return 3;
+    }
     log(`report: ${path.relative(process.cwd(), path.join(LAB, "report.json"))}; ${report.ok ? "every scenario ok (exit 0)" : "a scenario ended wrong (exit 1)"}`);
     return report.ok ? 0 : 1;
   } catch (e) {
@@ -524,13 +660,20 @@ export interface PlannedScenario {
   budget?: { detectionS: number; fencingS: number; startsS: number; totalS: number; guestOnly?: { fencingS: number; totalS: number }; hung?: { detectionS: number; stopS: number; totalS: number } };
 }
 
-function readPlanned(dir: string): Map<string, PlannedScenario> {
+/**
+ * The plan's failover scenarios. The plan reports a group's placement under the group's id
+ * (nfs-group); each member of a group (storage-vip) is given its group's, so the lab finds where
+ * the plan puts it.
+ */
+export function readPlanned(dir: string, cibXml?: string): Map<string, PlannedScenario> {
   const out = new Map<string, PlannedScenario>();
   const fdir = path.join(dir, "failover");
   if (!fs.existsSync(fdir)) return out;
+  const groups = cibXml ? [...parseCib(cibXml).primitives.values()].filter((p) => p.group) : [];
   for (const f of fs.readdirSync(fdir)) {
     if (!f.endsWith(".json") || f === "summary.json") continue;
-    const s = JSON.parse(fs.readFileSync(path.join(fdir, f), "utf8")) as PlannedScenario;
+    const s = JSON.parse(fs.readFileSync(path.join(fdir, f), "utf8")) as PlannedScenario & { simulated?: Record<string, string> };
+    if (s.simulated) for (const p of groups) if (!(p.id in s.simulated) && s.simulated[p.group as string]) s.simulated[p.id] = s.simulated[p.group as string] as string;
     out.set(s.id, s);
   }
   return out;
@@ -546,6 +689,7 @@ function substitutions(cib: Substitution[]): Substitution[] {
     { what: "journald (the containers' log driver) -> a datagram socket at /run/systemd/journal/socket in each Docker daemon's mount namespace writing to the member's log", why: "no systemd in a namespace member" },
     { what: "haha:proxmox.caCert (branch host-fixes, not merged here) -> the lab's throwaway CA put at /usr/local/share/ca-certificates/haha-proxmox-ca.crt in each member and update-ca-certificates run there", why: "what that change makes the guests do, done by the lab until it merges" },
     { what: "the recorder is asked (select 1) from the member holding the VIP, through docker exec psql against 127.0.0.1:5432", why: "the rendered recorder listens on 127.0.0.1 only: Home Assistant, on the same member, is its only client" },
+    { what: `systemd's ordering of the rendered ${AGENT_DEPS_PATH} (After=docker.service before Pacemaker) -> each member's init starts corosync, waits for its Docker daemon to answer, then starts pacemakerd`, why: "no systemd in a namespace member" },
     { what: "a cold-start dc-deadtime of 2 s seeded into each member's empty CIB before the push", why: "only the lab's boot: the pushed configuration replaces it; Pacemaker's default 20 s would slow each member's return" },
   ];
 }
@@ -564,25 +708,38 @@ function targets(s: ScenarioReport[], services: string[]): LabReport["targets"] 
 }
 
 /** One round on a settled cluster; afterwards the cluster must settle again to be usable. */
-async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number): Promise<{ result: RoundResult; also: { scenario: string; result: RoundResult }[]; usable: boolean }> {
+async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number): Promise<{ result: RoundResult; also: { scenario: string; result: RoundResult }[]; usable: boolean; phases: Record<string, number>; reason?: string }> {
+  const phases: Record<string, number> = {};
+  let last = Date.now();
+  const phase = (label: string) => {
+    const now = Date.now();
+    phases[label] = Math.round(((phases[label] ?? 0) + (now - last) / 1000) * 10) / 10;
+    last = now;
+  };
+  // A round starts on a healthy, settled cluster; one that cannot be brought back is reported with the reason.
+  try {
+    const undone = await prepareRound(lc);
+    if (undone.length > 0) log(`${lc.c.prefix}: before ${s.name} round ${i + 1}: ${undone.join("; ")}`);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    log(`${lc.c.prefix}: cannot be brought back to a settled cluster before ${s.name} round ${i + 1}: ${reason}`);
+    return { result: { ok: false, problems: [`not run: the cluster did not settle before it: ${reason}`], measured: {} }, also: [], usable: false, phases, reason };
+  }
+  phase("prepare");
   log(`${lc.c.prefix}: ${s.name} round ${i + 1}/${rounds}`);
   const started = Date.now();
   try {
-    const { also, ...r } = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic });
-    log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} in ${Math.round((Date.now() - started) / 1000)} s: ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""}`);
+    const { also, ...r } = await s.round(lc, { waitFor, settle, log: (l) => log(`${lc.c.prefix}: ${s.name}: ${l}`), dropTraffic, phase });
+    phase("rest");
+    log(`${lc.c.prefix}: ${s.name} round ${i + 1}: ${r.ok ? "ok" : "WRONG"} in ${Math.round((Date.now() - started) / 1000)} s: ${Object.entries(r.measured).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ")}${r.problems.length ? ` (${r.problems.join("; ")})` : ""} [phases: ${Object.entries(phases).map(([k, v]) => `${k} ${v}s`).join(", ")}]`);
     for (const a of also ?? []) log(`${lc.c.prefix}:   and ${a.scenario}: ${a.result.ok ? "ok" : "WRONG"}${a.result.problems.length ? ` (${a.result.problems.join("; ")})` : ""}`);
-    return { result: r, also: also ?? [], usable: true };
+    return { result: r, also: also ?? [], usable: true, phases };
   } catch (e) {
+    phase("broke");
     const msg = e instanceof Error ? e.message : String(e);
     log(`${lc.c.prefix}: ${s.name} round ${i + 1}: WRONG (broke after ${Math.round((Date.now() - started) / 1000)} s): ${msg}`);
-    const result = { ok: false, problems: [msg], measured: {} };
-    try {
-      for (const m of lc.c.members) await lc.c.powerOn(m);
-      await settle(lc, lc.ctx.recoverMs);
-      return { result, also: [], usable: true };
-    } catch {
-      return { result, also: [], usable: false };
-    }
+    // The next round's preparation brings the cluster back (or reports why it cannot).
+    return { result: { ok: false, problems: [msg], measured: {} }, also: [], usable: true, phases };
   }
 }
 

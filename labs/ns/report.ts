@@ -51,6 +51,10 @@ export interface LabReport {
   scenarios: ScenarioReport[];
   substitutions: Substitution[];
   targets: { name: string; target: string; measured: string; met: boolean }[];
+  /** Where the time went: the clusters' bring-up, the rounds, per scenario its rounds and their phases (seconds). */
+  timing: { bringUpS: number; roundsS: number; perScenario: Record<string, { rounds?: Stat; phases: Record<string, Stat | undefined> }> };
+  /** Clusters that could not be brought back to a settled state, with the reason. */
+  broken: { cluster: string; reason: string }[];
 }
 
 /**

@@ -53,7 +53,7 @@ describe("lab ns statistics and report", () => {
 
   it("the table shows plan and measured figures per budget line", () => {
     const s = scenarioReport("p", "power loss", [{ ok: true, problems: [], measured: { vip: 10 } }], [{ line: "total: vip", measure: "vip", planS: 9 }]);
-    const report: LabReport = { stack: "lab-ns", startedAt: "", durationS: 1, clusters: 1, ok: false, scenarios: [s], substitutions: [], targets: [] };
+    const report: LabReport = { stack: "lab-ns", startedAt: "", durationS: 1, clusters: 1, ok: false, scenarios: [s], substitutions: [], targets: [], timing: { bringUpS: 1, roundsS: 1, perScenario: {} }, broken: [] };
     const t = budgetTable(report);
     assert.match(t[0] ?? "", /budget line\s+plan\s+measured/);
     assert.match(t[1] ?? "", /power loss\s+FAIL\s+total: vip\s+9s\s+10\/10\/10s\s+<- over budget/);

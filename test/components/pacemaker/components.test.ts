@@ -3,6 +3,9 @@
 // pack reads from the Cib component's args.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { GuestConnection } from "../../../components/host/connection";
@@ -13,6 +16,7 @@ import { renderCib } from "../../../components/pacemaker/cib/serialize";
 import { renderCorosync } from "../../../components/pacemaker/corosync";
 import { renderSbdDefaults } from "../../../components/pacemaker/sbd";
 import { CIB_PATH, CIB_PUSH_PATH } from "../../../components/pacemaker/scripts";
+import { AGENT_DEPS_PATH, agentDepsAfter, renderAgentDeps } from "../../../components/pacemaker/units";
 import { recordUnderMocks } from "../../../plan/mocks";
 import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
@@ -87,7 +91,35 @@ describe("ClusterMembership", () => {
       const run = named(`cluster-${m.name}-start-run`);
       assert.match(run.inputs.create as string, /systemctl enable sbd[\s\S]*systemctl start corosync[\s\S]*systemctl start pacemaker/);
       const deps = run.dependencies.map((u) => urns.get(u)?.name);
-      for (const f of ["corosync-conf", "authkey", "sbd"]) assert.ok(deps.includes(`cluster-${m.name}-${f}-write`), `${m.name} start waits for ${f}`);
+      for (const f of ["corosync-conf", "authkey", "sbd", "agent-deps"]) assert.ok(deps.includes(`cluster-${m.name}-${f}-write`), `${m.name} start waits for ${f}`);
+    }
+  });
+
+  it("orders docker.service before Pacemaker on every member (resource-agents-deps.target drop-in), reloading systemd on change", () => {
+    for (const m of members) {
+      const f = named(`cluster-${m.name}-agent-deps`);
+      assert.equal(f.inputs.path, AGENT_DEPS_PATH);
+      assert.equal(fileText(resources, f), renderAgentDeps());
+      assert.match(named(`cluster-${m.name}-agent-deps-apply`).inputs.create as string, /^systemctl daemon-reload$/m);
+    }
+    assert.deepEqual(agentDepsAfter(renderAgentDeps()), ["docker.service"]);
+    assert.throws(() => renderAgentDeps(["docker"]), /not a systemd unit name/);
+  });
+
+  it("renders a drop-in systemd itself accepts (systemd-analyze verify reports no unknown key)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-units-"));
+    try {
+      const verify = (text: string) => {
+        fs.mkdirSync(path.join(dir, "resource-agents-deps.target.d"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "resource-agents-deps.target.d", path.basename(AGENT_DEPS_PATH)), text);
+        const r = spawnSync("systemd-analyze", ["verify", "resource-agents-deps.target"], { env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` }, encoding: "utf8" });
+        return `${r.stdout}${r.stderr}`;
+      };
+      // The check can fail: a misspelt key is reported.
+      assert.match(verify(renderAgentDeps().replace("After=", "Afterr=")), /Unknown key/);
+      assert.doesNotMatch(verify(renderAgentDeps()), /Unknown|Failed|rror/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

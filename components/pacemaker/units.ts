@@ -1,0 +1,35 @@
+// systemd ordering of the cluster stack on each member. Pacemaker's unit starts after (and wants)
+// resource-agents-deps.target, the target resource-agents documents for what its agents need
+// running: a drop-in there puts docker.service before Pacemaker's first probes.
+export const AGENT_DEPS_PATH = "/etc/systemd/system/resource-agents-deps.target.d/haha-docker.conf";
+
+/** The units every docker primitive's agent needs answering before Pacemaker probes it. */
+export const AGENT_DEPS_UNITS = ["docker.service"] as const;
+
+/**
+ * The drop-in: Wants= pulls docker in, After= orders it first. Without it a member that boots
+ * (a fenced guest coming back) can probe its docker primitives before dockerd answers; the agent
+ * reports an error (not "not running"), the stop that follows fails the same way, and the member
+ * is fenced again as it rejoins (found by the namespace lab).
+ */
+export function renderAgentDeps(units: readonly string[] = AGENT_DEPS_UNITS): string {
+  for (const u of units) if (!/^[A-Za-z0-9@_.-]+\.(service|socket|target|mount)$/.test(u)) throw new Error(`renderAgentDeps: ${JSON.stringify(u)} is not a systemd unit name`);
+  return [
+    "# Rendered by HAHA. Do not edit: pulumi up rewrites it.",
+    "# Pacemaker starts after resource-agents-deps.target: its first probes of the docker",
+    "# primitives must find the daemon answering (a failed probe, then a failed stop, fences the member).",
+    "[Unit]",
+    `Wants=${units.join(" ")}`,
+    `After=${units.join(" ")}`,
+    "",
+  ].join("\n");
+}
+
+/** The units a rendered drop-in orders before Pacemaker (its After= lines). */
+export function agentDepsAfter(text: string): string[] {
+  return text
+    .split("\n")
+    .filter((l) => /^After=/.test(l))
+    .flatMap((l) => l.slice("After=".length).trim().split(/\s+/))
+    .filter(Boolean);
+}
