@@ -218,13 +218,18 @@ export class StorageScenarios {
     evidence.push(`0 s: fault on ${victim}`);
     const fenced: string[] = [];
     try {
-      // Fencing: fence_pve's stop of the victim's VM, seen by the lab's Proxmox API.
+      // Fencing: fence_pve's reboot of the victim's VM, seen by the lab's Proxmox API. With
+      // method=onoff it powers off only a VM the API reports running: after a power loss (the VM
+      // already stopped) its reboot is the status check and the power-on alone.
       const vmid = g.shape.vmid;
       const deadline = Date.now() + timeouts.recoverMs;
-      while (Date.now() < deadline && !this.c.api.calls.slice(callsBefore).some((c) => c.method === "POST" && c.path.endsWith(`/qemu/${vmid}/status/stop`) && c.status === 200)) await sleep(1000);
-      if (this.c.api.calls.slice(callsBefore).some((c) => c.path.endsWith(`/qemu/${vmid}/status/stop`) && c.status === 200)) {
+      const power = () => this.c.api.calls.slice(callsBefore).find((c) => c.method === "POST" && /\/status\/(stop|start)$/.test(c.path) && c.path.includes(`/qemu/${vmid}/`) && c.status === 200);
+      while (Date.now() < deadline && !power()) await sleep(1000);
+      const action = power();
+      if (action) {
         fenced.push(victim);
-        evidence.push(`${at()}: ${victim} fenced (fence_pve: POST .../qemu/${vmid}/status/stop answered 200)`);
+        evidence.push(`${Math.round((action.at - t) / 1000)} s: ${victim} fenced (fence_pve: POST ${action.path} answered 200)`);
+        this.c.log(`  ${evidence.at(-1)}`);
       } else problems.push(`${victim} was not fenced through the Proxmox API within ${timeouts.recoverMs / 1000} s`);
       // The export and the services on survivors, and the writer acknowledging again.
       let back = false;
@@ -233,6 +238,7 @@ export class StorageScenarios {
         const where = ["storage-vip", "services-vip"].map((r) => v?.active.get(r)?.[0]);
         if (where.every((w) => w && w !== victim)) {
           evidence.push(`${at()}: storage-vip on ${where[0]}, services-vip on ${where[1]}`);
+          this.c.log(`  ${evidence.at(-1)}`);
           back = true;
           break;
         }
