@@ -18,6 +18,7 @@ import type { GuestConnection } from "../host/connection";
 import { shq } from "../host/connection";
 import { HostFile } from "../host/file";
 import { HostStep } from "../host/step";
+import { scaledTimeoutS } from "../pacemaker/cib/build";
 import { AWAITING_FILES_META } from "../pacemaker/scripts";
 import type { ServicesIntent } from "../intent";
 import type { LayerArgs } from "../layer";
@@ -166,9 +167,9 @@ export function appliedStampPath(s: ServiceSpec): string {
  * (a `pulumi up --refresh`, a replaced step, a lab's forced run) restart nothing.
  */
 export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1): string {
-  // The wait covers a stop and a start at the timeouts the CIB really has: scaled like every op
-  // timeout (haha:cluster.defaults.opTimeoutScale), or the step gives up while Pacemaker still waits.
-  const wait = Math.ceil((startTimeoutS(s) + stopTimeoutS(s)) * opTimeoutScale);
+  // The wait covers a stop and a start at the timeouts the CIB really has (scaled as buildCibModel
+  // scales them), or the step gives up while Pacemaker still waits.
+  const wait = scaledTimeoutS(startTimeoutS(s), opTimeoutScale) + scaledTimeoutS(stopTimeoutS(s), opTimeoutScale);
   const stamp = shq(appliedStampPath(s));
   return [
     "set -euo pipefail",

@@ -172,6 +172,11 @@ export function placementFragment(fragments: CibFragment[]): CibFragment {
  * The whole CIB model: the pacemaker layer's fragment first, then the other layers' fragments in
  * the order given, then the placement rules. The model is checked (ids, references) when rendered.
  */
+/** An op timeout as the CIB carries it under haha:cluster.defaults.opTimeoutScale: rounded up. */
+export function scaledTimeoutS(seconds: number, scale: number): number {
+  return Math.ceil(seconds * scale);
+}
+
 /**
  * Every op timeout times haha:cluster.defaults.opTimeoutScale, rounded up, and every recurring
  * monitor's interval times monitorIntervalScale; unchanged at 1 and 1.
@@ -182,7 +187,7 @@ function scaleOps(fragments: CibFragment[], timeoutScale: number, intervalScale:
     const why: string[] = [];
     let next = o;
     if (timeoutScale !== 1) {
-      next = { ...next, timeoutS: Math.ceil(o.timeoutS * timeoutScale) };
+      next = { ...next, timeoutS: scaledTimeoutS(o.timeoutS, timeoutScale) };
       why.push(`timeout x${timeoutScale}: haha:cluster.defaults.opTimeoutScale`);
     }
     if (intervalScale !== 1 && o.intervalS > 0) {
