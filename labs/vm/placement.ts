@@ -1,6 +1,6 @@
 // "Started where the plan's all-up scenario put it" (issue 9 item 3): the real cluster's crm_mon
 // against the placement crm_simulate gave the plan for the same CIB with every member up.
-import { XMLParser } from "fast-xml-parser";
+import { type CrmInstance, isPromoted, parseCrmMon, RUNNING_ROLES } from "../common/crm-mon";
 
 /** Where a top-level resource (a primitive, a group or a clone) runs: its nodes, and for a promotable clone the promoted ones. */
 export interface Placed {
@@ -8,47 +8,33 @@ export interface Placed {
   promoted: string[];
 }
 
-const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["node", "resource", "clone", "group", "failure"].includes(n) });
-
 /** crm_mon --output-as=xml, by top-level id, plus the ids of failed instances and the failed actions. */
 export function actualPlacement(out: string): { placed: Map<string, Placed>; failed: string[]; failedActions: string[] } {
-  const i = out.indexOf("<pacemaker-result");
-  if (i < 0) throw new Error(`crm_mon gave no XML result: ${out.slice(0, 200)}`);
-  const r = (xml.parse(out.slice(i)) as { "pacemaker-result": Record<string, unknown> })["pacemaker-result"];
+  const mon = parseCrmMon(out);
+  if (!mon) throw new Error(`crm_mon gave no XML result: ${out.slice(0, 200)}`);
   const placed = new Map<string, Placed>();
-  const failed: string[] = [];
-  const add = (top: string, res: Record<string, unknown>) => {
-    const p = placed.get(top) ?? { started: [], promoted: [] };
-    if (res.failed === "true") failed.push(String(res.id));
-    const started = res.active === "true" && ["Started", "Promoted", "Unpromoted", "Master", "Slave"].includes(String(res.role));
-    for (const n of (res.node ?? []) as Record<string, string>[]) {
-      if (started && !p.started.includes(n.name!)) p.started.push(n.name!);
-      if (started && (res.role === "Promoted" || res.role === "Master") && !p.promoted.includes(n.name!)) p.promoted.push(n.name!);
-    }
-    placed.set(top, p);
+  const at = (top: string) => placed.get(top) ?? placed.set(top, { started: [], promoted: [] }).get(top)!;
+  const add = (p: string[], n: string) => {
+    if (!p.includes(n)) p.push(n);
   };
-  const resources = (r.resources ?? {}) as Record<string, unknown>;
-  for (const res of (resources.resource ?? []) as Record<string, unknown>[]) add(String(res.id), res);
-  const group = (top: string, g: Record<string, unknown>) => {
-    // A group runs where all its members run: a member stopped there takes the node out.
-    const members = (g.resource ?? []) as Record<string, unknown>[];
-    const per = members.map((m) => {
-      if (m.failed === "true") failed.push(String(m.id));
-      return m.active === "true" && m.role === "Started" ? ((m.node ?? []) as Record<string, string>[]).map((n) => n.name!) : [];
-    });
-    const p = placed.get(top) ?? { started: [], promoted: [] };
-    const all = per.length ? per.reduce((a, b) => a.filter((x) => b.includes(x))) : [];
-    for (const n of all) if (!p.started.includes(n)) p.started.push(n);
-    placed.set(top, p);
-  };
-  for (const g of (resources.group ?? []) as Record<string, unknown>[]) group(String(g.id), g);
-  for (const c of (resources.clone ?? []) as Record<string, unknown>[]) {
-    const id = String(c.id);
-    for (const res of (c.resource ?? []) as Record<string, unknown>[]) add(id, res);
-    for (const g of (c.group ?? []) as Record<string, unknown>[]) group(id, g);
+  // A group runs where all its members run: a member stopped there takes the node out. (A cloned
+  // group lists each instance as a group of its own, "g:0", "g:1".)
+  const groups = new Map<string, CrmInstance[]>();
+  for (const i of mon.instances) {
+    at(i.top);
+    if (i.group) groups.set(`${i.top} ${i.group}`, [...(groups.get(`${i.top} ${i.group}`) ?? []), i]);
+    else if (i.active && RUNNING_ROLES.includes(i.role))
+      for (const n of i.nodes) {
+        add(at(i.top).started, n);
+        if (isPromoted(i)) add(at(i.top).promoted, n);
+      }
   }
-  const failedActions = (((r.failures as Record<string, unknown> | undefined)?.failure ?? []) as Record<string, string>[]).map((f) => `${f.op_key ?? f.id} on ${f.node}: ${f.exitreason || f.status || f.exitstatus}`);
-  return { placed, failed, failedActions };
+  for (const members of groups.values()) {
+    const p = at(members[0]!.top);
+    const on = members.map((m) => (m.active && m.role === "Started" ? m.nodes : []));
+    for (const n of on.reduce((x, y) => x.filter((v) => y.includes(v)))) add(p.started, n);
+  }
+  return { placed, failed: mon.instances.filter((i) => i.failed).map((i) => i.id), failedActions: mon.failedOps };
 }
 
 /** The plan's all-up placement (the all-up scenario's `simulated` from simulateScenarios): "Started X" or "on A, B[; Promoted on A, B]". */

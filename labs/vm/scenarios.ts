@@ -4,9 +4,9 @@
 // pulled) and the cluster must fence them through fence_pve and the lab's Proxmox API, bring the
 // export and the services back on survivors, and keep every acknowledged record exactly once.
 import { spawn, type ChildProcess } from "node:child_process";
-import { XMLParser } from "fast-xml-parser";
 import type { HahaConfig } from "../../stacks/config/schema";
 import type { FakePveApi } from "../common/fake-pve";
+import { isPromoted, parseCrmMon } from "../common/crm-mon";
 import { excerpt, sleep } from "../common/proc";
 import type { Guest, Lab } from "./lab";
 
@@ -34,8 +34,6 @@ interface Ctx {
   log: (s: string) => void;
 }
 
-const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["node", "resource", "clone", "group"].includes(n) });
-
 export interface CrmView {
   online: string[];
   quorate: boolean;
@@ -45,25 +43,11 @@ export interface CrmView {
 }
 
 export function parseCrm(out: string): CrmView | undefined {
-  const i = out.indexOf("<pacemaker-result");
-  if (i < 0) return undefined;
-  const doc = xml.parse(out.slice(i)) as { "pacemaker-result"?: Record<string, unknown> };
-  const r = doc["pacemaker-result"];
-  if (!r) return undefined;
-  const nodes = ((r.nodes as { node?: Record<string, string>[] } | undefined)?.node ?? []).filter((n) => n.online === "true").map((n) => n.name as string);
+  const mon = parseCrmMon(out);
+  if (!mon) return undefined;
   const active = new Map<string, string[]>();
-  const failed: string[] = [];
-  const walk = (x: Record<string, unknown>) => {
-    for (const res of (x.resource ?? []) as Record<string, unknown>[]) {
-      const on = ((res.node ?? []) as Record<string, string>[]).map((n) => n.name as string);
-      if (res.failed === "true") failed.push(String(res.id));
-      if (res.active === "true" && (res.role === "Started" || res.role === "Promoted" || res.role === "Master")) active.set(String(res.id), [...(active.get(String(res.id)) ?? []), ...on]);
-    }
-    for (const k of ["clone", "group"]) for (const g of (x[k] ?? []) as Record<string, unknown>[]) walk(g);
-  };
-  walk((r.resources ?? {}) as Record<string, unknown>);
-  const dc = (r.summary as { current_dc?: { with_quorum?: string } } | undefined)?.current_dc;
-  return { online: nodes, quorate: dc?.with_quorum === "true", active, failed };
+  for (const i of mon.instances) if (i.active && (i.role === "Started" || isPromoted(i))) active.set(i.id, [...(active.get(i.id) ?? []), ...i.nodes]);
+  return { online: mon.online, quorate: mon.quorate, active, failed: mon.instances.filter((i) => i.failed).map((i) => i.id) };
 }
 
 /** Numbered records: which were acknowledged, and what the file holds (whole lines only; a torn last write of an unacknowledged record is not a record). */
