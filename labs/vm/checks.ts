@@ -1,5 +1,7 @@
 // Converged means really running (issue 9 item 3): each fact checked on the guests themselves,
 // with the command and its output kept as evidence.
+import { shq } from "../../components/host/connection";
+import { serviceCatalog } from "../../components/services/catalog";
 import type { HahaConfig } from "../../stacks/config/schema";
 
 export interface Check {
@@ -33,5 +35,29 @@ export function convergedChecks(c: HahaConfig): Check[] {
     { name: `NFS export served behind the storage VIP ${c.network.storageVip}`, hosts: one, script: `set -e; showmount -e ${c.network.storageVip} | grep -F ${c.storage.nfs.exportPath}` },
     { name: `shared mount ${c.storage.nfs.mountPoint} on every member`, hosts: all, script: `findmnt -t nfs,nfs4 ${c.storage.nfs.mountPoint}` },
     { name: `services VIP ${c.network.vip} answers`, hosts: all, script: `ping -c 2 -W 2 ${c.network.vip}` },
+    ...serviceProbeChecks(c),
   ];
+}
+
+/**
+ * Each service's own probe, run on the guest where Pacemaker says the service runs, the way the
+ * docker agent's monitor runs it (`docker exec <container> <monitor_cmd>`): a pass here is the
+ * application answering, not Pacemaker's last recorded result. Every member runs the script; only
+ * the one running the service probes it, and a service running nowhere fails everywhere.
+ */
+export function serviceProbeChecks(c: HahaConfig): Check[] {
+  const all = c.nodes.map((n) => n.guest.address);
+  return serviceCatalog(c).map((s) => ({
+      name: `${s.id}: its own probe passes where Pacemaker runs it (${s.probe.command.join(" ")})`,
+      hosts: all,
+      script: [
+        "set -euo pipefail",
+        `at=$(crm_resource --resource ${shq(s.id)} --locate 2>/dev/null | sed -n 's/^resource .* is running on: \\([^ ]*\\).*/\\1/p' | head -1)`,
+        `[ -n "$at" ] || { echo ${shq(`${s.id} runs on no member`)}; exit 1; }`,
+        'me=$(crm_node -n)',
+        `if [ "$at" != "$me" ]; then echo "${s.id} runs on $at, not here"; exit 0; fi`,
+        `docker exec ${shq(s.id)} ${s.probe.command.map(shq).join(" ")}`,
+        `echo "${s.id}: probe passed on $me"`,
+      ].join("\n"),
+    }));
 }
