@@ -13,7 +13,7 @@ import type { CibFragment } from "./cib/model";
 import { renderCib } from "./cib/serialize";
 import { COROSYNC_AUTHKEY_BYTES, COROSYNC_CONF_PATH, renderCorosync } from "./corosync";
 import { renderSbdDefaults, SBD_DEFAULTS_PATH } from "./sbd";
-import { AGENT_DEPS_PATH, renderAgentDeps } from "./units";
+import { AGENT_DEPS_PATH, COROSYNC_ORDER_PATH, renderAgentDeps, renderCorosyncOrder } from "./units";
 import { CIB_PATH, CIB_PUSH_PATH, renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload, renderSbdRestart } from "./scripts";
 
 export { buildCibModel } from "./cib/build";
@@ -64,7 +64,9 @@ export class ClusterMembership extends HahaComponent {
       );
       // Docker answers before Pacemaker's first probes (units.ts); read by systemd at the next start.
       const deps = new HostFile(`${name}-${m.name}-agent-deps`, { connection, path: AGENT_DEPS_PATH, content: renderAgentDeps(), mode: "0644", onChange: "systemctl daemon-reload" }, this.child());
-      const files: pulumi.Resource[] = [conf, key, deps];
+      // Corosync joins when Pacemaker can follow (units.ts); read by systemd at the next start.
+      const order = new HostFile(`${name}-${m.name}-corosync-order`, { connection, path: COROSYNC_ORDER_PATH, content: renderCorosyncOrder(), mode: "0644", onChange: "systemctl daemon-reload" }, this.child());
+      const files: pulumi.Resource[] = [conf, key, deps, order];
       if (sbdText) {
         // A changed file restarts sbd with the member's cluster stack, one member at a time.
         const sbdFile = new HostFile(

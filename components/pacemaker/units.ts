@@ -33,3 +33,25 @@ export function agentDepsAfter(text: string): string[] {
     .flatMap((l) => l.slice("After=".length).trim().split(/\s+/))
     .filter(Boolean);
 }
+
+export const COROSYNC_ORDER_PATH = "/etc/systemd/system/corosync.service.d/haha-join-late.conf";
+
+/**
+ * Corosync joins the membership only when Pacemaker can follow at once. From the moment a booting
+ * member is in corosync's membership until its controller joins, the others see it "pending",
+ * and Pacemaker starts nothing that still needs a probe there: a fenced member that boots while
+ * the survivors recover holds their recovery up for that long. Systemd starts corosync early in
+ * boot and Pacemaker only after resource-agents-deps.target (docker above); ordering corosync
+ * after the same target shrinks that window to Pacemaker's own start (the rehearsal lab saw the
+ * export wait 80 s for a pending member).
+ */
+export function renderCorosyncOrder(): string {
+  return [
+    "# Rendered by HAHA. Do not edit: pulumi up rewrites it.",
+    "# Corosync joins only when Pacemaker can follow: a member in the membership whose Pacemaker",
+    "# is not up yet (\"pending\") holds up every start that needs a probe on it.",
+    "[Unit]",
+    "After=resource-agents-deps.target",
+    "",
+  ].join("\n");
+}

@@ -6,12 +6,25 @@ import { subnetInfo } from "../../stacks/config/net";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { CIB_IDS } from "../pacemaker/cib/ids";
 import type { CibFragment, Constraint, Op, Primitive } from "../pacemaker/cib/model";
-import { drbdDevice } from "./drbd";
+import { drbdDevice, fencePeerTimeouts } from "./drbd";
 import { storageAddress, storageNetwork } from "./network";
 import { DIRS_UNIT, clientMountOptions, explainOptions, exportOptions, joinOptions, proxmoxExportOptions, proxmoxExportPath } from "./nfs";
 
 /** The DRBD clone's instance stickiness: above the linbit agent's highest promotion score (crm_master 10000). */
 export const DRBD_INSTANCE_STICKINESS = 20000;
+
+/**
+ * How long the export can be away while it moves to a survivor: the serving member lost and
+ * fenced along its slowest path (crm-fence-peer's --timeout: detection + fencing + headroom),
+ * nfsd started with its NFSv4 grace period, then the exports and the storage VIP. A hard mount
+ * waits that long, and so does anything that touches it, the Filesystem agent included.
+ */
+export function exportMoveS(c: HahaConfig): { seconds: number; reason: string } {
+  const fence = fencePeerTimeouts(c).timeoutS;
+  const nfsd = 5 + c.storage.nfs.graceTimeS;
+  const rest = 10;
+  return { seconds: fence + nfsd + rest, reason: `the export can be away ${fence + nfsd + rest} s while it moves (member lost and fenced ${fence} s, nfsd and its grace period ${nfsd} s, exports and storage VIP ${rest} s)` };
+}
 
 /** Ids this layer defines in the CIB (CIB_IDS holds the ones other layers refer to). */
 export const STORAGE_IDS = {
@@ -191,6 +204,11 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
   ];
 
   const mountOpts = clientMountOptions(c);
+  // Every operation of the Filesystem agent stats the mount point first (`[ -e dir ]`, then
+  // `readlink -f`), which blocks on a hard mount while the export moves: a monitor or stop that
+  // gave up then would restart or fence every member at once. Both outlast the move (seen in the
+  // rehearsal lab: the monitor timed out on every member while the export moved).
+  const move = exportMoveS(c);
   const sharedMount: Primitive = {
     kind: "primitive",
     id: id.sharedMount,
@@ -203,8 +221,8 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
     description: `the export through the storage VIP, on every member. ${explainOptions(mountOpts)}`,
     ops: [
       op("start", 0, 60, "mount through the VIP; the export is served before it (ordered at start)"),
-      op("stop", 0, 60, "unmount; processes still using it are killed first"),
-      op("monitor", 20, 40, "depth 0 reads /proc/mounts only: a hard mount waiting for a moving server is not a failure"),
+      op("stop", 0, Math.max(60, move.seconds + 30), `unmount; processes still using it are killed first; ${move.reason}, and an unmount waits for it: that plus 30 s`),
+      op("monitor", 20, Math.max(40, move.seconds), `the agent stats the mount point, which waits while the export is away: ${move.reason}, and a hard mount riding out a move is not a failure`),
     ],
     expectedStartS: t(2, "NFSv4 mount of a served export"),
   };

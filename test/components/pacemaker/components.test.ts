@@ -16,7 +16,7 @@ import { renderCib } from "../../../components/pacemaker/cib/serialize";
 import { renderCorosync } from "../../../components/pacemaker/corosync";
 import { renderSbdDefaults } from "../../../components/pacemaker/sbd";
 import { CIB_PATH, CIB_PUSH_PATH } from "../../../components/pacemaker/scripts";
-import { AGENT_DEPS_PATH, agentDepsAfter, renderAgentDeps } from "../../../components/pacemaker/units";
+import { AGENT_DEPS_PATH, agentDepsAfter, COROSYNC_ORDER_PATH, renderAgentDeps, renderCorosyncOrder } from "../../../components/pacemaker/units";
 import { recordUnderMocks } from "../../../plan/mocks";
 import type { RecordedResource } from "../../../plan/types";
 import { clusterMembers } from "../../../stacks/config/members";
@@ -104,6 +104,37 @@ describe("ClusterMembership", () => {
     }
     assert.deepEqual(agentDepsAfter(renderAgentDeps()), ["docker.service"]);
     assert.throws(() => renderAgentDeps(["docker"]), /not a systemd unit name/);
+  });
+
+  it("orders corosync after resource-agents-deps.target on every member, so a booting member joins when Pacemaker can follow", () => {
+    for (const m of members) {
+      const f = named(`cluster-${m.name}-corosync-order`);
+      assert.equal(f.inputs.path, COROSYNC_ORDER_PATH);
+      assert.equal(fileText(resources, f), renderCorosyncOrder());
+      assert.match(named(`cluster-${m.name}-corosync-order-apply`).inputs.create as string, /^systemctl daemon-reload$/m);
+    }
+  });
+
+  it("the installed units with both drop-ins: corosync after docker and before Pacemaker, no ordering cycle (systemd-analyze verify)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-order-"));
+    try {
+      const put = (unit: string, name: string, text: string) => {
+        fs.mkdirSync(path.join(dir, `${unit}.d`), { recursive: true });
+        fs.writeFileSync(path.join(dir, `${unit}.d`, name), text);
+      };
+      put("resource-agents-deps.target", path.basename(AGENT_DEPS_PATH), renderAgentDeps());
+      put("corosync.service", path.basename(COROSYNC_ORDER_PATH), renderCorosyncOrder());
+      const verify = () => {
+        const r = spawnSync("systemd-analyze", ["verify", "pacemaker.service", "corosync.service"], { env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` }, encoding: "utf8" });
+        return `${r.stdout}${r.stderr}`;
+      };
+      assert.doesNotMatch(verify(), /ordering cycle|Unknown|Failed/);
+      // The check can fail: docker after corosync closes a cycle through the target.
+      put("docker.service", "cycle.conf", "[Unit]\nAfter=corosync.service\n");
+      assert.match(verify(), /Found ordering cycle/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("renders a drop-in systemd itself accepts (systemd-analyze verify reports no unknown key)", () => {

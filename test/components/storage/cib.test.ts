@@ -11,6 +11,8 @@ import { CIB_IDS } from "../../../components/pacemaker/cib/ids";
 import type { CibFragment, Primitive } from "../../../components/pacemaker/cib/model";
 import { primitives } from "../../../components/pacemaker/cib/model";
 import { STORAGE_IDS, storageCibFragment } from "../../../components/storage";
+import { exportMoveS } from "../../../components/storage/cib";
+import { fencePeerTimeouts } from "../../../components/storage/drbd";
 import type { HahaConfig } from "../../../stacks/config/schema";
 import { checkPrimitiveParams } from "../../helpers/agent-metadata";
 import { mutatedConfig, prodConfig } from "../../helpers/config";
@@ -120,6 +122,20 @@ describe("storage CIB fragment", () => {
     }
     const server = storageCibFragment(c).resources.flatMap(primitives).find((p) => p.id === STORAGE_IDS.nfsServer)!;
     assert.equal(server.expectedStartS!.value, 5 + c.storage.nfs.graceTimeS, "the NFSv4 grace period is on the failover path");
+  });
+
+  it("the shared mount's monitor and stop outlast a move of the export (the agent stats the hard mount), and follow slower fencing", () => {
+    const ops = (cfg: HahaConfig) => Object.fromEntries(storageCibFragment(cfg).resources.flatMap(primitives).find((p) => p.id === STORAGE_IDS.sharedMount)!.ops.map((o) => [o.name, o.timeoutS]));
+    const move = exportMoveS(c).seconds;
+    const fence = fencePeerTimeouts(c).timeoutS;
+    assert.equal(move, fence + 5 + c.storage.nfs.graceTimeS + 10);
+    assert.ok(ops(c).monitor! >= move, `monitor timeout ${ops(c).monitor} s < the export's move ${move} s`);
+    assert.ok(ops(c).stop! >= move + 30, `stop timeout ${ops(c).stop} s leaves no time to unmount after the move`);
+    const slower = mutatedConfig((r) => {
+      r.storage.nfs = { ...r.storage.nfs, graceTimeS: 90, leaseTimeS: 90 };
+    });
+    assert.equal(exportMoveS(slower).seconds, move + 75, "a longer grace period is a longer move");
+    assert.ok(ops(slower).monitor! >= exportMoveS(slower).seconds);
   });
 
   it("is accepted by crm_verify as part of the whole CIB, with fencing enabled", () => {
