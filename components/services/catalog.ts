@@ -88,9 +88,20 @@ const asUser = (uid: number, reason: string): Hardening["user"] => ({ value: { u
 const imageUser = (reason: string): Hardening["user"] => ({ value: null, reason });
 const NO_CAPS: Hardening["capAdd"] = [];
 
-/** Where the HAHA probe and secret files of a service live, mounted read-only at /haha. */
-export const PROBE_DIR = "haha";
+/**
+ * Where the HAHA probe and secret files of a service live: on every member's own disk, mounted
+ * read-only at /haha. Not on the shared mount: a monitor that read its probe's files from NFS
+ * hung while the export moved, timed out, and restarted (then failed to stop) a service that was
+ * answering all along (seen in the rehearsal lab). The same file is on every member, since
+ * Pacemaker may start the service on any of them.
+ */
+export const PROBE_HOST_DIR = "/var/lib/haha/probe";
 export const PROBE_MOUNT = "/haha";
+
+/** A service's probe directory on each member. */
+export function probeDir(id: string): string {
+  return path.posix.join(PROBE_HOST_DIR, id);
+}
 
 /** Container uids of the images, as their Dockerfiles create them. */
 export const UIDS = { root: 0, mosquitto: 1883, postgres: 999, nodered: 1000 } as const;
@@ -99,8 +110,8 @@ export const UIDS = { root: 0, mosquitto: 1883, postgres: 999, nodered: 1000 } a
 export const CORE_SERVICE_IDS = ["mosquitto", "recorder", "zigbee2mqtt", "homeassistant", "esphome", "nodered"] as const;
 export const VOICE_SERVICE_IDS = ["whisper", "piper"] as const;
 
-function probeVolume(dataDir: string): Volume {
-  return { host: path.posix.join(dataDir, PROBE_DIR), container: PROBE_MOUNT, readOnly: true };
+function probeVolume(id: string): Volume {
+  return { host: probeDir(id), container: PROBE_MOUNT, readOnly: true };
 }
 
 function dir(p: string, uid: number, mode = "0750"): { path: string; uid: number; gid: number; mode: string } {
@@ -137,11 +148,11 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: d,
       uid: UIDS.mosquitto,
       gid: UIDS.mosquitto,
-      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.mosquitto), dir(`${d}/data`, UIDS.mosquitto), dir(`${d}/${PROBE_DIR}`, UIDS.mosquitto, "0700")],
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.mosquitto), dir(`${d}/data`, UIDS.mosquitto)],
       volumes: [
         { host: `${d}/config`, container: "/mosquitto/config" },
         { host: `${d}/data`, container: "/mosquitto/data" },
-        probeVolume(d),
+        probeVolume("mosquitto"),
       ],
       env: {},
       command: ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"],
@@ -181,8 +192,8 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: d,
       uid: UIDS.postgres,
       gid: UIDS.postgres,
-      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/data`, UIDS.postgres, "0700"), dir(`${d}/${PROBE_DIR}`, UIDS.postgres, "0700")],
-      volumes: [{ host: `${d}/data`, container: "/var/lib/postgresql/data" }, probeVolume(d)],
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/data`, UIDS.postgres, "0700")],
+      volumes: [{ host: `${d}/data`, container: "/var/lib/postgresql/data" }, probeVolume("recorder")],
       env: {
         ...tz,
         // initdb writes `trust` for local and loopback connections unless told otherwise, and with
@@ -230,8 +241,8 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: d,
       uid: UIDS.root,
       gid: UIDS.root,
-      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/data`, UIDS.root), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
-      volumes: [{ host: `${d}/data`, container: "/app/data" }, probeVolume(d)],
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/data`, UIDS.root)],
+      volumes: [{ host: `${d}/data`, container: "/app/data" }, probeVolume("zigbee2mqtt")],
       env: { ...tz },
       probe: {
         // node and the mqtt package are in the image; the probe asks the bridge itself.
@@ -268,8 +279,8 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: d,
       uid: UIDS.root,
       gid: UIDS.root,
-      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
-      volumes: [{ host: `${d}/config`, container: "/config" }, probeVolume(d)],
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root)],
+      volumes: [{ host: `${d}/config`, container: "/config" }, probeVolume("homeassistant")],
       env: { ...tz },
       probe: {
         // curl is in the image (Home Assistant's alpine base); the script accepts 200 or 401 from
@@ -315,14 +326,14 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: d,
       uid: UIDS.root,
       gid: UIDS.root,
-      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root), dir(`${d}/${PROBE_DIR}`, UIDS.root, "0700")],
+      dirs: [dir(d, UIDS.root, "0755"), dir(`${d}/config`, UIDS.root)],
       // Build caches are large and rebuildable: on the member's own disk, not on NFS.
       volumes: [{ host: `${d}/config`, container: "/config" }, { host: "/var/lib/haha/esphome-cache", container: "/cache" }],
       env: { ...tz },
       // Only on the services VIP, where the household reaches it, never on a member's own or the
       // storage network's address; the login comes from the env file (USERNAME, PASSWORD).
       command: ["dashboard", "--address", c.network.vip, "--port", String(e.port), "/config"],
-      envFile: `${d}/${PROBE_DIR}/dashboard.env`,
+      envFile: `${probeDir("esphome")}/dashboard.env`,
       probe: {
         // The image's own HEALTHCHECK uses this endpoint with curl. With the login on, the
         // dashboard may answer it with a redirect to ./login: still the application answering.
@@ -402,8 +413,8 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: wd,
       uid: UIDS.root,
       gid: UIDS.root,
-      dirs: [dir(wd, UIDS.root, "0755"), dir(`${wd}/data`, UIDS.root), dir(`${wd}/${PROBE_DIR}`, UIDS.root, "0700")],
-      volumes: [{ host: `${wd}/data`, container: "/data" }, probeVolume(wd)],
+      dirs: [dir(wd, UIDS.root, "0755"), dir(`${wd}/data`, UIDS.root)],
+      volumes: [{ host: `${wd}/data`, container: "/data" }, probeVolume("whisper")],
       env: { ...tz },
       command: ["--model", v.whisper.model, "--language", v.whisper.language, "--uri", `tcp://0.0.0.0:${v.whisper.port}`],
       probe: {
@@ -436,8 +447,8 @@ export function serviceCatalog(c: HahaConfig): ServiceSpec[] {
       dataDir: pd,
       uid: UIDS.root,
       gid: UIDS.root,
-      dirs: [dir(pd, UIDS.root, "0755"), dir(`${pd}/data`, UIDS.root), dir(`${pd}/${PROBE_DIR}`, UIDS.root, "0700")],
-      volumes: [{ host: `${pd}/data`, container: "/data" }, probeVolume(pd)],
+      dirs: [dir(pd, UIDS.root, "0755"), dir(`${pd}/data`, UIDS.root)],
+      volumes: [{ host: `${pd}/data`, container: "/data" }, probeVolume("piper")],
       env: { ...tz },
       command: ["--voice", v.piper.voice, "--uri", `tcp://0.0.0.0:${v.piper.port}`],
       probe: {

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { BUILTIN_MQTT_CLIENTS } from "../../stacks/config/services";
-import { PROBE_DIR, serviceCatalog, ServiceSpec, UIDS } from "./catalog";
+import { probeDir, serviceCatalog, ServiceSpec, UIDS } from "./catalog";
 import { renderBtProxy, renderEsphomeSecrets } from "./esphome";
 import { haInputs, renderHaConfiguration, renderHaSecrets, renderHttpProbe } from "./homeassistant";
 import { AclUser, renderClientOptions, renderMosquittoAcl, renderMosquittoConf, renderMosquittoPasswd } from "./mosquitto";
@@ -69,6 +69,8 @@ export interface FileSpec {
   content: Render;
   /** Why the file exists, for docs. */
   purpose: string;
+  /** On every member's own disk (a probe's file: see PROBE_HOST_DIR), not once on the shared mount. */
+  local: boolean;
 }
 
 const PROBES_DIR = path.join(__dirname, "probes");
@@ -147,10 +149,18 @@ export function mqttAcl(c: HahaConfig): AclUser[] {
   );
 }
 
-function spec(service: ServiceSpec, rel: string, o: { mode?: string; uid?: number; secret?: boolean; purpose: string; content: Render }): FileSpec {
+type SpecOptions = { mode?: string; uid?: number; secret?: boolean; purpose: string; content: Render };
+
+/** A probe's file: in the service's probe directory on every member's own disk (PROBE_HOST_DIR). */
+function probeSpec(service: ServiceSpec, name: string, o: SpecOptions): FileSpec {
+  return { ...spec(service, name, o), path: path.posix.join(probeDir(service.id), name), local: true };
+}
+
+function spec(service: ServiceSpec, rel: string, o: SpecOptions): FileSpec {
   return {
     service: service.id,
     path: path.posix.join(service.dataDir, rel),
+    local: false,
     mode: o.mode ?? "0644",
     uid: o.uid ?? service.uid,
     gid: o.uid ?? service.gid,
@@ -166,7 +176,6 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
   const vip = c.network.vip;
   const s = c.services;
   const out: FileSpec[] = [];
-  const probe = PROBE_DIR;
 
   const mq = cat.get("mosquitto")!;
   out.push(
@@ -189,7 +198,7 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
       content: { kind: "secret", render: (sec) => renderMosquittoPasswd(s.mosquitto.clients.map((u) => ({ user: u, password: need(sec.mqtt, u, "MQTT password") }))) },
     }),
     spec(mq, "config/acl", { mode: "0640", purpose: "the topics each user may read and write", content: { kind: "static", text: renderMosquittoAcl(mqttAcl(c)) } }),
-    spec(mq, `${probe}/mosquitto_sub`, {
+    probeSpec(mq, "mosquitto_sub", {
       // The broker's user: docker exec runs the probe as the container's user.
       mode: "0600",
       secret: true,
@@ -202,7 +211,7 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
   const rec = cat.get("recorder");
   if (rec) {
     out.push(
-      spec(rec, `${probe}/password`, {
+      probeSpec(rec, "password", {
         mode: "0600",
         secret: true,
         purpose: "the recorder database password (POSTGRES_PASSWORD_FILE; used when the database is first created)",
@@ -246,8 +255,8 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
           render: (sec) => renderZ2mSecrets({ mqttPassword: need(sec.mqtt, "zigbee2mqtt", "MQTT password"), networkKey: zigbeeNetwork(generated(sec.zigbeeKeySeed, "Zigbee network key seed")).networkKey, frontendToken: generated(sec.z2mFrontendToken, "Zigbee2MQTT frontend token") }),
         },
       }),
-      spec(z, `${probe}/z2m-health.js`, { purpose: "the monitor probe (bridge state and health_check over MQTT)", content: { kind: "static", text: probeSource("z2m-health.js") } }),
-      spec(z, `${probe}/probe.json`, {
+      probeSpec(z, "z2m-health.js", { purpose: "the monitor probe (bridge state and health_check over MQTT)", content: { kind: "static", text: probeSource("z2m-health.js") } }),
+      probeSpec(z, "probe.json", {
         mode: "0600",
         secret: true,
         purpose: "the probe's MQTT login (monitor user) and topics",
@@ -277,7 +286,7 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
         purpose: "recorder database URL; Home Assistant's MQTT password for the manual MQTT step",
         content: { kind: "secret", render: (sec) => renderHaSecrets({ recorderPassword: generated(sec.recorderPassword, "recorder database password"), recorderPort: h.recorder.port, mqttPassword: need(sec.mqtt, "homeassistant", "MQTT password") }) },
       }),
-      spec(ha, `${probe}/monitor.sh`, {
+      probeSpec(ha, "monitor.sh", {
         purpose: "the monitor probe: /api/ must answer 401 or 200",
         content: { kind: "static", text: renderHttpProbe({ url: `http://127.0.0.1:${h.port}/api/`, accept: [200, 401], timeoutS: 8 }) },
       }),
@@ -307,7 +316,7 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
     );
 
     out.push(
-      spec(esp, `${probe}/dashboard.env`, {
+      probeSpec(esp, "dashboard.env", {
         mode: "0600",
         uid: UIDS.root,
         secret: true,
@@ -341,7 +350,7 @@ export function serviceFiles(c: HahaConfig): FileSpec[] {
 
   for (const id of ["whisper", "piper"]) {
     const v = cat.get(id);
-    if (v) out.push(spec(v, `${probe}/wyoming-probe.py`, { purpose: "the monitor probe (Wyoming describe)", content: { kind: "static", text: probeSource("wyoming-probe.py") } }));
+    if (v) out.push(probeSpec(v, "wyoming-probe.py", { purpose: "the monitor probe (Wyoming describe)", content: { kind: "static", text: probeSource("wyoming-probe.py") } }));
   }
   return out;
 }

@@ -228,7 +228,10 @@ export class ServiceConfigs extends HahaComponent {
       const dirs = new HostStep(`${name}-${s.id}-dirs`, { connection: conn, create: lines.join("\n"), triggers: [lines.join("\n")] }, this.child({ dependsOn: [awaitMount] }));
 
       const mine = specs.filter((f) => f.service === s.id);
-      const files = mine.map((f) => this.file(name, conn, f, secrets, publicSeeds, dirs));
+      // A probe's files on every member's own disk (catalog.ts: PROBE_HOST_DIR), the rest once on the shared mount.
+      const files = mine.flatMap((f) =>
+        f.local ? args.members.map((m, i) => this.file(`${name}-${m.name}`, args.connections[i]!, f, secrets, publicSeeds)) : [this.file(name, conn, f, secrets, publicSeeds, dirs)],
+      );
       this.files.push(...files);
       const after: pulumi.Resource[] = [...files];
       if (s.id === "nodered") after.push(this.seedNodeRed(name, conn, s, files));
@@ -239,7 +242,7 @@ export class ServiceConfigs extends HahaComponent {
     this.registerOutputs({ writer: writer.name });
   }
 
-  private file(name: string, conn: GuestConnection, f: FileSpec, secrets: pulumi.Output<ServiceSecrets>, seeds: pulumi.Output<PublicSeeds>, dirs: HostStep): HostFile {
+  private file(name: string, conn: GuestConnection, f: FileSpec, secrets: pulumi.Output<ServiceSecrets>, seeds: pulumi.Output<PublicSeeds>, dirs?: HostStep): HostFile {
     const slug = f.path.slice(1).replace(/[^A-Za-z0-9]+/g, "-");
     let content: pulumi.Input<string>;
     switch (f.content.kind) {
@@ -253,7 +256,7 @@ export class ServiceConfigs extends HahaComponent {
         content = pulumi.secret(pulumi.all([secrets, seeds]).apply(([sec, p]) => renderFile(f, sec, p)));
         break;
     }
-    return new HostFile(`${name}-${slug}`, { connection: conn, path: f.path, content, mode: f.mode, owner: String(f.uid), group: String(f.gid), secret: f.secret }, this.child({ dependsOn: [dirs] }));
+    return new HostFile(`${name}-${slug}`, { connection: conn, path: f.path, content, mode: f.mode, owner: String(f.uid), group: String(f.gid), secret: f.secret }, this.child({ dependsOn: dirs ? [dirs] : [] }));
   }
 
   /** Node-RED's flows belong to its editor: the seed is copied in only while no flows exist. */

@@ -12,6 +12,7 @@ import { buildImageTar, importAndPush, LabRegistry, pullPinned, RECIPES } from "
 import { labCib, STANDIN_AGENT, type Substitution } from "./cib";
 import { Cluster, type Member, sweepLeftovers } from "./cluster";
 import { fileOf, planLab, serviceSteps, writeMemberFiles, type LabPlan } from "./plan";
+import { PROBE_HOST_DIR } from "../../components/services/catalog";
 import { Probe } from "./probe";
 import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
 import { SCENARIOS, type Scenario } from "./scenarios";
@@ -231,6 +232,9 @@ wait
 set -eu
 mount --make-rprivate /
 mount --bind '${srv}' /srv
+# The probes' files are on each member's own disk (PROBE_HOST_DIR): this member's copies.
+mkdir -p ${PROBE_HOST_DIR} '${path.join(m.dir, "root")}${PROBE_HOST_DIR}'
+mount --bind '${path.join(m.dir, "root")}${PROBE_HOST_DIR}' ${PROBE_HOST_DIR}
 # The journald log driver the CIB's run_opts name: a socket that keeps the records in the member's log.
 mount -t tmpfs tmpfs /run/systemd
 mkdir -p /run/systemd/journal
@@ -492,6 +496,14 @@ async function main_(argv: string[]): Promise<number> {
       }
     }
     fs.rmSync(RUN, { recursive: true, force: true });
+    // The mount point the members' docker daemons bind their probe files onto (empty on the host).
+    for (const d of [PROBE_HOST_DIR, path.dirname(PROBE_HOST_DIR)]) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        /* not empty (this machine's own), or gone already */
+      }
+    }
   };
   const onSignal = (sig: string) => {
     log(`${sig}: cleaning up`);

@@ -34,6 +34,19 @@ const c = prodConfig();
 let resources: RecordedResource[] = [];
 const ofType = (t: string) => resources.filter((r) => r.type === t);
 const byUrn = () => new Map(resources.map((r) => [r.urn, r]));
+/** Every urn a resource waits for, directly or through what it waits for. */
+function closure(urns: Map<string, RecordedResource>, r: RecordedResource): Set<string> {
+  const seen = new Set<string>();
+  const walk = (x: RecordedResource) => {
+    for (const d of x.dependencies) if (!seen.has(d)) {
+      seen.add(d);
+      const next = urns.get(d);
+      if (next) walk(next);
+    }
+  };
+  walk(r);
+  return seen;
+}
 
 before(async () => {
   resources = await record(c);
@@ -107,10 +120,10 @@ describe("pre-pulled images", () => {
 });
 
 describe("service files", () => {
-  it("ships every file once, from the first member, after the shared mount is there", () => {
+  it("ships every shared file once, from the first member, after the shared mount is there", () => {
     const urns = byUrn();
     const files = ofType("haha:host:File").filter((f) => String(f.inputs.path).startsWith(`${c.storage.nfs.mountPoint}/`));
-    const specs = serviceFiles(c);
+    const specs = serviceFiles(c).filter((f) => !f.local);
     const writer = clusterMembers(c)[0]!.name;
     assert.deepEqual(files.map((f) => f.inputs.path).sort(), specs.map((f) => f.path).sort());
     const await_ = ofType("haha:host:Step").find((s) => s.name === "services-config-await-mount")!;
@@ -124,6 +137,26 @@ describe("service files", () => {
       const dirs = f.dependencies.map((d) => urns.get(d)!).find((d) => d?.name.endsWith("-dirs-run"));
       assert.ok(dirs, `${f.name} is not ordered after its directories`);
       assert.ok(dirs.dependencies.includes(awaitRun.urn), `${dirs.name} waits for the mount`);
+    }
+  });
+
+  it("ships each probe's files to every member's own disk, none to the shared mount, before the service is applied", () => {
+    const urns = byUrn();
+    const members = clusterMembers(c).map((m) => m.name);
+    const probes = serviceFiles(c).filter((f) => f.local);
+    assert.ok(probes.length >= serviceCatalog(c).filter((s) => s.volumes.some((v) => v.container === "/haha")).length, "every probe volume has its files");
+    for (const p of probes) {
+      assert.ok(!p.path.startsWith(`${c.storage.nfs.mountPoint}/`), `${p.path} is on the shared mount: its monitor would hang while the export moves`);
+      const copies = ofType("haha:host:File").filter((f) => f.inputs.path === p.path);
+      assert.deepEqual(copies.map((f) => (f.inputs.connection as { host: string }).host).sort(), [...members].sort(), `${p.path} on every member`);
+      const apply = resources.find((r) => r.name === `services-config-${p.service}-apply-run`)!;
+      const writes = copies.map((f) => resources.find((r) => r.name === `${f.name}-write`)!.urn);
+      for (const w of writes) assert.ok(closure(urns, apply).has(w), `${p.service}'s apply runs before ${p.path} is written on a member`);
+    }
+    // The containers mount exactly these directories, read-only.
+    for (const s of serviceCatalog(c)) for (const v of s.volumes.filter((x) => x.container === "/haha")) {
+      assert.equal(v.readOnly, true);
+      assert.ok(probes.some((p) => p.service === s.id && p.path.startsWith(`${v.host}/`)), `${s.id}: nothing shipped to ${v.host}`);
     }
   });
 
@@ -144,7 +177,8 @@ describe("service files", () => {
       const apply = steps.find((x) => x.name === `services-config-${s.id}-apply`)!;
       assert.match(String(apply.inputs.create), new RegExp(`crm_resource --resource ${s.id} --restart`));
       assert.match(String(apply.inputs.create), new RegExp(`crm_resource --resource ${s.id} --cleanup`));
-      const files = serviceFiles(c).filter((f) => f.service === s.id).length;
+      // One trigger per copy: a shared file once, a probe's file once per member.
+      const files = serviceFiles(c).filter((f) => f.service === s.id).reduce((n, f) => n + (f.local ? clusterMembers(c).length : 1), 0);
       assert.equal((apply.inputs.triggers as unknown[]).length, files);
     }
   });

@@ -18,6 +18,7 @@ import { decryptNodeRedCredentials, MQTT_BROKER_NODE_ID, nodeRedSeedFlows, nodeR
 import { IncludeRef, parseYamlFile, SecretRef } from "../../../components/services/yamlfile";
 import { prodConfig } from "../../helpers/config";
 import { freePort, renderedAt, testSecrets, testSeeds } from "./broker";
+import { probeDir as probeHostDir } from "../../../components/services/catalog";
 
 const c = prodConfig();
 const secrets = testSecrets(c);
@@ -124,7 +125,7 @@ describe("the Home Assistant probe script (sh + curl, as in the image)", () => {
     const spec = serviceCatalog(c).find((s) => s.id === "homeassistant")!;
     const d = tempDir();
     const port = await freePort();
-    const script = renderedAt(c, `${spec.dataDir}/haha/monitor.sh`).replace(`127.0.0.1:${c.services.homeassistant!.port}/`, `127.0.0.1:${port}/`);
+    const script = renderedAt(c, `${probeHostDir(spec.id)}/monitor.sh`).replace(`127.0.0.1:${c.services.homeassistant!.port}/`, `127.0.0.1:${port}/`);
     fs.writeFileSync(path.join(d, "monitor.sh"), script);
     let status = 401;
     let seen = "";
@@ -162,7 +163,7 @@ describe("the Wyoming probe (python3, standard library)", () => {
   it("passes when whisper lists an installed asr program, fails on a tts-only server, a silent one and a closed port", async () => {
     const spec = serviceCatalog(c).find((s) => s.id === "whisper")!;
     const d = tempDir();
-    fs.writeFileSync(path.join(d, "wyoming-probe.py"), renderedAt(c, `${spec.dataDir}/haha/wyoming-probe.py`));
+    fs.writeFileSync(path.join(d, "wyoming-probe.py"), renderedAt(c, `${probeHostDir(spec.id)}/wyoming-probe.py`));
     const withPort = (port: number) => [...spec.probe.command.slice(0, -2), String(port), spec.probe.command.at(-1)!, "2"];
     const asr = await wyoming({ asr: [{ name: "faster-whisper", installed: true }], tts: [] });
     const tts = await wyoming({ asr: [], tts: [{ name: "piper", installed: true }] });
@@ -196,9 +197,9 @@ describe("secrecy of the shipped files", () => {
     }
   });
 
-  it("puts every file under its service's directory on the shared mount", () => {
+  it("puts every file under its service's directory: on the shared mount, or a probe's on the members' own disks", () => {
     const dirs = new Map(serviceCatalog(c).map((s) => [s.id, s.dataDir]));
-    for (const f of serviceFiles(c)) assert.ok(f.path.startsWith(`${dirs.get(f.service)}/`), f.path);
+    for (const f of serviceFiles(c)) assert.ok(f.path.startsWith(`${f.local ? probeHostDir(f.service) : dirs.get(f.service)}/`), f.path);
     assert.equal(new Set(serviceFiles(c).map((f) => f.path)).size, serviceFiles(c).length, "no path twice");
   });
 });

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { serviceCatalog } from "../../../components/services";
 import { mutatedConfig, prodConfig } from "../../helpers/config";
 import { renderedAt } from "./broker";
+import { probeDir as probeHostDir } from "../../../components/services/catalog";
 
 const http = (c: ReturnType<typeof prodConfig>) => {
   const doc = parse(renderedAt(c, `${c.storage.nfs.mountPoint}/homeassistant/config/configuration.yaml`), { customTags: [{ tag: "!secret", resolve: (s: string) => s }, { tag: "!include", resolve: (s: string) => s }] });
@@ -30,7 +30,7 @@ describe("Home Assistant's HTTP doors", () => {
 
   it("keeps the probe working in both modes: it asks 127.0.0.1", async () => {
     const c = prodConfig();
-    const probe = renderedAt(c, `${serviceCatalog(c).find((s) => s.id === "homeassistant")!.dataDir}/haha/monitor.sh`);
+    const probe = renderedAt(c, `${probeHostDir("homeassistant")}/monitor.sh`);
     assert.match(probe, /http:\/\/127\.0\.0\.1:8123\/api\//);
   });
 });

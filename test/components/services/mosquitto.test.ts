@@ -11,6 +11,7 @@ import { serviceCatalog } from "../../../components/services";
 import { deterministicSalt, renderMosquittoPasswd } from "../../../components/services/mosquitto";
 import { prodConfig } from "../../helpers/config";
 import { Broker, brokerFromRenderedFiles, publish, renderedAt, run, RunResult, testSecrets } from "./broker";
+import { probeDir as probeHostDir } from "../../../components/services/catalog";
 
 const c = prodConfig();
 const secrets = testSecrets(c);
@@ -148,7 +149,7 @@ describe("Mosquitto with the shipped files", () => {
     // The options file mosquitto_sub reads from $XDG_CONFIG_HOME, as shipped, pointed at this broker.
     const probeDir = path.join(broker.dir, "probe");
     fs.mkdirSync(probeDir);
-    const options = renderedAt(c, `${spec.dataDir}/haha/mosquitto_sub`, secrets).replace(`-p ${c.services.mosquitto.port}`, `-p ${broker.port}`);
+    const options = renderedAt(c, `${probeHostDir(spec.id)}/mosquitto_sub`, secrets).replace(`-p ${c.services.mosquitto.port}`, `-p ${broker.port}`);
     fs.writeFileSync(path.join(probeDir, "mosquitto_sub"), options, { mode: 0o600 });
     const args = words.slice(1).map((w) => w.replace(/^XDG_CONFIG_HOME=\/haha$/, `XDG_CONFIG_HOME=${probeDir}`));
     assert.ok(args.includes(`XDG_CONFIG_HOME=${probeDir}`));

@@ -15,6 +15,7 @@ import { mutatedConfig } from "../../helpers/config";
 import { mosquittoNoderedRaw } from "../../helpers/stacks";
 import { Broker, brokerFromRenderedFiles, publish, renderedAt, run } from "./broker";
 import { parse } from "yaml";
+import { probeDir as probeHostDir } from "../../../components/services/catalog";
 
 const mini = parseConfig(mosquittoNoderedRaw(), "mini");
 /** Only what the ServiceSet generates for Mosquitto and Node-RED. */
@@ -138,7 +139,7 @@ describe("Mosquitto with the Mosquitto + Node-RED files", () => {
     const spec = serviceCatalog(mini).find((s) => s.id === "mosquitto")!;
     const probeDir = path.join(broker.dir, "probe");
     fs.mkdirSync(probeDir);
-    const options = renderedAt(mini, `${spec.dataDir}/haha/mosquitto_sub`, miniSecrets).replace(`-p ${mini.services.mosquitto.port}`, `-p ${broker.port}`);
+    const options = renderedAt(mini, `${probeHostDir(spec.id)}/mosquitto_sub`, miniSecrets).replace(`-p ${mini.services.mosquitto.port}`, `-p ${broker.port}`);
     fs.writeFileSync(path.join(probeDir, "mosquitto_sub"), options, { mode: 0o600 });
     const args = spec.probe.command.slice(1).map((w) => w.replace(/^XDG_CONFIG_HOME=\/haha$/, `XDG_CONFIG_HOME=${probeDir}`));
     const up = run("env", args);

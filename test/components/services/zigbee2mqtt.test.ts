@@ -13,6 +13,7 @@ import { serviceCatalog, serviceFiles } from "../../../components/services";
 import { resolveZ2mSettings, Z2M_SETTINGS_VERSION, z2mConfiguration, zigbeeNetwork } from "../../../components/services/zigbee2mqtt";
 import { prodConfig } from "../../helpers/config";
 import { Broker, brokerFromRenderedFiles, renderedAt, testSecrets, testSeeds } from "./broker";
+import { probeDir as probeHostDir } from "../../../components/services/catalog";
 
 const c = prodConfig();
 const secrets = testSecrets(c);
@@ -133,8 +134,8 @@ describe("the Zigbee2MQTT monitor probe, against a real broker", () => {
     // The probe script and its options as shipped; the test points them at this broker and at
     // the mqtt package here instead of the image's /app/node_modules.
     fs.copyFileSync(path.join(__dirname, "../../../components/services/probes/z2m-health.js"), path.join(probeDir, "z2m-health.js"));
-    assert.equal(renderedAt(c, `${spec.dataDir}/haha/z2m-health.js`), fs.readFileSync(path.join(probeDir, "z2m-health.js"), "utf8"));
-    const shipped = JSON.parse(renderedAt(c, `${spec.dataDir}/haha/probe.json`, secrets)) as Record<string, unknown>;
+    assert.equal(renderedAt(c, `${probeHostDir(spec.id)}/z2m-health.js`), fs.readFileSync(path.join(probeDir, "z2m-health.js"), "utf8"));
+    const shipped = JSON.parse(renderedAt(c, `${probeHostDir(spec.id)}/probe.json`, secrets)) as Record<string, unknown>;
     assert.equal(shipped.username, "monitor");
     shipped.url = `mqtt://127.0.0.1:${broker.port}`;
     shipped.mqttModule = path.dirname(require.resolve("mqtt/package.json", { paths: [z2mRoot] }));
