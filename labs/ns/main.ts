@@ -203,6 +203,8 @@ hostname '${name}'
 mount --make-rprivate /
 mount --bind "$M/etc" /etc
 mount --bind '${srv}' /srv
+mkdir -p ${PROBE_HOST_DIR} "$M/root${PROBE_HOST_DIR}"
+mount --bind "$M/root${PROBE_HOST_DIR}" ${PROBE_HOST_DIR}
 mount --bind "$M/sbin" /usr/local/sbin
 mount --bind "$M/cacerts" /usr/local/share/ca-certificates
 mount --bind "$M/ocf" /usr/lib/ocf/resource.d
