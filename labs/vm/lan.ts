@@ -105,8 +105,67 @@ export async function strangerChecks(c: HahaConfig, client: LanClient): Promise<
       ok: pub.code !== 0 && /not authori[sz]ed/i.test(pub.stdout + pub.stderr),
       evidence: `${addr}$ mosquitto_pub -h ${c.network.vip} -t haha/lab/stranger -m x\n${excerpt(pub.stdout + pub.stderr, 4)}\n(exit ${pub.code})`,
     });
+    // Every address of the cluster, every port that matters: what answers is evidence, a port
+    // that must stay shut and answers fails the check.
+    const plan = portScanPlan(c);
+    const scan = await run("ip", ["netns", "exec", LAN_NS, "bash", "-c", portScanScript(plan)], { timeoutMs: 10 * 60_000 });
+    const found = portScanResult(plan, scan.stdout);
+    out.push({
+      name: `a fourth machine on the LAN reaches none of ${Object.keys(plan.shut).map((x) => `${x} (${plan.shut[Number(x)]!.split(":")[0]})`).join(", ")} on any member or VIP`,
+      ok: scan.code === 0 && found.breaches.length === 0,
+      evidence: `${addr}$ TCP connect to ports ${Object.keys(plan.ports).join(", ")} of ${plan.targets.join(", ")}
+open: ${found.open.map((o) => `${o} (${plan.ports[Number(o.split(":")[1])]})`).join(", ") || "none"}${found.breaches.length ? `
+must be shut: ${found.breaches.join("; ")}` : ""}`,
+    });
   } finally {
     await removeStranger();
   }
   return out;
+}
+
+/** What the fourth machine knocks on: every address of the cluster, each TCP port HAHA or its packages may open, and the ones that must stay shut. */
+export interface PortScan {
+  targets: string[];
+  ports: Record<number, string>;
+  /** Ports no LAN device may reach on any address, with the reason. */
+  shut: Record<number, string>;
+}
+
+export function portScanPlan(c: HahaConfig): PortScan {
+  const s = c.services;
+  const ports: Record<number, string> = { 22: "sshd (the deployment's own SSH)", 111: "rpcbind", 2049: "nfsd", [c.storage.drbd.port]: "DRBD replication" };
+  const shut: Record<number, string> = {
+    2224: "pcsd: nothing uses it, and its API configures the cluster (issue 14 item 11)",
+    3121: "pacemaker-remote: no remote nodes; it would take cluster commands",
+    2375: "the Docker API without TLS: root on the member",
+    2376: "the Docker API: root on the member",
+  };
+  ports[s.mosquitto.port] = "Mosquitto";
+  if (s.nodered) ports[s.nodered.port] = "Node-RED";
+  if (s.homeassistant) ports[s.homeassistant.port] = "Home Assistant";
+  if (s.zigbee2mqtt) ports[s.zigbee2mqtt.frontendPort] = "Zigbee2MQTT frontend";
+  if (s.esphome) ports[s.esphome.port] = "ESPHome dashboard (password)";
+  if (c.voice) shut[11434] = "Ollama: only the members may reach it (issue 14 item 4)";
+  const targets = [...new Set([...c.nodes.map((n) => n.guest.address), c.network.vip, c.network.storageVip])];
+  return { targets, ports: { ...ports, ...shut }, shut };
+}
+
+/** A bash script that prints `<address>:<port>` for each port that accepts a TCP connection (2 s each). */
+export function portScanScript(p: PortScan): string {
+  const ports = Object.keys(p.ports).map(Number).sort((a, b) => a - b);
+  return [
+    `for a in ${p.targets.join(" ")}; do`,
+    `  for p in ${ports.join(" ")}; do`,
+    `    timeout 2 bash -c "exec 3<>/dev/tcp/$a/$p" 2>/dev/null && echo "$a:$p"`,
+    "  done",
+    "done",
+    "exit 0",
+  ].join("\n");
+}
+
+/** The scan's findings: what is open where, and each shut port found open (the check fails on any). */
+export function portScanResult(p: PortScan, out: string): { open: string[]; breaches: string[] } {
+  const open = out.split("\n").map((l) => l.trim()).filter((l) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(l));
+  const breaches = open.filter((o) => p.shut[Number(o.split(":")[1])] !== undefined).map((o) => `${o}: ${p.shut[Number(o.split(":")[1])]}`);
+  return { open, breaches };
 }
