@@ -34,6 +34,7 @@ import {
   simulate,
   stampFeatureSet,
   ToolError,
+  withToolRunner,
 } from "./simulate";
 import { addToolCounts, mark, type Timing } from "./timing";
 import type { PlanContext, StepResult } from "./types";
@@ -854,7 +855,11 @@ async function inPool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[
  * Run every scenario. crm_simulate works in `workDir` (its files carry wall-clock timestamps, so
  * they are kept out of the plan's output unless asked for); nothing is written to `dir`.
  */
-export async function simulateScenarios(o: SimulateOptions): Promise<FailoverReport> {
+export function simulateScenarios(o: SimulateOptions): Promise<FailoverReport> {
+  return withToolRunner(() => scenarios(o));
+}
+
+async function scenarios(o: SimulateOptions): Promise<FailoverReport> {
   await fs.rm(o.workDir, { recursive: true, force: true });
   const workDir = o.workDir;
   await fs.mkdir(workDir, { recursive: true });
