@@ -443,10 +443,22 @@ async function allUp(env: Env, cibFile: string): Promise<{ res: ScenarioResult; 
     throw new ToolError(`crm_simulate refuses the CIB (exit ${prep.out.code}): ${why.join(" | ") || "no reason given"}`);
   }
   await setPromotionScores(env, "next.xml", prepDir, env.members);
+  // Shortcut (SimulateOptions.shortcuts): the transition runs unvalidated, the document having been
+  // read validated just above; its state, which every other scenario starts from, stays so.
+  const schema = env.cib.validateWith;
+  const quick = env.shortcuts && schema !== undefined && schema !== "none";
+  if (quick) await setValidateWith("next.xml", prepDir, "none");
   const run = await runSim(env, "all-up", path.join(prepDir, "next.xml"), { quorum: true });
   const expected: Record<string, string> = {};
   const problems = [...checkCommon(env.cib, run.sim), ...checkFenced(run.sim, []), ...checkAllPlaced(env.cib, run.sim.out.after, expected)];
-  const verify = await crmVerify("next.xml", run.dir);
+  let verifyFile = "next.xml";
+  if (quick) {
+    // crm_verify checks the schema the document names: a copy of the state that names it again.
+    verifyFile = "verify.xml";
+    await fs.copyFile(path.join(run.dir, "next.xml"), path.join(run.dir, verifyFile));
+    await setValidateWith(verifyFile, run.dir, schema);
+  }
+  const verify = await crmVerify(verifyFile, run.dir);
   if (!verify.ok) problems.push(`crm_verify refuses the CIB with all members up: ${verify.messages.join(" | ")}`);
   const budget = budgetOf(env, run.sim.graph, { seconds: 0, note: "cold start: nothing to detect" }, env.hostLostFence);
   return { res: result("all-up", "all members up", "all-up", env, run, problems, expected, budget), state: path.join(run.dir, "next.xml"), after: run.sim.out.after };
@@ -657,11 +669,12 @@ export interface SimulateOptions {
    * Shortcuts that change how much crm_simulate runs, never what a scenario ends with (default
    * on; HAHA_PLAN_SHORTCUTS=off, or false here, simulates every step the long way, which a test
    * compares them with):
-   * - the scenarios start from the all-up state with validate-with="none": crm_simulate then skips
-   *   the schema on each of its CIB updates (25 to 35 % of a run's CPU). The document was checked
-   *   already: the all-up run reads it validated (a CIB the schema refuses ends the step there),
-   *   and crm_verify checks its state; the scenarios change only the status section (whose schema
-   *   accepts anything) and node attributes, all through Pacemaker's own tools.
+   * - the all-up transition and every scenario run with validate-with="none": crm_simulate then
+   *   skips the schema on each of its CIB updates (25 to 35 % of a run's CPU). The document was
+   *   checked already: the members-up step reads it validated (a CIB the schema refuses ends the
+   *   step there), and crm_verify checks the all-up state with its schema named again; the runs
+   *   change only the status section (whose schema accepts anything) and node attributes, all
+   *   through Pacemaker's own tools.
    * - a migration-threshold scenario is one run from the first failure's saved state (see
    *   monitorScenarios), not one run per further failure.
    */
@@ -701,14 +714,6 @@ export function orderAncestors(cib: CibInfo): Map<string, Set<string>> {
   };
   for (const id of cib.primitives.keys()) walk(id, new Set([id]));
   return out;
-}
-
-/** A copy of the all-up state with validate-with="none", for the scenarios to start from (SimulateOptions.shortcuts). */
-async function unvalidated(env: Env, state: string): Promise<string> {
-  const file = path.join(env.workDir, "up-unvalidated.xml");
-  await fs.copyFile(state, file);
-  await setValidateWith("up-unvalidated.xml", env.workDir, "none");
-  return file;
 }
 
 function makeEnv(config: HahaConfig, cib: CibInfo, workDir: string, model: CibModel, shortcuts: boolean): Env {
@@ -874,7 +879,7 @@ async function scenarios(o: SimulateOptions): Promise<FailoverReport> {
   await stampFeatureSet("cib.xml", workDir, await featureSet(workDir));
 
   const first = await allUp(env, base);
-  const up = env.shortcuts ? await unvalidated(env, first.state) : first.state;
+  const up = first.state;
   // Every other scenario starts from the all-up state and is independent of the others.
   const tasks: (() => Promise<ScenarioResult[]>)[] = [];
   if (env.members.length >= 2) {
