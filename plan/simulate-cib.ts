@@ -75,6 +75,8 @@ export interface CibInfo {
   opDefaults: Record<string, string>;
   /** Fencing levels per target, in index order (device lists). */
   fencing: Map<string, { index: number; devices: string[] }[]>;
+  /** The schema the document names (validate-with), e.g. "pacemaker-3.9". */
+  validateWith?: string;
 }
 
 const ARRAYS = new Set(["primitive", "group", "clone", "nvpair", "op", "rsc_colocation", "rsc_order", "rsc_location", "resource_set", "resource_ref", "node", "fencing-level", "meta_attributes", "instance_attributes", "cluster_property_set"]);
@@ -124,7 +126,7 @@ function primitiveInfo(p: RawPrimitive, top: string, group?: string, clone?: str
 }
 
 export function parseCib(xml: string): CibInfo {
-  const doc = parser.parse(xml) as { cib?: { configuration?: Record<string, unknown> } };
+  const doc = parser.parse(xml) as { cib?: { configuration?: Record<string, unknown>; "validate-with"?: string } };
   const conf = doc.cib?.configuration;
   if (!conf) throw new Error("not a CIB: no <cib><configuration>");
   const primitives = new Map<string, PrimitiveInfo>();
@@ -217,6 +219,7 @@ export function parseCib(xml: string): CibInfo {
     rscDefaults: nv((conf.rsc_defaults as { meta_attributes?: NvSet[] } | undefined)?.meta_attributes),
     opDefaults: nv((conf.op_defaults as { meta_attributes?: NvSet[] } | undefined)?.meta_attributes),
     fencing,
+    validateWith: doc.cib?.["validate-with"],
   };
 }
 
