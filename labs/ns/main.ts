@@ -210,6 +210,10 @@ mkdir -p /run/lock /run/resource-agents /run/crm
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=750 tmpfs /var/lib/pacemaker
 mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores
+# The scheduler's inputs (pe-input-N.bz2) kept with the logs: a transition is analysed afterwards
+# with crm_simulate --xml-file (the evidence of a round outlives the member).
+mkdir -p "$M/log/pengine"
+mount --bind "$M/log/pengine" /var/lib/pacemaker/pengine
 cat > /var/lib/pacemaker/cib/cib.xml <<'XML'
 <cib validate-with="pacemaker-3.9" epoch="0" num_updates="0" admin_epoch="0"><configuration><crm_config><cluster_property_set id="lab-boot"><nvpair id="lab-boot-dc-deadtime" name="dc-deadtime" value="2s"/></cluster_property_set></crm_config><nodes/><resources/><constraints/></configuration><status/></cib>
 XML
