@@ -748,6 +748,9 @@ async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number):
     log(`${lc.c.prefix}: ${s.name} round ${i + 1}: WRONG (broke after ${Math.round((Date.now() - started) / 1000)} s): ${msg}`);
     // The next round's preparation brings the cluster back (or reports why it cannot).
     return { result: { ok: false, problems: [msg], measured: {} }, also: [], usable: true, phases };
+  } finally {
+    // Nothing is measured until the next round's fault.
+    lc.probe?.rest();
   }
 }
 
