@@ -86,6 +86,19 @@ export function labCib(rendered: string, withoutImage: string[]): LabCib {
       substitutions.push({ what: `${a.id}: target-role=Stopped (kept in the CIB with its constraints)`, why: "its upstream image cannot be built from what Debian or npm ships in the lab; the services it would order or colocate with are not colocated with it" });
     }
   });
+  // The members share this machine's load average (/proc/loadavg is not namespaced): at the lab's
+  // load every controller throttled itself ("High CPU load detected", one action at a time per
+  // member), which a guest reading its own load does not. The threshold is raised out of reach.
+  let props = false;
+  walk(doc, (n) => {
+    if (tag(n) === "cluster_property_set" && attrs(n).id === "cib-bootstrap-options") {
+      if (kids(n).some((k) => tag(k) === "nvpair" && attrs(k).name === "load-threshold")) throw new Error("the rendered CIB sets load-threshold: the lab's override (labs/ns/cib.ts) would hide it");
+      kids(n).push(nvpair("cib-bootstrap-options-lab-load-threshold", "load-threshold", LAB_LOAD_THRESHOLD));
+      props = true;
+    }
+  });
+  if (!props) throw new Error("the rendered CIB has no cluster_property_set cib-bootstrap-options");
+  substitutions.push({ what: `load-threshold=${LAB_LOAD_THRESHOLD} added to cib-bootstrap-options (rendered: unset, Pacemaker's 80%)`, why: "the members read this machine's load average (not namespaced), the sum of all lab clusters: with the default every controller throttled to one action at a time (seen in the DC's log as 'High CPU load detected'), delaying probes and starts by the machine's load, which a guest with its own load does not see" });
   // Comments and whitespace from the splices are harmless; remove the watchdog level-2 pieces.
   let watchdogRemoved = false;
   walk(doc, (n) => {
@@ -110,6 +123,9 @@ export function labCib(rendered: string, withoutImage: string[]): LabCib {
   const xml = `${(new XMLBuilder({ ...OPTS, format: true, suppressEmptyNode: true }).build(doc) as string).trim()}\n`;
   return { xml, substitutions, standInStartS };
 }
+
+/** Out of reach of any load average: the controllers never throttle (see labCib). */
+export const LAB_LOAD_THRESHOLD = "100000%";
 
 /** The stand-in OCF agent: takes start_s to start and stop_s to stop; promotable like DRBD's. */
 export const STANDIN_AGENT = `#!/bin/sh

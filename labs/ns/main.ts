@@ -11,7 +11,7 @@ import { dropTraffic, FakePveApi, makeThrowawayCa, type ThrowawayCa } from "../c
 import { buildImageTar, importAndPush, LabRegistry, pullPinned, RECIPES } from "../common/images";
 import { labCib, STANDIN_AGENT, type Substitution } from "./cib";
 import { Cluster, type Member, sweepLeftovers } from "./cluster";
-import { fileOf, planLab, serviceSteps, writeMemberFiles, type LabPlan } from "./plan";
+import { fileOf, inProgramOrder, planLab, serviceSteps, writeMemberFiles, type LabPlan } from "./plan";
 import { PROBE_HOST_DIR } from "../../components/services/catalog";
 import { Probe } from "./probe";
 import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
@@ -213,6 +213,10 @@ mkdir -p /run/lock /run/resource-agents /run/crm
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=750 tmpfs /var/lib/pacemaker
 mkdir -p /var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox /var/lib/pacemaker/cores
+# The scheduler's inputs (pe-input-N.bz2) kept with the logs: a transition is analysed afterwards
+# with crm_simulate --xml-file (the evidence of a round outlives the member).
+mkdir -p "$M/log/pengine"
+mount --bind "$M/log/pengine" /var/lib/pacemaker/pengine
 cat > /var/lib/pacemaker/cib/cib.xml <<'XML'
 <cib validate-with="pacemaker-3.9" epoch="0" num_updates="0" admin_epoch="0"><configuration><crm_config><cluster_property_set id="lab-boot"><nvpair id="lab-boot-dc-deadtime" name="dc-deadtime" value="2s"/></cluster_property_set></crm_config><nodes/><resources/><constraints/></configuration><status/></cib>
 XML
@@ -283,6 +287,8 @@ export interface LabServices {
   run: string[];
   /** Declared services without a lab image: kept in the CIB, held Stopped. */
   held: string[];
+  /** What each declared service must start after (the catalog's order, as the program's apply steps depend). */
+  after: Record<string, string[]>;
 }
 
 /**
@@ -290,10 +296,11 @@ export interface LabServices {
  * included when declared), split into those the lab builds an image for and those it holds.
  */
 export function labServices(config: LabPlan["config"]): LabServices {
-  const declared = serviceCatalog(config).map((s) => s.id);
+  const catalog = serviceCatalog(config);
+  const declared = catalog.map((s) => s.id);
   const run = declared.filter((id) => RECIPES[id]);
   if (run.length === 0) throw new Error(`the lab stack declares no service the lab can run (declared: ${declared.join(", ") || "none"}; the lab builds images for ${Object.keys(RECIPES).join(", ")})`);
-  return { run, held: declared.filter((id) => !RECIPES[id]) };
+  return { run, held: declared.filter((id) => !RECIPES[id]), after: Object.fromEntries(catalog.map((s) => [s.id, s.after])) };
 }
 
 /** Services the lab runs for real, and the local image name the CIB starts for each. */
@@ -362,16 +369,17 @@ async function bringUp(lc: LabCluster): Promise<void> {
   phase("CIB pushed");
   // The service files' steps as the program runs them after the push (the files themselves are on
   // the shared directory already): their directories, seeds, then each apply, which starts the
-  // service the push held stopped until its files were written. Services in the catalog's order
-  // (a service after those it needs); the ones the lab has no image for stay held.
-  for (const svc of ctx.services.run) {
+  // service the push held stopped until its files were written. As the program's resource graph
+  // runs them: independent services at once, a service after those it needs (the catalog's
+  // `after`); the ones the lab has no image for stay held.
+  await inProgramOrder(ctx.services.run, ctx.services.after, async (svc) => {
     for (const step of serviceSteps(ctx.plan, svc)) {
       const m = lc.byName(step.host);
       const r = await m.exec(["bash", "-c", step.script], { timeoutMs: 300000 });
       fs.appendFileSync(path.join(m.dir, "log/steps.log"), `== ${step.name}\n${r.out}`);
       if (r.code !== 0) throw new Error(`${m.spec.name}: the program's step ${step.name} failed (${r.code}): ${ctx.plan.secrets.redact(r.out).trim().split("\n").slice(-3).join(" | ")}`);
     }
-  }
+  });
   phase("the services' steps");
   // Cold start under this machine's load: the first starts pull nothing but still take minutes.
   await settle(lc, 300000);
@@ -754,6 +762,9 @@ async function runRound(lc: LabCluster, s: Scenario, i: number, rounds: number):
     log(`${lc.c.prefix}: ${s.name} round ${i + 1}: WRONG (broke after ${Math.round((Date.now() - started) / 1000)} s): ${msg}`);
     // The next round's preparation brings the cluster back (or reports why it cannot).
     return { result: { ok: false, problems: [msg], measured: {} }, also: [], usable: true, phases };
+  } finally {
+    // Nothing is measured until the next round's fault.
+    lc.probe?.rest();
   }
 }
 

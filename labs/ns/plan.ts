@@ -104,3 +104,23 @@ export function serviceSteps(plan: LabPlan, service: string): LabStep[] {
   const seed = find("seed");
   return [dirs, ...(seed ? [seed] : []), apply];
 }
+
+/**
+ * Runs each service's steps as the program's resource graph orders them: a service's apply depends
+ * on its own files and on the applies of the services it must start after (the catalog's `after`),
+ * nothing else, so Pulumi runs independent services' steps at once. Dependencies outside `ids`
+ * (services the lab holds stopped) are not waited for. Every started service is awaited before
+ * the first failure is thrown (nothing left running unobserved).
+ */
+export async function inProgramOrder(ids: string[], after: Record<string, string[]>, run: (id: string) => Promise<void>): Promise<void> {
+  const depsOf = (id: string) => (after[id] ?? []).filter((d) => ids.includes(d));
+  ids.forEach((id, i) => {
+    const late = depsOf(id).filter((d) => ids.indexOf(d) > i);
+    if (late.length > 0) throw new Error(`${id} starts after ${late.join(", ")}, which come later in the catalog's order`);
+  });
+  const started = new Map<string, Promise<void>>();
+  for (const id of ids) started.set(id, Promise.all(depsOf(id).map((d) => started.get(d) as Promise<void>)).then(() => run(id)));
+  const results = await Promise.allSettled(started.values());
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}

@@ -23,7 +23,7 @@ export interface ProbeResult {
 const SOURCE = (root: string) => `
 const net = require("net"), http = require("http"), mqtt = require(${JSON.stringify(path.join(root, "node_modules/mqtt"))});
 const cfg = JSON.parse(process.argv[1]);
-let t0 = 0, stop = false;
+let t0 = 0, stop = false, active = false;
 const st = {};
 const probes = {
   vip: () => new Promise((res) => {
@@ -54,6 +54,9 @@ if (cfg.http) probes.nodered = () => new Promise((res) => {
 for (const k of Object.keys(probes)) st[k] = { back: undefined, failed: false };
 async function loop(k) {
   while (!stop) {
+    // Between rounds nothing is measured: no load on the services (4 MQTT logins and HTTP GETs a
+    // second per cluster otherwise), and none on the machine the other clusters share.
+    if (!active) { await new Promise((r) => setTimeout(r, 50)); continue; }
     const ok = await probes[k]().catch(() => false);
     if (t0) {
       const now = Date.now() - t0;
@@ -65,7 +68,8 @@ async function loop(k) {
 }
 require("readline").createInterface({ input: process.stdin }).on("line", (l) => {
   const [cmd, arg] = l.split(" ");
-  if (cmd === "go") { t0 = Number(arg); for (const k of Object.keys(st)) st[k] = { back: undefined, failed: false }; }
+  if (cmd === "rest") active = false;
+  if (cmd === "go") { t0 = Number(arg); active = true; for (const k of Object.keys(st)) st[k] = { back: undefined, failed: false }; }
   if (cmd === "get") console.log(JSON.stringify({ back: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, v.back])), failed: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, v.failed])) }));
   if (cmd === "stop") { stop = true; setTimeout(() => process.exit(0), 50); }
 });
@@ -106,8 +110,14 @@ export class Probe {
     if (l !== "ready") throw new Error(`VIP probe: ${l}`);
   }
 
+  /** From the fault at t0 on: probe, and report per probe when it answered again (ms after t0). */
   go(t0: number): void {
     this.proc.stdin?.write(`go ${t0}\n`);
+  }
+
+  /** Between rounds: no probing until the next go (what was measured stays readable). */
+  rest(): void {
+    this.proc.stdin?.write("rest\n");
   }
 
   async get(): Promise<ProbeResult> {

@@ -76,7 +76,12 @@ describe("lab ns CIB", () => {
     assert.equal(lab.standInStartS["nfs-server"], 20);
     assert.doesNotMatch(lab.xml, /fence_watchdog|stonith-watchdog-timeout|devices="watchdog"/);
     assert.match(lab.xml, /id="homeassistant-lab-meta-target-role" name="target-role" value="Stopped"/);
-    assert.ok(lab.substitutions.length >= STAND_INS.length + 2);
+    assert.ok(lab.substitutions.length >= STAND_INS.length + 3);
+    // The controllers' load throttling is lifted (the members share this machine's load average), and said so.
+    assert.match(lab.xml, /name="load-threshold" value="100000%"/);
+    assert.doesNotMatch(rendered, /load-threshold/);
+    assert.ok(lab.substitutions.some((s) => s.what.startsWith("load-threshold=") && /load average/.test(s.why)));
+    assert.throws(() => labCib(rendered.replace('name="stonith-enabled"', 'name="load-threshold"'), []), /rendered CIB sets load-threshold/);
     assert.ok(p.parse(lab.xml).cib);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-ns-test-"));
     try {
