@@ -16,6 +16,7 @@ import { parseConfig } from "../../stacks/config/validate";
 import type { HahaConfig } from "../../stacks/config/schema";
 import { shq } from "../../components/host/connection";
 import { serviceFiles } from "../../components/services";
+import { parseCrmMon } from "../common/crm-mon";
 import { excerpt, must, run, sleep } from "../common/proc";
 import { LabSecrets } from "../common/secrets";
 import { CheckResult, convergedChecks } from "./checks";
@@ -197,6 +198,15 @@ export async function main(argv: string[]): Promise<number> {
     lab.saveGuests();
     await trustRegistry(lab, ca);
     api = await proxmoxApi(lab, config, resources, ca, log);
+    if (resume) {
+      // The lab's Proxmox API lives in the lab's process: between a run and its --resume it was
+      // gone, and the fence devices' starts and monitors failed against it. Those failures are
+      // the lab's, not the cluster's: cleared (fence devices only), and said so.
+      const mon = parseCrmMon((await lab.ssh(lab.guests[0]!.address, "crm_mon -1 -r --output-as=xml", { timeoutMs: 60_000 })).stdout);
+      const devices = [...new Set((mon?.failedOps ?? []).map((f) => f.split("_")[0]!).filter((id) => id.startsWith("fence-")))];
+      for (const d of devices) await lab.ssh(lab.guests[0]!.address, `crm_resource --cleanup --resource ${shq(d)}`, { timeoutMs: 120_000 });
+      if (devices.length) log(`--resume: cleared the fence devices' failures while the lab's Proxmox API was down: ${devices.join(", ")}`);
+    }
     log(`Proxmox API (fence_pve's) on ${config.nodes.map((n) => `${n.address}:8006`).join(", ")}, TLS from the lab CA the stack declares; registry on https://${REGISTRY}/`);
     report.lab.accel = fs.existsSync("/sys/module/kvm_intel") || fs.existsSync("/sys/module/kvm_amd") ? "kvm" : "tcg (software emulation: timings are not a home's)";
 
