@@ -14,6 +14,7 @@ import { clusterMembers } from "../../../stacks/config/members";
 import { readStackFile } from "../../../stacks/config/load";
 import { PROD_STACK_FILE, prodConfig } from "../../helpers/config";
 import { scriptCommands } from "../../helpers/shell";
+import { PROBE_HOST_DIR } from "../../../components/services/catalog";
 
 const sh = (cmd: string) => spawnSync("bash", ["-c", cmd], { encoding: "utf8", env: { ...process.env, PATH: `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` } });
 
@@ -76,10 +77,10 @@ before(async () => {
     if (!host || !members.has(host)) continue;
     // The guard around each step (components/host/rerun.ts) runs the script in a subshell: judge the script.
     if (typeof r.inputs.create === "string") scripts.push({ where: `${r.name} (create)`, text: guardedScript(r.inputs.create) });
-    // A shell script shipped to the guest's own filesystem is run there (the CIB push); the
-    // probes on the shared mount run inside their containers, with the image's tools.
+    // A shell script shipped to the guest's own filesystem is run there (the CIB push); files on
+    // the shared mount and the probes' files run inside their containers, with the image's tools.
     const target = /mv -f "\$tmp" '([^']+)'/.exec(String(r.inputs.create))?.[1];
-    if (typeof r.inputs.stdin === "string" && /^#!\/bin\/(ba)?sh\n/.test(r.inputs.stdin) && target && !target.startsWith(`${mount}/`)) {
+    if (typeof r.inputs.stdin === "string" && /^#!\/bin\/(ba)?sh\n/.test(r.inputs.stdin) && target && !target.startsWith(`${mount}/`) && !target.startsWith(`${PROBE_HOST_DIR}/`)) {
       scripts.push({ where: `${r.name} (shipped file)`, text: r.inputs.stdin });
       shipped.set(host, (shipped.get(host) ?? new Set()).add(target));
     }
