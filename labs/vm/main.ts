@@ -206,9 +206,11 @@ export async function main(argv: string[]): Promise<number> {
       const devices = [...new Set((mon?.failedOps ?? []).map((f) => f.split("_")[0]!).filter((id) => id.startsWith("fence-")))];
       for (const d of devices) await lab.ssh(lab.guests[0]!.address, `crm_resource --cleanup --resource ${shq(d)}`, { timeoutMs: 120_000 });
       if (devices.length) log(`--resume: cleared the fence devices' failures while the lab's Proxmox API was down: ${devices.join(", ")}`);
-      // A --keep run stopped mid-failover leaves a cluster still recovering: deploy onto a settled one.
-      const view = await new StorageScenarios({ lab, api, config, log }).converged(REJOIN_MS);
-      log(`--resume: the cluster has settled: ${view.online.length} members online, nothing failed`);
+      // A --keep run stopped mid-failover leaves a cluster still recovering: deploy onto a settled
+      // one, every resource where the plan puts it (the forced re-run compares mounts and containers).
+      const settled = await placementCheck(lab, config.nodes[0]!.guest.address, allUp, log, REJOIN_MS);
+      if (!settled.ok) throw new LabBroke(`--resume: the cluster the --keep run left did not settle: ${settled.evidence}`);
+      log("--resume: the cluster has settled: every resource where the plan puts it, nothing failed");
     }
     log(`Proxmox API (fence_pve's) on ${config.nodes.map((n) => `${n.address}:8006`).join(", ")}, TLS from the lab CA the stack declares; registry on https://${REGISTRY}/`);
     report.lab.accel = fs.existsSync("/sys/module/kvm_intel") || fs.existsSync("/sys/module/kvm_amd") ? "kvm" : "tcg (software emulation: timings are not a home's)";
@@ -268,7 +270,8 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
 
-    if (image.baked && pkgStep) {
+    if (resume) report.notRun.push({ what: "the package step in a chroot = on each guest", why: "--resume: the guests' own run of the step was in the run that deployed them" });
+    else if (image.baked && pkgStep) {
       // The chroot run stands for the guests' only if their own run of the same step installs nothing more.
       const baked = image.baked.packages;
       const parts: string[] = [];
