@@ -24,6 +24,8 @@ export interface CrmMon {
   instances: CrmInstance[];
   /** The failed operations crm_mon lists ("op on node: reason"). */
   failedOps: string[];
+  /** The resources those failed operations belong to (op_key without its _<task>_<interval>). */
+  failedResources: string[];
 }
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["node", "resource", "clone", "group", "failure"].includes(n) });
@@ -45,6 +47,7 @@ export function parseCrmMon(out: string): CrmMon | undefined {
   const groups = (x: El, top?: string) => {
     for (const g of list(x, "group")) for (const p of list(g, "resource")) primitive(p, top ?? String(g.id), String(g.id));
   };
+  const failures = list(res.failures, "failure") as Record<string, string>[];
   const resources = (res.resources ?? {}) as El;
   for (const p of list(resources, "resource")) primitive(p, String(p.id));
   groups(resources);
@@ -59,7 +62,8 @@ export function parseCrmMon(out: string): CrmMon | undefined {
     standby: nodes.filter((n) => n.standby === "true").map((n) => n.name!),
     unclean: nodes.filter((n) => n.unclean === "true").map((n) => n.name!),
     instances,
-    failedOps: (list(res.failures, "failure") as Record<string, string>[]).map((f) => `${f.op_key ?? f.id ?? "?"} on ${f.node ?? "?"}: ${f.exitreason || f.exitstatus || f.status || "?"}`),
+    failedOps: failures.map((f) => `${f.op_key ?? f.id ?? "?"} on ${f.node ?? "?"}: ${f.exitreason || f.exitstatus || f.status || "?"}`),
+    failedResources: [...new Set(failures.flatMap((f) => (f.op_key && f.task ? [f.op_key.replace(new RegExp(`_${f.task}_${f.interval ?? 0}$`), "")] : [])))],
   };
 }
 

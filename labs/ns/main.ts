@@ -6,13 +6,13 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { XMLParser } from "fast-xml-parser";
 import { dropTraffic, FakePveApi, makeThrowawayCa, type ThrowawayCa } from "../common/fake-pve";
 import { buildImageTar, importAndPush, LabRegistry, pullPinned, RECIPES } from "../common/images";
 import { labCib, STANDIN_AGENT, type Substitution } from "./cib";
 import { Cluster, type Member, sweepLeftovers } from "./cluster";
 import { fileOf, inProgramOrder, planLab, serviceSteps, writeMemberFiles, type LabPlan } from "./plan";
 import { PROBE_HOST_DIR } from "../../components/services/catalog";
+import { parseCrmMon as parseCommonCrmMon } from "../common/crm-mon";
 import { Probe } from "./probe";
 import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
 import { SCENARIOS, type Scenario } from "./scenarios";
@@ -120,34 +120,19 @@ export function unsettled(s: CrmStatus | undefined, want: string[], expectOnline
   return out;
 }
 
-const crmParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", isArray: (n) => ["node", "resource", "clone", "group", "failure"].includes(n) });
-
+/** The namespace lab's view of crm_mon, from the labs' one reader (labs/common/crm-mon.ts). */
 export function parseCrmMon(xml: string): CrmStatus | undefined {
-  const start = xml.indexOf("<pacemaker-result");
-  if (start < 0) return undefined;
-  const doc = crmParser.parse(xml.slice(start)) as Record<string, Record<string, unknown>>;
-  const res = doc["pacemaker-result"] ?? {};
-  const summary = (res.summary ?? {}) as Record<string, Record<string, string>>;
-  const nodes = ((res.nodes as Record<string, unknown>)?.node ?? []) as Record<string, string>[];
-  const out: CrmStatus["resources"] = [];
-  const collect = (r: Record<string, unknown>) => {
-    for (const x of (r.resource ?? []) as Record<string, unknown>[]) {
-      const n = ((x.node ?? []) as Record<string, string>[])[0];
-      out.push({ id: String(x.id), node: n?.name, role: String(x.role), active: x.active === "true", failed: x.failed === "true" });
-    }
-    for (const k of ["clone", "group"]) for (const g of (r[k] ?? []) as Record<string, unknown>[]) collect(g);
-  };
-  collect((res.resources ?? {}) as Record<string, unknown>);
-  const failed = ((res.failures as Record<string, unknown>)?.failure ?? []) as Record<string, string>[];
+  const m = parseCommonCrmMon(xml);
+  if (!m) return undefined;
   return {
-    online: nodes.filter((n) => n.online === "true").map((n) => n.name as string),
-    dc: summary.current_dc?.name,
-    quorate: summary.current_dc?.with_quorum === "true",
-    resources: out,
-    failures: failed.length,
-    failedOps: failed.map((f) => `${f.op_key ?? f.id ?? "?"} on ${f.node ?? "?"}: ${f.exitreason || f.exitstatus || f.status || "?"}`),
-    standby: nodes.filter((n) => n.standby === "true").map((n) => n.name as string),
-    unclean: nodes.filter((n) => n.unclean === "true").map((n) => n.name as string),
+    online: m.online,
+    dc: m.dc,
+    quorate: m.quorate,
+    resources: m.instances.map((i) => ({ id: i.id, node: i.nodes[0], role: i.role, active: i.active, failed: i.failed })),
+    failures: m.failedOps.length,
+    failedOps: m.failedOps,
+    standby: m.standby,
+    unclean: m.unclean,
   };
 }
 

@@ -48,16 +48,16 @@ export function convergedChecks(c: HahaConfig): Check[] {
 export function serviceProbeChecks(c: HahaConfig): Check[] {
   const all = c.nodes.map((n) => n.guest.address);
   return serviceCatalog(c).map((s) => ({
-      name: `${s.id}: its own probe passes where Pacemaker runs it (${s.probe.command.join(" ")})`,
-      hosts: all,
-      script: [
-        "set -euo pipefail",
-        `at=$(crm_resource --resource ${shq(s.id)} --locate 2>/dev/null | sed -n 's/^resource .* is running on: \\([^ ]*\\).*/\\1/p' | head -1)`,
-        `[ -n "$at" ] || { echo ${shq(`${s.id} runs on no member`)}; exit 1; }`,
-        'me=$(crm_node -n)',
-        `if [ "$at" != "$me" ]; then echo "${s.id} runs on $at, not here"; exit 0; fi`,
-        `docker exec ${shq(s.id)} ${s.probe.command.map(shq).join(" ")}`,
-        `echo "${s.id}: probe passed on $me"`,
-      ].join("\n"),
-    }));
+    name: `${s.id}: its own probe passes where Pacemaker runs it (${s.probe.command.join(" ")})`,
+    hosts: all,
+    script: [
+      "set -euo pipefail",
+      `at=$(crm_resource --resource ${shq(s.id)} --locate 2>/dev/null | sed -n 's/^resource .* is running on: \\([^ ]*\\).*/\\1/p' | head -1)`,
+      `[ -n "$at" ] || { echo ${shq(`${s.id} runs on no member`)}; exit 1; }`,
+      "me=$(crm_node -n)",
+      `if [ "$at" != "$me" ]; then echo "${s.id} runs on $at, not here"; exit 0; fi`,
+      `docker exec ${shq(s.id)} ${s.probe.command.map(shq).join(" ")}`,
+      `echo "${s.id}: probe passed on $me"`,
+    ].join("\n"),
+  }));
 }

@@ -203,7 +203,7 @@ export async function main(argv: string[]): Promise<number> {
       // gone, and the fence devices' starts and monitors failed against it. Those failures are
       // the lab's, not the cluster's: cleared (fence devices only), and said so.
       const mon = parseCrmMon((await lab.ssh(lab.guests[0]!.address, "crm_mon -1 -r --output-as=xml", { timeoutMs: 60_000 })).stdout);
-      const devices = [...new Set((mon?.failedOps ?? []).map((f) => f.split("_")[0]!).filter((id) => id.startsWith("fence-")))];
+      const devices = (mon?.failedResources ?? []).filter((id) => id.startsWith("fence-"));
       for (const d of devices) await lab.ssh(lab.guests[0]!.address, `crm_resource --cleanup --resource ${shq(d)}`, { timeoutMs: 120_000 });
       if (devices.length) log(`--resume: cleared the fence devices' failures while the lab's Proxmox API was down: ${devices.join(", ")}`);
       // A --keep run stopped mid-failover leaves a cluster still recovering: deploy onto a settled

@@ -24,7 +24,7 @@ const OUT = `crm_mon: a line before the document is skipped
     </clone>
     <group id="nfs-group">${rsc("nfs-server", "Started", "b")}</group>
   </resources>
-  <failures><failure op_key="fs_start_0" node="b" exitstatus="error" exitreason="mount failed" status="complete"/></failures>
+  <failures><failure op_key="fs_start_0" task="start" interval="0" node="b" exitstatus="error" exitreason="mount failed" status="complete"/><failure op_key="fence-pve_a_monitor_60000" task="monitor" interval="60000" node="a" exitstatus="error" exitreason="" status="complete"/></failures>
 </pacemaker-result>`;
 
 test("crm_mon XML: members, quorum, instances with their clone and group, failed actions", () => {
@@ -46,7 +46,8 @@ test("crm_mon XML: members, quorum, instances with their clone and group, failed
     ],
   );
   assert.deepEqual(m.instances.filter((i) => i.failed).map((i) => i.id), ["fs"]);
-  assert.deepEqual(m.failedOps, ["fs_start_0 on b: mount failed"]);
+  assert.deepEqual(m.failedOps, ["fs_start_0 on b: mount failed", "fence-pve_a_monitor_60000 on a: error"]);
+  assert.deepEqual(m.failedResources, ["fs", "fence-pve_a"], "the resource id is the op_key without its task and interval, underscores and all");
 });
 
 test("crm_mon without a document (no cluster to ask) reads as nothing", () => {
@@ -58,5 +59,5 @@ test("VM lab placement: a cloned group runs only where every member of its insta
   assert.deepEqual(a.placed.get("base-clone"), { started: ["a"], promoted: [] });
   assert.deepEqual(a.placed.get("nfs-group"), { started: ["b"], promoted: [] });
   assert.deepEqual(a.failed, ["fs"]);
-  assert.deepEqual(a.failedActions, ["fs_start_0 on b: mount failed"]);
+  assert.deepEqual(a.failedActions, ["fs_start_0 on b: mount failed", "fence-pve_a_monitor_60000 on a: error"]);
 });
