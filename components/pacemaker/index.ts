@@ -71,7 +71,7 @@ export class ClusterMembership extends HahaComponent {
         // A changed file restarts sbd with the member's cluster stack, one member at a time.
         const sbdFile = new HostFile(
           `${name}-${m.name}-sbd`,
-          { connection, path: SBD_DEFAULTS_PATH, content: sbdText, mode: "0644", onChange: renderSbdRestart(c.cluster.name), applyAfter: previousSbd ? [previousSbd] : [] },
+          { connection, path: SBD_DEFAULTS_PATH, content: sbdText, mode: "0644", onChange: renderSbdRestart(c.cluster.name, { drbd: m.diskful ? { resource: c.storage.drbd.resource, version: c.storage.drbd.version } : undefined }), applyAfter: previousSbd ? [previousSbd] : [] },
           this.child(),
         );
         previousSbd = sbdFile.apply;

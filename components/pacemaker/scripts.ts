@@ -1,6 +1,8 @@
 // The shell steps the pacemaker layer runs on members, rendered by pure functions from typed
 // options (values quoted with shq), so tests can run them against the real Pacemaker tools.
 import { shq } from "../host/connection";
+import { drbdInSync } from "../storage/init";
+import type { DrbdVersion } from "../../stacks/config/storage";
 import { CIB_DIGEST_PROPERTY } from "./cib/build";
 import { COROSYNC_AUTHKEY_BYTES, COROSYNC_AUTHKEY_PATH } from "./corosync";
 
@@ -274,11 +276,22 @@ export function renderClusterStart(o: ClusterStartOptions): string {
  * HostFile onChange of /etc/default/sbd: sbd reads it only at its start, and sbd is started and
  * stopped with corosync (it refuses a start of its own), so a changed file restarts this member's
  * cluster stack; its resources move away and back under stickiness. The applies of the members
- * are chained in node order and each waits until its member is back online with quorum, so only
- * one member is ever down for it. Before the first start (no member marker) it does nothing: the
- * start step starts sbd with the new file.
+ * are chained in node order, and each waits until its member is back: online with quorum, the
+ * cluster settled (no transition in flight: `crm_resource --wait`), and, on a diskful member, its
+ * DRBD replica connected and UpToDate again. Online alone is not enough: a returning replica
+ * resyncs before it is good, and the next member's restart would take the only good copy away.
+ * Before the first start (no member marker) it does nothing: the start step starts sbd with the
+ * new file.
  */
-export function renderSbdRestart(clusterName: string, waitS = 300): string {
+export function renderSbdRestart(clusterName: string, opts: { waitS?: number; drbd?: { resource: string; version: DrbdVersion } } = {}): string {
+  const waitS = opts.waitS ?? 600;
+  const waitFor = (what: string, cond: string) => [
+    `until ${cond}; do`,
+    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "$(uname -n): ${what} ${waitS} s after restarting its cluster stack for sbd: the next member does not restart" >&2; exit 1; fi`,
+    "  sleep 2",
+    "done",
+  ];
+  const settled = waitFor("the cluster has not settled (transitions still in flight)", `crm_resource --wait --timeout="$(( deadline - $(date +%s) > 1 ? deadline - $(date +%s) : 1 ))s" >/dev/null 2>&1`);
   return script([
     "set -euo pipefail",
     `if [ ! -e ${shq(memberMarker(clusterName))} ] || ! systemctl is-active --quiet corosync; then echo "not a running member yet: the cluster start step starts sbd with the new settings"; exit 0; fi`,
@@ -288,10 +301,18 @@ export function renderSbdRestart(clusterName: string, waitS = 300): string {
     "systemctl start corosync",
     "systemctl start pacemaker",
     `deadline=$(( $(date +%s) + ${waitS} ))`,
-    'until [ "$(crm_node --quorum 2>/dev/null)" = 1 ] && crm_mon -1 --output-as=text 2>/dev/null | grep -Eq "Online:.*\\b$(uname -n)\\b"; do',
-    `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "$(uname -n) is not back online with quorum ${waitS} s after restarting its cluster stack for sbd: the next member does not restart" >&2; exit 1; fi`,
-    "  sleep 2",
-    "done",
+    ...waitFor("not back online with quorum", `[ "$(crm_node --quorum 2>/dev/null)" = 1 ] && crm_mon -1 --output-as=text 2>/dev/null | grep -Eq "Online:.*\\b$(uname -n)\\b"`),
     `systemctl is-active --quiet sbd || { echo "sbd is not running on $(uname -n) after the restart" >&2; exit 1; }`,
+    ...settled,
+    ...(opts.drbd
+      ? [
+          `res=${shq(opts.drbd.resource)}`,
+          ...waitFor("DRBD resource $res is not connected and UpToDate", drbdInSync(opts.drbd.version)),
+          'echo "DRBD resource $res connected and UpToDate again"',
+          // The promotion an UpToDate replica earns comes in a transition of its own.
+          ...settled,
+        ]
+      : []),
+    'echo "$(uname -n) is back: online with quorum, sbd running, the cluster settled"',
   ]);
 }

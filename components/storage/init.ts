@@ -153,6 +153,17 @@ export function mkfsScript(m: DrbdResourceModel, o: { clusterName: string; label
 }
 
 /**
+ * A shell condition, true when the DRBD resource named by $res is connected to its peer(s) with
+ * every disk UpToDate on this member. Whatever takes a member's replica away next (an adjust, a
+ * cluster stack restart) waits for it: the peer is the only good copy until then.
+ */
+export function drbdInSync(version: DrbdResourceModel["version"]): string {
+  return version === "8.4"
+    ? `[ "$(drbdadm cstate "$res" 2>/dev/null)" = Connected ] && [ "$(drbdadm dstate "$res" 2>/dev/null)" = UpToDate/UpToDate ]`
+    : `s=$(${EVENTS}) && ! printf '%s\\n' "$s" | grep -E ' connection:[A-Za-z]+' | grep -vq ' connection:Connected' && ! printf '%s\\n' "$s" | grep -Eq ' (peer-)?disk:(Inconsistent|Outdated|DUnknown|Negotiating|Attaching|Failed|Consistent)'`;
+}
+
+/**
  * HostFile onChange of the resource file: adjust a running resource, then wait until this
  * member is connected to its peer(s) again with every disk UpToDate, so the next member (whose
  * adjust is ordered after this one) never adjusts while this one is still reconnecting: a changed
@@ -160,10 +171,7 @@ export function mkfsScript(m: DrbdResourceModel, o: { clusterName: string; label
  * would reboot one. A resource that is not up is left to the up step.
  */
 export function adjustCommand(m: Pick<DrbdResourceModel, "resource" | "version">, waitS = 300): string {
-  const healthy =
-    m.version === "8.4"
-      ? `[ "$(drbdadm cstate "$res" 2>/dev/null)" = Connected ] && [ "$(drbdadm dstate "$res" 2>/dev/null)" = UpToDate/UpToDate ]`
-      : `s=$(${EVENTS}) && ! printf '%s\\n' "$s" | grep -E ' connection:[A-Za-z]+' | grep -vq ' connection:Connected' && ! printf '%s\\n' "$s" | grep -Eq ' (peer-)?disk:(Inconsistent|Outdated|DUnknown|Negotiating|Attaching|Failed|Consistent)'`;
+  const healthy = drbdInSync(m.version);
   return lines(
     "set -euo pipefail",
     `res=${shq(m.resource)}`,

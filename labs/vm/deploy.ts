@@ -11,6 +11,9 @@ export interface StepRecord {
   name: string;
   action: Exclude<Action, "same">;
   seconds: number;
+  /** When it ran (ms since the epoch): whether two steps overlapped. */
+  startedAt?: number;
+  endedAt?: number;
   exitCode: number;
   output: string;
 }
@@ -66,6 +69,8 @@ export async function deploy(steps: Step[], stateFile: string, runner: Runner, r
       name: s.name,
       action,
       seconds: Math.round((Date.now() - started) / 100) / 10,
+      startedAt: started,
+      endedAt: Date.now(),
       exitCode: last?.code ?? 0,
       // A failure keeps more of its output: the cause is often above the last line.
       output: shown.stdout || shown.stderr ? redact(last && last.code !== 0 ? excerpt(out, 40, 2000) : excerpt(out)) : "(not shown: the resource's logging is none)",

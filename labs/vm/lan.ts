@@ -48,14 +48,13 @@ export interface LanClient {
  * The services as a client on the LAN reaches them, on the services VIP: an authenticated MQTT
  * publish and subscribe round trip on the user's own topics, and Node-RED's HTTP 200.
  */
-async function serviceChecks(c: HahaConfig, addr: string, client: LanClient, inNs: (argv: string[], env?: Record<string, string>) => Promise<RunResult>): Promise<CheckResult[]> {
-  const out: CheckResult[] = [];
+/** An MQTT publish and subscribe round trip on the services VIP as `client`, on `topic`: ok when the message came back. */
+export async function mqttRoundTrip(c: HahaConfig, addr: string, client: LanClient, topic: string, inNs: InNs = inLan): Promise<{ ok: boolean; evidence: string }> {
   const port = String(c.services.mosquitto.port);
   // mosquitto_pub and _sub read their options from $XDG_CONFIG_HOME/<tool>.
   const cfg = fs.mkdtempSync(path.join(client.dir, "mqtt-"));
   try {
     for (const tool of ["mosquitto_pub", "mosquitto_sub"]) fs.writeFileSync(path.join(cfg, tool), `-u ${client.mqttUser}\n-P ${client.mqttPassword}\n`, { mode: 0o600 });
-    const topic = `${client.mqttUser}/lab/round-trip`;
     const payload = `lab-${process.pid}-${Date.now()}`;
     const env = { XDG_CONFIG_HOME: cfg };
     // The subscriber is up before the publish: -W bounds the wait, -C 1 ends on the first message.
@@ -63,14 +62,24 @@ async function serviceChecks(c: HahaConfig, addr: string, client: LanClient, inN
     await sleep(1500);
     const pub = await inNs(["mosquitto_pub", "-h", c.network.vip, "-p", port, "-t", topic, "-m", payload, "-q", "1"], env);
     const got = await sub;
-    out.push({
-      name: `Mosquitto on ${c.network.vip}:${port}: an authenticated publish and subscribe round trip (user ${client.mqttUser})`,
+    return {
       ok: pub.code === 0 && got.code === 0 && got.stdout.trim() === payload,
       evidence: `${addr}$ mosquitto_sub -u ${client.mqttUser} -t ${topic} -C 1 & mosquitto_pub -t ${topic} -m ${payload}\npub: exit ${pub.code} ${excerpt(pub.stderr, 3)}\nsub: exit ${got.code}, received ${JSON.stringify(got.stdout.trim())} ${excerpt(got.stderr, 3)}`,
-    });
+    };
   } finally {
     fs.rmSync(cfg, { recursive: true, force: true });
   }
+}
+
+type InNs = (argv: string[], env?: Record<string, string>) => Promise<RunResult>;
+/** A command on the fourth machine (the LAN namespace), with an environment of its own. */
+export const inLan: InNs = (argv, env) => run("ip", ["netns", "exec", LAN_NS, ...(env ? ["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`)] : []), ...argv], { timeoutMs: 60_000 });
+
+async function serviceChecks(c: HahaConfig, addr: string, client: LanClient, inNs: InNs): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const port = String(c.services.mosquitto.port);
+  const rt = await mqttRoundTrip(c, addr, client, `${client.mqttUser}/lab/round-trip`, inNs);
+  out.push({ name: `Mosquitto on ${c.network.vip}:${port}: an authenticated publish and subscribe round trip (user ${client.mqttUser})`, ...rt });
   if (c.services.nodered) {
     const url = `http://${c.network.vip}:${c.services.nodered.port}/`;
     const r = await inNs(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", url]);
@@ -84,7 +93,7 @@ export async function strangerChecks(c: HahaConfig, client: LanClient): Promise<
   const addr = await addStranger(c);
   const out: CheckResult[] = [];
   try {
-    const inNs = (argv: string[], env?: Record<string, string>) => run("ip", ["netns", "exec", LAN_NS, ...(env ? ["env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`)] : []), ...argv], { timeoutMs: 60_000 });
+    const inNs = inLan;
     out.push(...(await serviceChecks(c, addr, client, inNs)));
     // The storage VIP must answer (the machine is on the LAN), then refuse the mount.
     const ping = await inNs(["ping", "-c", "2", "-W", "3", c.network.storageVip]);

@@ -26,7 +26,8 @@ import { buildImage, Built, packageStep, packagesFromPlan } from "./image";
 import type { FakePveApi } from "../common/fake-pve";
 import { labCa, proxmoxApi, pushImages, REGISTRY, trustRegistry, withLabImages } from "./infra";
 import { BRIDGE, BRIDGE_ADDR, Guest, Lab, NS } from "./lab";
-import { LAN_NS, strangerChecks } from "./lan";
+import { addStranger, LAN_NS, mqttRoundTrip, removeStranger, strangerChecks } from "./lan";
+import { type ChangeCtx, labChanges, runChange, type StackDoc } from "./changes";
 import { simulateScenarios } from "../../plan/failover";
 import { actualPlacement, placementDiff, plannedPlacement, type Placed } from "./placement";
 import { StorageScenarios } from "./scenarios";
@@ -309,14 +310,56 @@ export async function main(argv: string[]): Promise<number> {
     report.converged = !first.failed && report.checks.every((c) => c.ok);
     if (report.converged && api) {
       const fake = api;
-      await phase("storage failover with the numbered-record writer", async () => {
-        const sc = new StorageScenarios({ lab, api: fake, config, log });
-        try {
+      const sc = new StorageScenarios({ lab, api: fake, config, log });
+      try {
+        await phase("storage failover with the numbered-record writer", async () => {
           await storageFailovers(sc, lab, config, report);
-        } finally {
           sc.stop();
-        }
-      });
+        });
+        // On the cluster the failovers left (each member fenced once): what a user changes next.
+        await phase("changed config on the running cluster: the broker's ACL, the CIB with an operator's ban, DRBD, SBD", async () => {
+          const doc = parseYaml(fs.readFileSync(stackFile, "utf8")) as StackDoc;
+          const changedFile = path.join(OUT, "Pulumi.lab-vm-changes.yaml");
+          const stranger = await addStranger(config);
+          const ctx: ChangeCtx = {
+            lab,
+            api: fake,
+            config,
+            log,
+            mqttPassword: (user) => secrets?.known("random:index/randomPassword:RandomPassword", `services-mqtt-${user}`)?.result,
+            mqttRoundTrip: (user, password, topic) => mqttRoundTrip(config, stranger, { mqttUser: user, mqttPassword: password, dir: path.join(OUT, "run") }, topic),
+          };
+          try {
+            for (const ch of labChanges(config)) {
+              log(`change: ${ch.title}`);
+              report.checks.push(
+                ...(await runChange(ctx, ch, async (x) => {
+                  x.mutate(doc);
+                  fs.writeFileSync(changedFile, stringify(doc));
+                  const changed = await plan(changedFile, log);
+                  // The plan made the change's new secrets (a new MQTT user's password): read them, so they are redacted and known.
+                  secrets = new LabSecrets(path.join(OUT, "secrets.json"), {});
+                  const cs = guestSteps(changed.planned);
+                  const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as Record<string, Record<string, unknown>>;
+                  const expected = cs.filter((s) => actionFor(s, state[s.urn]) !== "same").map((s) => s.name);
+                  return { expected, result: await deploy(cs, stateFile, runner, redact, log) };
+                })),
+              );
+            }
+          } finally {
+            await removeStranger();
+          }
+        });
+        await phase("two of three lost", async () => {
+          const [a, b] = config.nodes.filter((n) => n.drbdDisk).map((n) => n.guest.name);
+          // 90 s of watching, then up to 10 min for the survivor's own reset and boot under TCG.
+          if (a && b) await sc.twoLost(a, b, 90_000, 10 * 60_000);
+        });
+      } finally {
+        sc.stop();
+        report.scenarios = sc.results.map((r) => ({ name: r.name, ok: r.ok, fenced: r.fenced, seconds: r.seconds, evidence: r.evidence, problems: r.problems }));
+        report.records = sc.records;
+      }
     } else report.notRun.push({ what: "storage failover scenarios", why: "the cluster did not converge: a failover from a broken start shows nothing" });
     report.notRun.push(...notRunDefaults(first.failed ? `the deployment stopped at ${first.failed.name}` : undefined));
     report.notRun.push(...leftOutServices(Object.keys(config.services).filter((k) => (config.services as Record<string, unknown>)[k])));
@@ -351,7 +394,7 @@ export async function main(argv: string[]): Promise<number> {
 const RECOVER_MS = 8 * 60_000;
 const REJOIN_MS = 15 * 60_000;
 
-/** Issue 9 item 5, in order: the NFS server's member, each diskful member in turn, the services member's cable, two of three. */
+/** Issue 9 item 5, in order: the NFS server's member, each diskful member in turn, the services member's cable (two of three comes last, after the changed config). */
 async function storageFailovers(sc: StorageScenarios, lab: Lab, config: HahaConfig, report: LabReport): Promise<void> {
   const quit = (g: Guest) => lab.qmp(g, "quit").then(() => undefined);
   await sc.converged(REJOIN_MS);
@@ -364,10 +407,6 @@ async function storageFailovers(sc: StorageScenarios, lab: Lab, config: HahaConf
   await sc.run(`cable of the services member (${svcHost}) pulled`, svcHost, (g) => lab.qmp(g, "set_link", { name: "net0", up: false }).then(() => undefined), { recoverMs: RECOVER_MS, rejoinMs: REJOIN_MS });
   const verify = await sc.verifyReplicas(10 * 60_000);
   report.checks.push({ name: "both DRBD replicas identical after the failovers (drbdadm verify: 0 out of sync)", ok: verify.ok, evidence: verify.evidence });
-  const [a, b] = config.nodes.filter((n) => n.drbdDisk).map((n) => n.guest.name);
-  if (a && b) await sc.twoLost(a, b, 90_000);
-  report.scenarios = sc.results.map((r) => ({ name: r.name, ok: r.ok, fenced: r.fenced, seconds: r.seconds, evidence: r.evidence, problems: r.problems }));
-  report.records = sc.records;
 }
 
 /** Plan the lab stack (with the lab's own deploy key) in a child process; returns the recorded resources with real secrets. */

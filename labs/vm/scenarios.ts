@@ -203,6 +203,10 @@ export class StorageScenarios {
     this.c.log(`scenario ${name}: ${victim}`);
     await fault(g);
     evidence.push(`0 s: fault on ${victim}`);
+    // A writer on the victim is lost with it. Its SSH session does not end by itself when the
+    // cable is pulled (nothing is sent on an idle session, so no reset ever comes back): run 5
+    // waited on it for the whole scenario. The records it acknowledged stay counted.
+    if (this.writer.host === victim) this.writer.stop();
     const fenced: string[] = [];
     try {
       // Fencing: fence_pve's reboot of the victim's VM, seen by the lab's Proxmox API. With
@@ -255,33 +259,74 @@ export class StorageScenarios {
     return r;
   }
 
-  /** Two of three lost at once: the survivor has no quorum; nothing may start there, no replica be promoted alone, nobody fenced. */
-  async twoLost(a: string, b: string, waitMs: number): Promise<ScenarioResult> {
+  /**
+   * Two of three lost at once. The survivor has no quorum: nothing may start there, no replica be
+   * promoted alone, nobody be fenced through the API, and (diskless SBD with SBD_PACEMAKER=yes,
+   * sbd(8): "the watchdog device will be used to reset the node if it loses quorum") the survivor
+   * resets itself; the cluster's stonith-watchdog-timeout counts on exactly that. It then boots
+   * into a one-vote partition that stays inquorate and starts nothing. Run 5 sampled once, 100 s
+   * in, while the survivor was resetting, and read its silence as a failure.
+   */
+  async twoLost(a: string, b: string, waitMs: number, rebootMs: number): Promise<ScenarioResult> {
     const evidence: string[] = [];
-    const problems: string[] = [];
+    const problems = new Set<string>();
     this.writer.stop();
+    const survivor = this.c.lab.guests.find((g) => g.shape.name !== a && g.shape.name !== b) as Guest;
+    const probe = "cat /proc/sys/kernel/random/boot_id; echo ===; crm_mon -1 --output-as=xml; echo ===; cat /proc/drbd 2>/dev/null || echo 'drbd: not loaded'; echo ===; docker ps --format '{{.Names}}'; echo ===; ip -o addr";
+    const boot0 = (await this.c.lab.ssh(survivor.address, "cat /proc/sys/kernel/random/boot_id", { timeoutMs: 30_000 })).stdout.trim();
+    if (!boot0) throw new Error(`no boot id from ${survivor.shape.name} before the scenario`);
     const callsBefore = this.c.api.calls.length;
     const t = Date.now();
+    const at = () => `${Math.round((Date.now() - t) / 1000)} s`;
     for (const n of [a, b]) await this.c.lab.qmp(this.guest(n), "quit").catch(() => undefined);
     evidence.push(`0 s: ${a} and ${b} powered off (QMP quit)`);
-    const survivor = this.c.lab.guests.find((g) => g.shape.name !== a && g.shape.name !== b) as Guest;
-    await sleep(waitMs);
-    const r = await this.c.lab.ssh(survivor.address, "crm_mon -1 --output-as=xml; echo ===; cat /proc/drbd 2>/dev/null || echo 'drbd: not loaded'; echo ===; docker ps --format '{{.Names}}'; echo ===; ip -o addr", { timeoutMs: 60_000 });
-    const [crmOut = "", drbd = "", docker = "", addrs = ""] = r.stdout.split("===\n");
-    const v = parseCrm(crmOut);
-    evidence.push(`${Math.round((Date.now() - t) / 1000)} s on ${survivor.shape.name}: quorate ${v?.quorate}; started ${[...(v?.active.keys() ?? [])].join(", ") || "nothing"}; /proc/drbd: ${excerpt(drbd, 3).replace(/\n/g, " / ")}; containers: ${docker.trim() || "none"}`);
-    if (!v) problems.push(`no crm_mon answer on ${survivor.shape.name}`);
-    if (v?.quorate) problems.push(`${survivor.shape.name} alone still claims quorum`);
-    const started = [...(v?.active.keys() ?? [])].filter((k) => !k.startsWith("fence-") && k !== "watchdog");
-    if (started.length > 0) problems.push(`started without quorum: ${started.join(", ")}`);
-    if (/ro:Primary/.test(drbd)) problems.push("a DRBD replica is Primary alone");
-    if (docker.trim()) problems.push(`containers running without quorum: ${docker.trim()}`);
-    if (addrs.includes(`${this.c.config.network.vip}/`) || addrs.includes(`${this.c.config.network.storageVip}/`)) problems.push("a VIP is still up on the survivor");
+    this.c.log(`scenario two-lost: ${a} and ${b} powered off; watching ${survivor.shape.name}`);
+    const boots = [boot0];
+    let seenSince: number | undefined; // the first crm_mon answer in the survivor's current boot
+    let samples = 0;
+    let lastState = "";
+    const deadline = t + waitMs + rebootMs;
+    while (Date.now() < deadline) {
+      const r = await this.c.lab.ssh(survivor.address, probe, { timeoutMs: 30_000, connectTimeoutS: 5 });
+      const [bootOut = "", crmOut = "", drbd = "", docker = "", addrs = ""] = r.stdout.split("===\n");
+      const boot = bootOut.trim();
+      if (/^[0-9a-f-]{36}$/.test(boot)) {
+        if (boot !== boots.at(-1)) {
+          boots.push(boot);
+          seenSince = undefined;
+          const journal = await this.c.lab.ssh(survivor.address, "journalctl -b -1 -o cat --no-pager -u sbd -u corosync 2>/dev/null | grep -Ei 'quorum|watchdog|suicide|reset|self-fenc' | tail -n 4", { timeoutMs: 30_000 });
+          evidence.push(`${at()}: ${survivor.shape.name} is up again after a reset (boot ${boots.length - 1} since the fault)${journal.stdout.trim() ? `; its previous boot's sbd/corosync log ends: ${journal.stdout.trim().split("\n").join(" / ")}` : ""}`);
+          this.c.log(`  ${evidence.at(-1)}`);
+        }
+        const v = parseCrm(crmOut);
+        samples++;
+        if (v && seenSince === undefined) seenSince = Date.now();
+        const started = [...(v?.active.keys() ?? [])].filter((k) => !k.startsWith("fence-") && k !== "watchdog");
+        if (v?.quorate) problems.add(`${survivor.shape.name} alone claims quorum`);
+        if (started.length > 0) problems.add(`started without quorum: ${started.join(", ")}`);
+        if (/ro:Primary/.test(drbd)) problems.add("a DRBD replica is Primary alone");
+        if (docker.trim()) problems.add(`containers running without quorum: ${docker.trim()}`);
+        if (addrs.includes(`${this.c.config.network.vip}/`) || addrs.includes(`${this.c.config.network.storageVip}/`)) problems.add("a VIP is still up on the survivor");
+        const state = `quorate ${v ? v.quorate : "(Pacemaker not answering)"}; started ${started.join(", ") || "nothing"}; /proc/drbd: ${excerpt(drbd, 3).replace(/\n/g, " / ").trim() || "empty"}; containers: ${docker.trim() || "none"}`;
+        if (state !== lastState) {
+          evidence.push(`${at()} on ${survivor.shape.name}: ${state}`);
+          lastState = state;
+        }
+        // Done once the wait is over, the survivor has reset itself, and its new boot's Pacemaker
+        // has answered for 30 s (a partition that stays inquorate, not one caught mid-boot).
+        if (Date.now() - t >= waitMs && boots.length > 1 && seenSince !== undefined && Date.now() - seenSince >= 30_000) break;
+      }
+      await sleep(5000);
+    }
+    if (samples === 0) problems.add(`${survivor.shape.name} never answered over SSH within ${(waitMs + rebootMs) / 1000} s`);
+    if (boots.length === 1) problems.add(`${survivor.shape.name} lost quorum but did not reset itself within ${(waitMs + rebootMs) / 1000} s (diskless SBD must: the cluster's stonith-watchdog-timeout counts on it)`);
+    else if (seenSince === undefined) problems.add(`${survivor.shape.name} reset itself but its Pacemaker never answered again within ${(waitMs + rebootMs) / 1000} s`);
+    if (boots.length > 2) evidence.push(`${survivor.shape.name} reset ${boots.length - 1} times in ${at()}: an inquorate member whose sbd resets it again after each boot`);
     const fencings = this.c.api.calls.slice(callsBefore).filter((c) => c.method === "POST" && /\/status\/(stop|start|reset)$/.test(c.path));
-    if (fencings.length > 0) problems.push(`fenced without quorum: ${fencings.map((c) => c.path).join(", ")}`);
-    const res: ScenarioResult = { name: "two of three lost: nothing starts, no replica promoted alone", ok: problems.length === 0, fenced: [], seconds: Math.round((Date.now() - t) / 1000), evidence, problems };
+    if (fencings.length > 0) problems.add(`fenced without quorum: ${fencings.map((c) => c.path).join(", ")}`);
+    const res: ScenarioResult = { name: "two of three lost: nothing starts, no replica promoted alone, the survivor resets itself", ok: problems.size === 0, fenced: [], seconds: Math.round((Date.now() - t) / 1000), evidence, problems: [...problems] };
     this.results.push(res);
-    this.c.log(`scenario two-lost: ${res.ok ? "ok" : "FAILED"}${problems.length ? `: ${problems.join("; ")}` : ""}`);
+    this.c.log(`scenario two-lost: ${res.ok ? "ok" : "FAILED"}${problems.size ? `: ${[...problems].join("; ")}` : ""}`);
     return res;
   }
 

@@ -6,11 +6,11 @@ import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { XMLParser } from "fast-xml-parser";
 import { buildCibModel, CIB_DIGEST_PROPERTY } from "../../../components/pacemaker/cib/build";
 import { renderCib } from "../../../components/pacemaker/cib/serialize";
-import { renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload } from "../../../components/pacemaker/scripts";
+import { MEMBER_MARKER_DIR, renderAuthkeyInstall, renderCibPushScript, renderClusterStart, renderCorosyncReload, renderSbdRestart } from "../../../components/pacemaker/scripts";
 import { parseCib } from "../../../plan/simulate-cib";
 import { clusterMembers } from "../../../stacks/config/members";
 import { mutatedConfig, prodConfig } from "../../helpers/config";
@@ -256,5 +256,64 @@ describe("cluster start", () => {
     // Each unit is enabled only when it is not: a re-run does no update-rc.d and no daemon-reload.
     assert.match(text, /systemctl is-enabled --quiet sbd \|\| systemctl enable sbd/);
     assert.match(text, /for u in corosync pacemaker; do systemctl is-enabled --quiet "\$u" \|\| systemctl enable "\$u"; done/);
+  });
+});
+
+describe("sbd restart (a changed /etc/default/sbd)", () => {
+  // The cluster's answers come from stand-ins on PATH (no cluster here); the script is the real one.
+  const sdir = tempDir("haha-sbd-");
+  const sbin = path.join(sdir, "bin");
+  const calls = path.join(sdir, "calls");
+  const cluster = `sbdtest${process.pid}`;
+  const marker = `${MEMBER_MARKER_DIR}/member-of-${cluster}`;
+  const stand = (name: string, body: string) => fs.writeFileSync(path.join(sbin, name), `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}\n`, { mode: 0o755 });
+  before(() => {
+    fs.mkdirSync(sbin, { recursive: true });
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    fs.writeFileSync(marker, "");
+    stand("systemctl", "exit 0");
+    stand("crm_node", '[ "$1" = --quorum ] && echo 1');
+    stand("crm_mon", 'echo "  * Online: [ $(uname -n) ]"');
+    stand("crm_resource", "exit 0");
+    // The returning replica resyncs: Inconsistent for its first three looks, then UpToDate.
+    stand("drbdadm", `case "$1" in cstate) echo Connected ;; dstate) n=$(grep -c '^drbdadm dstate' ${calls}); if [ "$n" -le 3 ]; then echo Inconsistent/UpToDate; else echo UpToDate/UpToDate; fi ;; esac`);
+  });
+  after(() => fs.rmSync(marker, { force: true }));
+  const restart = (opts: Parameters<typeof renderSbdRestart>[1]) => {
+    fs.writeFileSync(calls, "");
+    const r = spawnSync("bash", ["-c", renderSbdRestart(cluster, opts)], { encoding: "utf8", env: { ...process.env, PATH: `${sbin}:${process.env.PATH}` } });
+    return { status: r.status, out: `${r.stdout}${r.stderr}`, calls: fs.readFileSync(calls, "utf8") };
+  };
+
+  it("on a diskful member, ends only once the cluster settled and its replica is UpToDate again", () => {
+    const r = restart({ drbd: { resource: "haha", version: "8.4" }, waitS: 60 });
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.calls, /systemctl stop pacemaker\nsystemctl stop corosync\nsystemctl start corosync\nsystemctl start pacemaker/);
+    assert.match(r.calls, /crm_resource --wait --timeout=\d+s/);
+    assert.equal((r.calls.match(/^drbdadm dstate haha$/gm) ?? []).length, 4, "it stopped looking before the replica was UpToDate");
+    assert.ok(r.calls.indexOf("crm_resource --wait") < r.calls.indexOf("drbdadm dstate"));
+  });
+
+  it("fails, naming the resource, when the replica does not come back in time (the next member then does not restart)", () => {
+    stand("drbdadm", 'case "$1" in cstate) echo WFConnection ;; dstate) echo UpToDate/DUnknown ;; esac');
+    const r = restart({ drbd: { resource: "haha", version: "8.4" }, waitS: 3 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /DRBD resource haha is not connected and UpToDate 3 s after restarting its cluster stack for sbd: the next member does not restart/);
+  });
+
+  it("fails when the cluster never settles", () => {
+    stand("crm_resource", "exit 124");
+    const r = restart({ waitS: 3 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /the cluster has not settled/);
+    stand("crm_resource", "exit 0");
+  });
+
+  it("does nothing before the member first started (the start step starts sbd)", () => {
+    fs.rmSync(marker);
+    const r = restart({});
+    fs.writeFileSync(marker, "");
+    assert.equal(r.status, 0);
+    assert.doesNotMatch(r.calls, /systemctl stop/);
   });
 });
