@@ -144,9 +144,18 @@ export class StorageScenarios {
     const want = ["services-vip", "storage-vip", "nfs-server", ...this.serviceIds()];
     const deadline = Date.now() + timeoutMs;
     let last: CrmView | undefined;
+    let said = "";
+    let saidAt = 0;
     while (Date.now() < deadline) {
       last = await this.crm();
       if (last && last.quorate && last.online.length === this.c.lab.guests.length && last.failed.length === 0 && want.every((w) => last?.active.has(w)) && (last.active.get("drbd-haha")?.length ?? 0) >= 2) return last;
+      // Progress, when it changes or each minute: what the cluster still lacks (run 5 waited 9 min in silence on a DRBD resync).
+      const lacks = last ? `online ${last.online.length}/${this.c.lab.guests.length}${last.quorate ? "" : ", not quorate"}; not started: ${want.filter((w) => !last?.active.has(w)).join(", ") || "-"}; drbd-haha promoted on ${last.active.get("drbd-haha")?.length ?? 0}; failed: ${last.failed.join(", ") || "-"}` : "no crm_mon answer";
+      if (lacks !== said || Date.now() - saidAt > 60_000) {
+        this.c.log(`  waiting for the cluster to converge: ${lacks}`);
+        said = lacks;
+        saidAt = Date.now();
+      }
       await sleep(5000);
     }
     throw new Error(`the cluster did not converge within ${timeoutMs / 1000} s: ${last ? `online ${last.online.join(",")}, started ${[...last.active.keys()].join(",")}, failed ${last.failed.join(",") || "none"}` : "no crm_mon answer"}`);
