@@ -350,6 +350,13 @@ export async function main(argv: string[]): Promise<number> {
             await removeStranger();
           }
         });
+        await phase("loopback NFS under memory pressure on the member serving the export", async () => {
+          const lp = await sc.loopbackUnderPressure();
+          report.checks.push({ name: "loopback NFS under memory pressure: the export's own member keeps writing to its mount of it, no hung task", ...lp });
+          log(`check ${lp.ok ? "ok  " : "FAIL"} loopback NFS under memory pressure: ${lp.evidence}`);
+          // Two of three lost starts from a settled cluster, whatever the pressure did.
+          await sc.converged(REJOIN_MS).catch((e: Error) => log(`  before two-lost: ${e.message}`));
+        });
         await phase("two of three lost", async () => {
           const [a, b] = config.nodes.filter((n) => n.drbdDisk).map((n) => n.guest.name);
           // 90 s of watching, then up to 10 min for the survivor's own reset and boot under TCG.

@@ -339,6 +339,63 @@ export class StorageScenarios {
     return res;
   }
 
+  /**
+   * Loopback NFS under memory pressure (issue 10 item 14): the member serving the export also
+   * mounts it (the shared mount runs on every member), so whatever writes there goes through its
+   * own nfsd; a kernel that needs memory to write back dirty NFS pages, and nfsd that needs memory
+   * to take them, is the classic loopback deadlock. For a minute a fsyncing writer appends on that
+   * mount while dd dirties 256 MiB there and a memory hog (the OOM killer's first choice) takes
+   * the member down to 6 % of available memory. Passes when the writer kept completing
+   * writes, the member answered throughout, and the kernel reported no hung task. The figures
+   * (writes, the longest fsync) go into the evidence, never into a pass.
+   */
+  async loopbackUnderPressure(): Promise<{ ok: boolean; evidence: string }> {
+    const host = await this.where("nfs-server");
+    if (!host) return { ok: false, evidence: "no member runs nfs-server" };
+    const g = this.guest(host);
+    const dir = this.c.config.storage.nfs.mountPoint;
+    const script = [
+      "set -u",
+      `f=${dir}/lab-loopback; rm -f "$f" ${dir}/lab-loopback-dd`,
+      "dmesg -c >/dev/null 2>&1 || true",
+      // The writer: one fsynced line every 0.1 s for 60 s; prints its count and longest fsync.
+      `python3 -c 'import os,sys,time
+fd=os.open(sys.argv[1],os.O_WRONLY|os.O_APPEND|os.O_CREAT,0o644); n=0; worst=0.0; end=time.time()+60
+while time.time()<end:
+    t=time.time(); os.write(fd,b"%d\\n"%n); os.fsync(fd); worst=max(worst,time.time()-t); n+=1; time.sleep(0.1)
+print("writes %d longest-fsync %.2f" % (n, worst))' "$f" > /tmp/lab-loopback.out 2>&1 &`,
+      "w=$!",
+      "sleep 5",
+      `dd if=/dev/zero of=${dir}/lab-loopback-dd bs=1M count=256 conv=fsync status=none &`,
+      // The hog: 32 MiB at a time, touched, until MemAvailable is under 6 %; holds 20 s.
+      `(echo 1000 > /proc/self/oom_score_adj; exec python3 -c 'import time
+def avail():
+    m=dict(l.split(":") for l in open("/proc/meminfo")); return int(m["MemAvailable"].split()[0]), int(m["MemTotal"].split()[0])
+hog=[]
+while True:
+    a,t=avail()
+    if a < t*0.06: break
+    hog.append(bytearray(32<<20))
+print("hog %d MiB, MemAvailable %d kB of %d kB" % (len(hog)*32, a, t)); time.sleep(20)') > /tmp/lab-loopback-hog.out 2>&1 &`,
+      "wait $w",
+      "wait",
+      "cat /tmp/lab-loopback.out /tmp/lab-loopback-hog.out",
+      "echo ===; dmesg | grep -E 'blocked for more than|hung_task|Out of memory|Killed process' | cut -c1-160 | head -n 6",
+      `rm -f "$f" ${dir}/lab-loopback-dd`,
+    ].join("\n");
+    const t = Date.now();
+    const r = await this.c.lab.ssh(g.address, script, { timeoutMs: 5 * 60_000 });
+    const s = Math.round((Date.now() - t) / 1000);
+    const [out = "", kernel = ""] = r.stdout.split("===\n");
+    const writes = /writes (\d+) longest-fsync ([\d.]+)/.exec(out);
+    const hung = /blocked for more than|hung_task/.test(kernel);
+    const ok = r.code === 0 && !!writes && Number(writes[1]) > 0 && !hung;
+    return {
+      ok,
+      evidence: `${host} (serving the export and mounting it at ${dir}), ${s} s: ${writes ? `${writes[1]} fsynced writes in 60 s, the longest fsync ${writes[2]} s` : "the writer reported nothing"}; ${excerpt(out.split("\n").filter((l) => l.startsWith("hog")).join(" "), 1) || "the hog reported nothing (killed?)"}; kernel: ${kernel.trim().split("\n").join(" / ") || "no hung task, no OOM kill"}${r.code !== 0 ? `; the session ended with exit ${r.code}${r.timedOut ? " (timed out: the member stopped answering)" : ""}` : ""}`,
+    };
+  }
+
   /** Both replicas identical after resync: `drbdadm verify`, then no out-of-sync blocks. */
   async verifyReplicas(timeoutMs: number): Promise<{ ok: boolean; evidence: string }> {
     const res = this.c.config.storage.drbd.resource;
