@@ -375,7 +375,7 @@ hog=[]
 while True:
     a,t=avail()
     if a < t*0.06: break
-    hog.append(bytearray(32<<20))
+    hog.append(b"\\x01" * (32<<20))
 print("hog %d MiB, MemAvailable %d kB of %d kB" % (len(hog)*32, a, t)); time.sleep(20)') > /tmp/lab-loopback-hog.out 2>&1 &`,
       "wait $w",
       "wait",
