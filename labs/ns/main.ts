@@ -664,7 +664,7 @@ function usage(msg: string): number {
 
 export interface PlannedScenario {
   id: string;
-  budget?: { detectionS: number; fencingS: number; startsS: number; totalS: number; guestOnly?: { fencingS: number; totalS: number }; hung?: { detectionS: number; stopS: number; totalS: number } };
+  budget?: { detectionS: number; fencingS: number; startsS: number; totalS: number; guestOnly?: { fencingS: number; totalS: number; returnMidMove?: { seconds: number; totalS: number; gate: string } }; hung?: { detectionS: number; stopS: number; totalS: number } };
 }
 
 /**

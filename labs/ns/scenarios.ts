@@ -239,21 +239,27 @@ async function holderOf(lc: LabCluster, rsc: string): Promise<Member> {
 }
 
 
-function memberFailBudget(planned: Map<string, PlannedScenario>, member: string, guestOnly: boolean, services: string[]): BudgetLine[] {
+/** `mayReturn`: the fenced member can rejoin mid-move (power loss; a pulled cable keeps it out until the lab plugs it in again). */
+function memberFailBudget(planned: Map<string, PlannedScenario>, member: string, guestOnly: boolean, services: string[], mayReturn: boolean): BudgetLine[] {
   const s = planned.get(`fail-${member}`);
   const b = s?.budget;
   if (!b) return [];
   const fencing = guestOnly && b.guestOnly ? b.guestOnly.fencingS : b.fencingS;
-  const total = guestOnly && b.guestOnly ? b.guestOnly.totalS : b.totalS;
+  // fence_pve's reboot powers the member on again at once (in the lab within a second or two): it
+  // may rejoin mid-move, and the plan's budget then adds its probes and storage starts
+  // (plan/simulate-budget.ts returnMidMove), which the lab's figure is held to.
+  const back = guestOnly && mayReturn ? b.guestOnly?.returnMidMove : undefined;
+  const total = back ? back.totalS : guestOnly && b.guestOnly ? b.guestOnly.totalS : b.totalS;
+  const mid = back ? ` (the fenced member may return mid-move: +${back.seconds} s)` : "";
   return [
     { line: "detect (token + consensus + ring formation)", measure: "membership", planS: b.detectionS },
     { line: `detect + fence${guestOnly ? " (guest lost, fence_pve works)" : ""}`, measure: "fenced", planS: Math.ceil((b.detectionS + fencing) * 10 - 1e-9) / 10 },
     // The totals only where the services move: the member the plan starts them on.
     ...(initial("services-vip")(planned) === member
-      ? [{ line: "total: services VIP back", measure: "vip", planS: total }, ...services.map((s) => ({ line: `total: ${s} (${ASKED[s]?.how ?? "?"})`, measure: s, planS: total }))]
+      ? [{ line: `total: services VIP back${mid}`, measure: "vip", planS: total }, ...services.map((s) => ({ line: `total: ${s} (${ASKED[s]?.how ?? "?"})${mid}`, measure: s, planS: total }))]
       : []),
     // And the export where it moves: the plan's chain for that member ends with storage-vip.
-    ...(initial("storage-vip")(planned) === member ? [{ line: "total: export back (storage-vip started)", measure: "export", planS: total }] : []),
+    ...(initial("storage-vip")(planned) === member ? [{ line: `total: export back (storage-vip started)${mid}`, measure: "export", planS: total }] : []),
   ];
 }
 
@@ -293,7 +299,7 @@ const powerLoss = (name: string, title: string, estimateS: number, pick: (lc: La
   estimateS,
   budget: (planned, services) => {
     const who = initialOf(planned);
-    return who ? memberFailBudget(planned, who, true, services) : [];
+    return who ? memberFailBudget(planned, who, true, services, true) : [];
   },
   round: async (lc, t) => {
     await probeOf(lc);
@@ -392,7 +398,7 @@ export const SCENARIOS: Scenario[] = [
     estimateS: 60,
     budget: (planned, services) => {
       const who = initial("services-vip")(planned);
-      return who ? memberFailBudget(planned, who, true, services) : [];
+      return who ? memberFailBudget(planned, who, true, services, false) : [];
     },
     round: async (lc, t) => {
       await probeOf(lc);
