@@ -399,7 +399,9 @@ export async function settle(lc: LabCluster, timeoutMs: number, expectOnline = 3
       }
       why = [];
       return s;
-    }, 500);
+      // Once a second: nothing is timed by a settle, and each poll is a crm_mon in a member (five
+      // clusters settling at twice a second were a load of their own on the shared cores).
+    }, 1000);
   } catch (e) {
     const s = await lc.status().catch(() => undefined);
     const now = unsettled(s, want, expectOnline);
