@@ -834,6 +834,10 @@ function summarize(scenarios: ScenarioResult[], detectionS: number, worst: numbe
     lines.push(`  single-member failure, host lost: worst ${fmt(worst)} (target <= ${TARGETS.memberFailureS}s: ${worst <= TARGETS.memberFailureS ? "met" : "MISSED"})`);
     if (w?.budget) lines.push(`    critical chain: ${[`detect ${fmt(w.budget.detectionS)}`, ...w.budget.chain.map((c) => `${c.action} ${fmt(c.seconds)}`)].join(" -> ")}`);
   }
+  // fence_pve's reboot powers the guest on at once: a rejoin mid-move holds starts ordered after its clones.
+  const back = scenarios.filter((s) => s.budget?.guestOnly?.returnMidMove).sort((a, b) => b.budget!.guestOnly!.returnMidMove!.seconds - a.budget!.guestOnly!.returnMidMove!.seconds)[0];
+  const r = back?.budget?.guestOnly?.returnMidMove;
+  if (back && r) lines.push(`  a fenced guest rejoining mid-move (fence_pve reboots it): up to +${fmt(r.seconds)}* (${back.id}: ${r.chain.map((c) => `${c.action.replace(" on the returned member", "")} ${fmt(c.seconds)}`).join(", ")}; ${r.gate})`);
   return lines;
 }
 
