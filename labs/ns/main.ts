@@ -56,7 +56,33 @@ interface Ctx {
   ca: ThrowawayCa;
   cib: ReturnType<typeof labCib>;
   tars: Record<string, string>;
+  /** Clusters running the program's service steps at once (bring-up). */
+  serviceSteps: Limiter;
 }
+
+/** At most `n` holders at a time, served in the order they asked. */
+export class Limiter {
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(readonly n: number) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`Limiter: ${n}: expected a whole number >= 1`);
+  }
+  async acquire(): Promise<() => void> {
+    if (this.held >= this.n) await new Promise<void>((r) => this.waiting.push(r));
+    else this.held++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.held--;
+    };
+  }
+}
+
+/** Clusters that run the program's service steps (and their first starts) at the same time. */
+export const SERVICE_STEPS_AT_ONCE = 2;
 
 /** A running lab cluster with its API, registry and helpers. */
 export class LabCluster {
@@ -357,6 +383,12 @@ async function bringUp(lc: LabCluster): Promise<void> {
   // service the push held stopped until its files were written. As the program's resource graph
   // runs them: independent services at once, a service after those it needs (the catalog's
   // `after`); the ones the lab has no image for stay held.
+  // At most SERVICE_STEPS_AT_ONCE clusters in this phase at a time: the lab's own parallel
+  // clusters are a load no home has, and five clusters' first starts at once (Node-RED's start
+  // alone took over two minutes at a load of 20 on 2 cores) outlasted the program's apply steps,
+  // whose crm_resource --wait covers the whole cluster (a finding of this lab, left to the program).
+  const release = await ctx.serviceSteps.acquire();
+  try {
   await inProgramOrder(ctx.services.run, ctx.services.after, async (svc) => {
     for (const step of serviceSteps(ctx.plan, svc)) {
       const m = lc.byName(step.host);
@@ -369,6 +401,9 @@ async function bringUp(lc: LabCluster): Promise<void> {
   // Cold start under this machine's load: the first starts pull nothing but still take minutes.
   await settle(lc, 300000);
   phase("settled");
+  } finally {
+    release();
+  }
   c.spec.log(`${c.prefix}: up: ${phases.join(", ")}`);
 }
 
@@ -544,7 +579,7 @@ async function main_(argv: string[]): Promise<number> {
     const nodes = plan.config.nodes;
     const cib = labCib(fileOf(plan, nodes[0]?.guest.name as string, "/etc/haha/cib.xml"), services.held);
     const ca = await makeThrowawayCa(path.join(LAB, "ca"), nodes.map((n) => n.address));
-    const ctx: Ctx = { plan, services, ca, cib, tars, recoverMs: 120000 };
+    const ctx: Ctx = { plan, services, ca, cib, tars, recoverMs: 120000, serviceSteps: new Limiter(SERVICE_STEPS_AT_ONCE) };
     const net = plan.config.network;
     const prefixLen = Number(net.subnet.split("/")[1]);
     const n = Math.min(nClusters, chosen.length);
