@@ -15,6 +15,7 @@ import { PROBE_HOST_DIR } from "../../components/services/catalog";
 import { parseCrmMon as parseCommonCrmMon } from "../common/crm-mon";
 import { Probe } from "./probe";
 import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
+import { runQueue } from "./schedule";
 import { SCENARIOS, type Scenario } from "./scenarios";
 import { serviceCatalog } from "../../components/services";
 import { parseCib } from "../../plan/simulate-cib";
@@ -601,19 +602,24 @@ async function main_(argv: string[]): Promise<number> {
     }
     log(`starting ${n} cluster(s) of 3 members`);
     const up = Date.now();
-    await Promise.all(clusters.map((lc) => bringUp(lc)));
-    const bringUpS = Math.round((Date.now() - up) / 1000);
-    log(`all clusters up in ${bringUpS} s (${Math.round((Date.now() - t0) / 1000)} s since start)`);
-    const planCode = await planDone;
-    if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
-    const allUpS = readPlanned(planned).get("all-up")?.budget?.totalS;
-    if (allUpS === undefined) throw new Error(`the plan of the lab stack has no all-up budget (${path.join(planned, "failover")})`);
-    ctx.recoverMs = Math.max(120000, (2 * allUpS + 60) * 1000);
-    log(`settle after a return: up to ${ctx.recoverMs / 1000} s (twice the plan's all-up ${allUpS} s + 60 s)`);
+    // The plan (its all-up budget sizes the settles) is read once it is done; the clusters need it
+    // only for their first round.
+    const planReady = (async () => {
+      const planCode = await planDone;
+      if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
+      const allUpS = readPlanned(planned).get("all-up")?.budget?.totalS;
+      if (allUpS === undefined) throw new Error(`the plan of the lab stack has no all-up budget (${path.join(planned, "failover")})`);
+      ctx.recoverMs = Math.max(120000, (2 * allUpS + 60) * 1000);
+      log(`settle after a return: up to ${ctx.recoverMs / 1000} s (twice the plan's all-up ${allUpS} s + 60 s)`);
+    })();
+    // Awaited by every cluster below; a failure is thrown there, not left unhandled meanwhile.
+    planReady.catch(() => undefined);
 
     // Rounds are the units of work: every cluster takes the next round from one queue (the longest
     // scenarios' rounds first), each on a settled cluster, so one slow scenario's rounds spread over
-    // the clusters instead of running end to end on one.
+    // the clusters instead of running end to end on one. A cluster starts taking rounds as soon as
+    // it is up (the bring-up lets only SERVICE_STEPS_AT_ONCE clusters start their services at once:
+    // the first ones up do not wait for the last).
     // A scenario that other scenarios' rounds also run (member-returns: the fenced member returns
     // at the end of every power loss) gets no rounds of its own when one of those runs.
     const carried = (s: Scenario) => (s.alsoIn ?? []).some((n) => chosen.some((c) => c.name === n));
@@ -625,33 +631,36 @@ async function main_(argv: string[]): Promise<number> {
     const phases = new Map<string, { roundS: number[]; phases: Record<string, number[]> }>(chosen.map((s) => [s.name, { roundS: [], phases: {} }]));
     const total = queue.length;
     let done = 0;
+    let bringUpS = 0;
+    let roundsFrom: number | undefined;
     const broken: { cluster: string; reason: string }[] = [];
-    const roundsFrom = Date.now();
-    await Promise.all(
-      clusters.map(async (lc) => {
-        for (;;) {
-          const u = queue.shift();
-          if (!u) return;
-          const r = await runRound(lc, u.s, u.i, rounds);
-          if (!r.usable) {
-            // Not this round's fault: it goes back to the queue for a cluster that still works.
-            queue.unshift(u);
-            broken.push({ cluster: lc.c.prefix, reason: r.reason ?? "?" });
-            log(`${lc.c.prefix}: does not settle again: no further rounds on it (${r.reason})`);
-            return;
-          }
-          results.get(u.s.name)?.push(r.result);
-          for (const a of r.also) results.get(a.scenario)?.push(a.result);
-          const ph = phases.get(u.s.name);
-          if (ph) {
-            ph.roundS.push(Object.values(r.phases).reduce((a, b) => a + b, 0));
-            for (const [k, v] of Object.entries(r.phases)) (ph.phases[k] ??= []).push(v);
-          }
-          log(`progress: ${total - queue.length}/${total} rounds started, ${++done} done, ${Math.round((Date.now() - t0) / 1000)} s in`);
+    await runQueue(clusters, queue, {
+      up: bringUp,
+      ready: planReady.then(() => void (roundsFrom ??= Date.now())),
+      allUp: () => {
+        bringUpS = Math.round((Date.now() - up) / 1000);
+        log(`all clusters up in ${bringUpS} s (${Math.round((Date.now() - t0) / 1000)} s since start)`);
+      },
+      broke: (lc, reason) => {
+        broken.push({ cluster: lc.c.prefix, reason });
+        log(`${lc.c.prefix}: does not settle again: no further rounds on it (${reason})`);
+      },
+      round: async (lc, u) => {
+        const r = await runRound(lc, u.s, u.i, rounds);
+        if (!r.usable) return { usable: false, reason: r.reason };
+        results.get(u.s.name)?.push(r.result);
+        for (const a of r.also) results.get(a.scenario)?.push(a.result);
+        const ph = phases.get(u.s.name);
+        if (ph) {
+          ph.roundS.push(Object.values(r.phases).reduce((x, y) => x + y, 0));
+          for (const [k, v] of Object.entries(r.phases)) (ph.phases[k] ??= []).push(v);
         }
-      }),
-    );
-    const roundsS = Math.round((Date.now() - roundsFrom) / 1000);
+        log(`progress: ${total - queue.length}/${total} rounds started, ${++done} done, ${Math.round((Date.now() - t0) / 1000)} s in`);
+        return { usable: true };
+      },
+    });
+    // From the first cluster's first round (the others' bring-ups overlap it).
+    const roundsS = Math.round((Date.now() - (roundsFrom ?? Date.now())) / 1000);
     const unrun = queue.length;
     for (const u of queue) results.get(u.s.name)?.push({ ok: false, problems: [`never ran: every cluster broke (${broken.map((b) => `${b.cluster}: ${b.reason}`).join("; ")})`], measured: {} });
     const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned, cib.xml), ctx.services.run), rounds));
