@@ -636,7 +636,7 @@ async function main_(argv: string[]): Promise<number> {
     const broken: { cluster: string; reason: string }[] = [];
     await runQueue(clusters, queue, {
       up: bringUp,
-      ready: planReady.then(() => void (roundsFrom ??= Date.now())),
+      ready: planReady,
       allUp: () => {
         bringUpS = Math.round((Date.now() - up) / 1000);
         log(`all clusters up in ${bringUpS} s (${Math.round((Date.now() - t0) / 1000)} s since start)`);
@@ -646,6 +646,7 @@ async function main_(argv: string[]): Promise<number> {
         log(`${lc.c.prefix}: does not settle again: no further rounds on it (${reason})`);
       },
       round: async (lc, u) => {
+        roundsFrom ??= Date.now();
         const r = await runRound(lc, u.s, u.i, rounds);
         if (!r.usable) return { usable: false, reason: r.reason };
         results.get(u.s.name)?.push(r.result);
