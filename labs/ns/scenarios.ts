@@ -179,9 +179,11 @@ async function measure(lc: LabCluster, t: Tools, t0: number, e: Expect): Promise
         // The fencer's own time of the confirmation, not when the lab read it; and when the
         // controller asked for it (what the fencing's time was spent on: before, detection and
         // the scheduler; after, the fencer and fence_pve).
-        const asked = lostNames.map((n) => [...e.mark].filter(([m]) => !lostNames.includes(m)).flatMap(([, tail]) => fenceRequests(tail.read(), n, t0)).filter((x) => x >= t0 - 1000));
+        // The request that succeeded: the last one before its confirmation (a retried fencing,
+        // as in fence-host-gone, asked before).
+        const asked = lostNames.map((n, i) => [...e.mark].filter(([m]) => !lostNames.includes(m)).flatMap(([, tail]) => fenceRequests(tail.read(), n, t0)).filter((x) => x <= (at[i] as number)));
         const out: Record<string, number> = { fenced: sec(Math.max(...(at as number[])) - t0) };
-        if (asked.every((x) => x.length > 0)) out.fenceRequested = sec(Math.max(...asked.map((x) => Math.min(...x))) - t0);
+        if (asked.every((x) => x.length > 0)) out.fenceRequested = sec(Math.max(...asked.map((x) => Math.max(...x))) - t0);
         return out;
       }),
     );
