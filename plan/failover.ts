@@ -17,7 +17,7 @@ import { renderCib } from "../components/pacemaker/cib/serialize";
 import { corosyncTiming, MEMBERSHIP_FORMATION } from "../stacks/config/cluster";
 import { clusterMembers } from "../stacks/config/members";
 import type { HahaConfig } from "../stacks/config/schema";
-import { criticalPath, type ChainLink, type Duration, type Durations } from "./simulate-budget";
+import { criticalPath, rejoinProbes, returnMidMove, type ChainLink, type Duration, type Durations, type ReturnMidMove } from "./simulate-budget";
 import { type CibInfo, durationMs, migrationThreshold, parseCib, type OpInfo, type PrimitiveInfo } from "./simulate-cib";
 import {
   type ClusterState,
@@ -61,7 +61,7 @@ export interface Budget {
   chain: ChainLink[];
   totalS: number;
   /** member-fail only: the same failure when only the guest died and fence_pve works. */
-  guestOnly?: { fencingS: number; totalS: number; chain: ChainLink[] };
+  guestOnly?: { fencingS: number; totalS: number; chain: ChainLink[]; returnMidMove?: ReturnMidMove & { totalS: number } };
   /**
    * monitor-failure only: the same failure when the application hangs (its process alive, not
    * answering): the monitor fails only when its probe gives up (at the latest the monitor's
@@ -498,6 +498,14 @@ async function memberFail(env: Env, up: string, m: string): Promise<{ res: Scena
   const budget = budgetOf(env, run.sim.graph, env.detection, env.hostLostFence, TARGETS.memberFailureS);
   const guest = budgetOf(env, run.sim.graph, env.detection, env.guestOnlyFence);
   budget.guestOnly = { fencingS: guest.fencingS, totalS: guest.totalS, chain: guest.chain };
+  // fence_pve's reboot powers the guest on again at once: it may rejoin mid-move (simulate-budget.ts returnMidMove).
+  if (env.stonith && (env.cib.properties["stonith-action"] ?? "reboot") === "reboot") {
+    const onMember = new Set([...env.cib.tops.values()].filter((t) => t.kind === "clone" && nodesOf(env.cib, before, t.id).includes(m)).map((t) => t.id));
+    const cores = env.config.nodes.find((n) => n.guest.name === m)?.guest.cores ?? 1;
+    const probes = rejoinProbes(env.cib.primitives.size, cores, Number(env.cib.properties["node-action-limit"]) || undefined);
+    const r = returnMidMove(env.cib, run.sim.graph, env.durations(env.guestOnlyFence), onMember, probes);
+    if (r) budget.guestOnly.returnMidMove = { ...r, totalS: round(guest.totalS + r.seconds) };
+  }
   const title = `${m} fails with its host${env.stonith ? " (fenced)" : ""}`;
   return { res: result(id, title, "member-fail", env, run, problems, expected, budget), state: path.join(run.dir, "next.xml") };
 }
@@ -826,6 +834,10 @@ function summarize(scenarios: ScenarioResult[], detectionS: number, worst: numbe
     lines.push(`  single-member failure, host lost: worst ${fmt(worst)} (target <= ${TARGETS.memberFailureS}s: ${worst <= TARGETS.memberFailureS ? "met" : "MISSED"})`);
     if (w?.budget) lines.push(`    critical chain: ${[`detect ${fmt(w.budget.detectionS)}`, ...w.budget.chain.map((c) => `${c.action} ${fmt(c.seconds)}`)].join(" -> ")}`);
   }
+  // fence_pve's reboot powers the guest on at once: a rejoin mid-move holds starts ordered after its clones.
+  const back = scenarios.filter((s) => s.budget?.guestOnly?.returnMidMove).sort((a, b) => b.budget!.guestOnly!.returnMidMove!.seconds - a.budget!.guestOnly!.returnMidMove!.seconds)[0];
+  const r = back?.budget?.guestOnly?.returnMidMove;
+  if (back && r) lines.push(`  a fenced guest rejoining mid-move (fence_pve reboots it): up to +${fmt(r.seconds)}* (${back.id}: ${r.chain.map((c) => `${c.action.replace(" on the returned member", "")} ${fmt(c.seconds)}`).join(", ")}; ${r.gate})`);
   return lines;
 }
 

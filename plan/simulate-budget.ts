@@ -91,3 +91,91 @@ export function criticalPath(graph: GraphAction[], d: Durations, extraInputs: (a
   }
   return { totalS: total, fencingS, chain };
 }
+
+// ---------------------------------------------------------------------------------------------
+// A fenced member that returns mid-move.
+
+/**
+ * What one probe takes on a member that comes back running nothing: the agent's shell start-up
+ * and one status query (docker inspect, a read of /proc/mounts, exportfs, ip addr). An estimate;
+ * the namespace lab measures the sum (its "export" line of a power loss of the export's member).
+ */
+export const PROBE_ESTIMATE = { seconds: 1, reason: "one agent's probe on a member that runs nothing: shell start-up and one status query" } as const;
+
+/**
+ * The probes Pacemaker runs on a member that rejoins: one per primitive, at most
+ * node-action-limit at once (Pacemaker's default, 0: twice the member's cores), in waves of
+ * PROBE_ESTIMATE each. Nothing the member could run starts there before its probes ended.
+ */
+export function rejoinProbes(primitives: number, cores: number, nodeActionLimit?: number): Duration {
+  if (!Number.isInteger(primitives) || primitives < 0) throw new Error(`rejoinProbes: ${primitives} primitives: expected a whole number >= 0`);
+  if (!Number.isInteger(cores) || cores < 1) throw new Error(`rejoinProbes: ${cores} cores: expected a whole number >= 1`);
+  const limit = nodeActionLimit !== undefined && nodeActionLimit > 0 ? nodeActionLimit : 2 * cores;
+  const waves = Math.ceil(primitives / limit);
+  const source = nodeActionLimit !== undefined && nodeActionLimit > 0 ? `node-action-limit ${limit}` : `node-action-limit 0: twice its ${cores} cores`;
+  return { seconds: waves * PROBE_ESTIMATE.seconds, note: `${primitives} probes, ${limit} at once (${source}): ${waves} x ${PROBE_ESTIMATE.seconds} s (${PROBE_ESTIMATE.reason})` };
+}
+
+/** The order constraints and clones the returning member's wait is read from (simulate-cib's CibInfo fits). */
+export interface OrderView {
+  primitives: Map<string, { top: string; group?: string }>;
+  tops: Map<string, { kind: "primitive" | "group" | "clone"; primitives: string[]; meta: Record<string, string> }>;
+  orders: { first: string; then: string; firstAction: string; kind: string }[];
+}
+
+export interface ReturnMidMove {
+  /** Seconds a start on a survivor may wait for the returning member: its probes, then its instances of the clones it is ordered after. */
+  seconds: number;
+  /** The start that waits (the worst one). */
+  gate: string;
+  chain: ChainLink[];
+}
+
+/**
+ * The fenced member returns mid-move (fence_pve's reboot powers it on again at once): a start on a
+ * survivor that is ordered after a clone (first a clone, then a primitive or group: interleave
+ * does not apply) waits for that clone's instance on the returned member too, which waits for its
+ * probes and its own chain of clone starts (DRBD promote before OCFS2, dlm before OCFS2). The
+ * worst case: it rejoins just before such a start was due, which then waits the whole term.
+ * `onMember`: the clones with an instance on that member (before the fault); undefined when no
+ * start of the transition waits for one.
+ */
+export function returnMidMove(cib: OrderView, graph: GraphAction[], d: Durations, onMember: Set<string>, probes: Duration): ReturnMidMove | undefined {
+  const isClone = (id: string) => cib.tops.get(id)?.kind === "clone";
+  const mandatory = cib.orders.filter((o) => o.kind === "Mandatory");
+  const memo = new Map<string, ChainLink[]>();
+  /** The returned member's starts up to and including its instance of `clone`, the slowest chain. */
+  const cloneChain = (clone: string, seen: Set<string>): ChainLink[] => {
+    const known = memo.get(clone);
+    if (known) return known;
+    let before: ChainLink[] = [];
+    for (const o of mandatory) {
+      if (o.then !== clone || !isClone(o.first) || !onMember.has(o.first) || seen.has(o.first)) continue;
+      const c = cloneChain(o.first, new Set([...seen, clone]));
+      if (sumOf(c) > sumOf(before)) before = c;
+    }
+    const own = (cib.tops.get(clone)?.primitives ?? []).map((p) => {
+      const s = d.start(p);
+      return { action: `start ${p} on the returned member`, seconds: s.seconds, note: s.note };
+    });
+    const out = [...before, ...own];
+    memo.set(clone, out);
+    return out;
+  };
+  let worst: ReturnMidMove | undefined;
+  for (const a of graph) {
+    if (a.kind !== "rsc_op" || a.operation !== "start" || !a.resource) continue;
+    const p = cib.primitives.get(a.resource);
+    if (!p || isClone(p.top)) continue;
+    const names = new Set([a.resource, p.top, ...(p.group ? [p.group] : [])]);
+    for (const o of mandatory) {
+      if (!names.has(o.then) || !isClone(o.first) || !onMember.has(o.first)) continue;
+      const chain = [{ action: "probes on the returned member", seconds: probes.seconds, note: probes.note }, ...cloneChain(o.first, new Set())];
+      const seconds = sumOf(chain);
+      if (!worst || seconds > worst.seconds) worst = { seconds, gate: `start ${a.resource}${a.node ? ` on ${a.node}` : ""} (after ${o.first})`, chain };
+    }
+  }
+  return worst;
+}
+
+const sumOf = (c: ChainLink[]) => c.reduce((s, l) => s + l.seconds, 0);

@@ -153,6 +153,11 @@ function dirScript(s: ServiceSpec): string[] {
   return s.dirs.map((d) => `install -d -o ${d.uid} -g ${d.gid} -m ${d.mode} ${shq(d.path)}`);
 }
 
+/** One service's stop and start at the CIB's (scaled) timeouts: what a restart of it may take. */
+export function applyWaitS(s: ServiceSpec, opTimeoutScale = 1): number {
+  return scaledTimeoutS(startTimeoutS(s), opTimeoutScale) + scaledTimeoutS(stopTimeoutS(s), opTimeoutScale);
+}
+
 /** Where the apply step keeps the digest of the files the running service was (re)started with. */
 export function appliedStampPath(s: ServiceSpec): string {
   return `${s.dataDir}/.haha-applied`;
@@ -166,10 +171,14 @@ export function appliedStampPath(s: ServiceSpec): string {
  * as they are on the shared mount, kept beside them, is what makes a second run of the same step
  * (a `pulumi up --refresh`, a replaced step, a lab's forced run) restart nothing.
  */
-export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1): string {
+export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1, clusterWaitS = 0): string {
   // The wait covers a stop and a start at the timeouts the CIB really has (scaled as buildCibModel
   // scales them), or the step gives up while Pacemaker still waits.
-  const wait = scaledTimeoutS(startTimeoutS(s), opTimeoutScale) + scaledTimeoutS(stopTimeoutS(s), opTimeoutScale);
+  const own = applyWaitS(s, opTimeoutScale);
+  // crm_resource --wait waits for the whole cluster: while independent services' applies run at
+  // once (as Pulumi runs them), the slowest of their starts (clusterWaitS), not only this one's.
+  // The namespace lab saw Mosquitto's 110 s wait run out while Node-RED was still starting.
+  const wait = Math.max(own, clusterWaitS);
   const stamp = shq(appliedStampPath(s));
   return [
     "set -euo pipefail",
@@ -181,7 +190,7 @@ export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1)
     `  crm_resource --resource ${s.id} --meta --delete-parameter target-role`,
     `  crm_resource --wait --timeout=${wait}s`,
     `elif crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
-    `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${wait}s; fi`,
+    `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${own}s; fi`,
     "else",
     `  crm_resource --resource ${s.id} --cleanup`,
     `  crm_resource --wait --timeout=${wait}s`,
@@ -219,7 +228,9 @@ export class ServiceConfigs extends HahaComponent {
     );
 
     const applied = new Map<string, HostStep>();
-    for (const s of serviceCatalog(c)) {
+    const catalog = serviceCatalog(c);
+    const clusterWaitS = Math.max(0, ...catalog.map((s) => applyWaitS(s, c.cluster.defaults.opTimeoutScale)));
+    for (const s of catalog) {
       const lines = ["set -euo pipefail", ...dirScript(s)];
       // Home Assistant's UI editors own these: created empty once, never overwritten.
       if (s.id === "homeassistant") {
@@ -237,7 +248,7 @@ export class ServiceConfigs extends HahaComponent {
       if (s.id === "nodered") after.push(this.seedNodeRed(name, conn, s, files));
       // A service is (re)started only after what it needs (the catalog lists dependencies first).
       for (const dep of s.after) after.push(applied.get(dep)!);
-      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s, mine.map((f) => f.path), c.cluster.defaults.opTimeoutScale), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
+      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s, mine.map((f) => f.path), c.cluster.defaults.opTimeoutScale, clusterWaitS), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
     }
     this.registerOutputs({ writer: writer.name });
   }

@@ -6,6 +6,7 @@
 // so a power loss is one SIGKILL of everything in it.
 import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { dockerCli, type DockerCli } from "../common/images";
@@ -66,6 +67,30 @@ export class Member {
   }
   get docker(): DockerCli {
     return dockerCli(this.dockerSocket);
+  }
+  /**
+   * Whether the member's Docker daemon runs a container of that name: one request on its socket
+   * (Docker's API), no CLI process. The lab polls this several times a second per survivor while
+   * it measures; a docker CLI per poll loaded the machine the clusters share (false: no daemon,
+   * no container, or not running).
+   */
+  containerRunning(name: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = http.get({ socketPath: this.dockerSocket, path: `/containers/${encodeURIComponent(name)}/json`, timeout: 3000 }, (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => {
+          try {
+            resolve(res.statusCode === 200 && (JSON.parse(body) as { State?: { Running?: boolean } }).State?.Running === true);
+          } catch {
+            resolve(false);
+          }
+        });
+        res.on("error", () => resolve(false));
+      });
+      req.on("timeout", () => req.destroy());
+      req.on("error", () => resolve(false));
+    });
   }
   /** PID (in the root namespace) of the member's PID-namespace init, if it runs. */
   initPid(): number | undefined {

@@ -27,6 +27,16 @@ export function fenceConfirmations(lines: string[], target: string, near: number
   return lines.filter((l) => re.test(l)).map((l) => logLineTime(l, near)).filter((t): t is number => t !== undefined);
 }
 
+/**
+ * Times the controller asked its fencer to fence `target` ("Requesting fencing (reboot) of node V"):
+ * what comes before (detection, the new membership's scheduler run) and what after (the fencer's
+ * query of its peers and the agent itself) split a fencing's time.
+ */
+export function fenceRequests(lines: string[], target: string, near: number): number[] {
+  const re = new RegExp(`pacemaker-controld.*\\bRequesting fencing \\(\\w+\\) of node ${esc(target)}(?:\\s|$)`);
+  return lines.filter((l) => re.test(l)).map((l) => logLineTime(l, near)).filter((t): t is number => t !== undefined);
+}
+
 /** Times of the failed fence attempts of `target` the controller logged in these lines. */
 export function fenceFailures(lines: string[], target: string, near: number): number[] {
   const re = new RegExp(`Fence operation \\d+ for ${esc(target)} failed`);

@@ -15,6 +15,7 @@ import { PROBE_HOST_DIR } from "../../components/services/catalog";
 import { parseCrmMon as parseCommonCrmMon } from "../common/crm-mon";
 import { Probe } from "./probe";
 import { budgetTable, scenarioReport, stats, type LabReport, type RoundResult, type ScenarioReport } from "./report";
+import { runQueue } from "./schedule";
 import { SCENARIOS, type Scenario } from "./scenarios";
 import { serviceCatalog } from "../../components/services";
 import { parseCib } from "../../plan/simulate-cib";
@@ -56,7 +57,33 @@ interface Ctx {
   ca: ThrowawayCa;
   cib: ReturnType<typeof labCib>;
   tars: Record<string, string>;
+  /** Clusters running the program's service steps at once (bring-up). */
+  serviceSteps: Limiter;
 }
+
+/** At most `n` holders at a time, served in the order they asked. */
+export class Limiter {
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(readonly n: number) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`Limiter: ${n}: expected a whole number >= 1`);
+  }
+  async acquire(): Promise<() => void> {
+    if (this.held >= this.n) await new Promise<void>((r) => this.waiting.push(r));
+    else this.held++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.held--;
+    };
+  }
+}
+
+/** Clusters that run the program's service steps (and their first starts) at the same time. */
+export const SERVICE_STEPS_AT_ONCE = 2;
 
 /** A running lab cluster with its API, registry and helpers. */
 export class LabCluster {
@@ -357,6 +384,13 @@ async function bringUp(lc: LabCluster): Promise<void> {
   // service the push held stopped until its files were written. As the program's resource graph
   // runs them: independent services at once, a service after those it needs (the catalog's
   // `after`); the ones the lab has no image for stay held.
+  // At most SERVICE_STEPS_AT_ONCE clusters in this phase at a time: the lab's own parallel
+  // clusters are a load no home has, and five clusters' first starts at once (Node-RED's start
+  // alone took over two minutes at a load of 20 on 2 cores) outlasted the program's apply steps,
+  // whose crm_resource --wait covers the whole cluster (each now waits for the slowest service:
+  // components/services applyWaitS).
+  const release = await ctx.serviceSteps.acquire();
+  try {
   await inProgramOrder(ctx.services.run, ctx.services.after, async (svc) => {
     for (const step of serviceSteps(ctx.plan, svc)) {
       const m = lc.byName(step.host);
@@ -369,6 +403,9 @@ async function bringUp(lc: LabCluster): Promise<void> {
   // Cold start under this machine's load: the first starts pull nothing but still take minutes.
   await settle(lc, 300000);
   phase("settled");
+  } finally {
+    release();
+  }
   c.spec.log(`${c.prefix}: up: ${phases.join(", ")}`);
 }
 
@@ -399,7 +436,9 @@ export async function settle(lc: LabCluster, timeoutMs: number, expectOnline = 3
       }
       why = [];
       return s;
-    }, 500);
+      // Once a second: nothing is timed by a settle, and each poll is a crm_mon in a member (five
+      // clusters settling at twice a second were a load of their own on the shared cores).
+    }, 1000);
   } catch (e) {
     const s = await lc.status().catch(() => undefined);
     const now = unsettled(s, want, expectOnline);
@@ -542,7 +581,7 @@ async function main_(argv: string[]): Promise<number> {
     const nodes = plan.config.nodes;
     const cib = labCib(fileOf(plan, nodes[0]?.guest.name as string, "/etc/haha/cib.xml"), services.held);
     const ca = await makeThrowawayCa(path.join(LAB, "ca"), nodes.map((n) => n.address));
-    const ctx: Ctx = { plan, services, ca, cib, tars, recoverMs: 120000 };
+    const ctx: Ctx = { plan, services, ca, cib, tars, recoverMs: 120000, serviceSteps: new Limiter(SERVICE_STEPS_AT_ONCE) };
     const net = plan.config.network;
     const prefixLen = Number(net.subnet.split("/")[1]);
     const n = Math.min(nClusters, chosen.length);
@@ -564,19 +603,24 @@ async function main_(argv: string[]): Promise<number> {
     }
     log(`starting ${n} cluster(s) of 3 members`);
     const up = Date.now();
-    await Promise.all(clusters.map((lc) => bringUp(lc)));
-    const bringUpS = Math.round((Date.now() - up) / 1000);
-    log(`all clusters up in ${bringUpS} s (${Math.round((Date.now() - t0) / 1000)} s since start)`);
-    const planCode = await planDone;
-    if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
-    const allUpS = readPlanned(planned).get("all-up")?.budget?.totalS;
-    if (allUpS === undefined) throw new Error(`the plan of the lab stack has no all-up budget (${path.join(planned, "failover")})`);
-    ctx.recoverMs = Math.max(120000, (2 * allUpS + 60) * 1000);
-    log(`settle after a return: up to ${ctx.recoverMs / 1000} s (twice the plan's all-up ${allUpS} s + 60 s)`);
+    // The plan (its all-up budget sizes the settles) is read once it is done; the clusters need it
+    // only for their first round.
+    const planReady = (async () => {
+      const planCode = await planDone;
+      if (planCode !== 0) throw new Error(`npm run plan -- --stack lab-ns exited ${planCode}: ${planOut.trim().split("\n").slice(-5).join(" | ")}`);
+      const allUpS = readPlanned(planned).get("all-up")?.budget?.totalS;
+      if (allUpS === undefined) throw new Error(`the plan of the lab stack has no all-up budget (${path.join(planned, "failover")})`);
+      ctx.recoverMs = Math.max(120000, (2 * allUpS + 60) * 1000);
+      log(`settle after a return: up to ${ctx.recoverMs / 1000} s (twice the plan's all-up ${allUpS} s + 60 s)`);
+    })();
+    // Awaited by every cluster below; a failure is thrown there, not left unhandled meanwhile.
+    planReady.catch(() => undefined);
 
     // Rounds are the units of work: every cluster takes the next round from one queue (the longest
     // scenarios' rounds first), each on a settled cluster, so one slow scenario's rounds spread over
-    // the clusters instead of running end to end on one.
+    // the clusters instead of running end to end on one. A cluster starts taking rounds as soon as
+    // it is up (the bring-up lets only SERVICE_STEPS_AT_ONCE clusters start their services at once:
+    // the first ones up do not wait for the last).
     // A scenario that other scenarios' rounds also run (member-returns: the fenced member returns
     // at the end of every power loss) gets no rounds of its own when one of those runs.
     const carried = (s: Scenario) => (s.alsoIn ?? []).some((n) => chosen.some((c) => c.name === n));
@@ -588,33 +632,37 @@ async function main_(argv: string[]): Promise<number> {
     const phases = new Map<string, { roundS: number[]; phases: Record<string, number[]> }>(chosen.map((s) => [s.name, { roundS: [], phases: {} }]));
     const total = queue.length;
     let done = 0;
+    let bringUpS = 0;
+    let roundsFrom: number | undefined;
     const broken: { cluster: string; reason: string }[] = [];
-    const roundsFrom = Date.now();
-    await Promise.all(
-      clusters.map(async (lc) => {
-        for (;;) {
-          const u = queue.shift();
-          if (!u) return;
-          const r = await runRound(lc, u.s, u.i, rounds);
-          if (!r.usable) {
-            // Not this round's fault: it goes back to the queue for a cluster that still works.
-            queue.unshift(u);
-            broken.push({ cluster: lc.c.prefix, reason: r.reason ?? "?" });
-            log(`${lc.c.prefix}: does not settle again: no further rounds on it (${r.reason})`);
-            return;
-          }
-          results.get(u.s.name)?.push(r.result);
-          for (const a of r.also) results.get(a.scenario)?.push(a.result);
-          const ph = phases.get(u.s.name);
-          if (ph) {
-            ph.roundS.push(Object.values(r.phases).reduce((a, b) => a + b, 0));
-            for (const [k, v] of Object.entries(r.phases)) (ph.phases[k] ??= []).push(v);
-          }
-          log(`progress: ${total - queue.length}/${total} rounds started, ${++done} done, ${Math.round((Date.now() - t0) / 1000)} s in`);
+    await runQueue(clusters, queue, {
+      up: bringUp,
+      ready: planReady,
+      allUp: () => {
+        bringUpS = Math.round((Date.now() - up) / 1000);
+        log(`all clusters up in ${bringUpS} s (${Math.round((Date.now() - t0) / 1000)} s since start)`);
+      },
+      broke: (lc, reason) => {
+        broken.push({ cluster: lc.c.prefix, reason });
+        log(`${lc.c.prefix}: does not settle again: no further rounds on it (${reason})`);
+      },
+      round: async (lc, u) => {
+        roundsFrom ??= Date.now();
+        const r = await runRound(lc, u.s, u.i, rounds);
+        if (!r.usable) return { usable: false, reason: r.reason };
+        results.get(u.s.name)?.push(r.result);
+        for (const a of r.also) results.get(a.scenario)?.push(a.result);
+        const ph = phases.get(u.s.name);
+        if (ph) {
+          ph.roundS.push(Object.values(r.phases).reduce((x, y) => x + y, 0));
+          for (const [k, v] of Object.entries(r.phases)) (ph.phases[k] ??= []).push(v);
         }
-      }),
-    );
-    const roundsS = Math.round((Date.now() - roundsFrom) / 1000);
+        log(`progress: ${total - queue.length}/${total} rounds started, ${++done} done, ${Math.round((Date.now() - t0) / 1000)} s in`);
+        return { usable: true };
+      },
+    });
+    // From the first cluster's first round (the others' bring-ups overlap it).
+    const roundsS = Math.round((Date.now() - (roundsFrom ?? Date.now())) / 1000);
     const unrun = queue.length;
     for (const u of queue) results.get(u.s.name)?.push({ ok: false, problems: [`never ran: every cluster broke (${broken.map((b) => `${b.cluster}: ${b.reason}`).join("; ")})`], measured: {} });
     const scenarios: ScenarioReport[] = chosen.map((s) => scenarioReport(s.name, s.title, results.get(s.name) ?? [], s.budget(readPlanned(planned, cib.xml), ctx.services.run), rounds));
@@ -664,7 +712,7 @@ function usage(msg: string): number {
 
 export interface PlannedScenario {
   id: string;
-  budget?: { detectionS: number; fencingS: number; startsS: number; totalS: number; guestOnly?: { fencingS: number; totalS: number }; hung?: { detectionS: number; stopS: number; totalS: number } };
+  budget?: { detectionS: number; fencingS: number; startsS: number; totalS: number; guestOnly?: { fencingS: number; totalS: number; returnMidMove?: { seconds: number; totalS: number; gate: string } }; hung?: { detectionS: number; stopS: number; totalS: number } };
 }
 
 /**

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { applyScript, appliedStampPath, serviceCatalog } from "../../../components/services";
+import { applyScript, applyWaitS, appliedStampPath, serviceCatalog } from "../../../components/services";
 import { prodConfig } from "../../helpers/config";
 
 const CRM_RESOURCE = `#!/bin/sh
@@ -43,6 +43,18 @@ describe("the services' apply step", () => {
     assert.match(calls, /--meta --delete-parameter target-role/);
     assert.match(calls, /--wait --timeout=/);
     assert.match(fs.readFileSync(appliedStampPath(spec), "utf8"), /^[0-9a-f]{64}\n$/);
+  });
+
+  it("waits for the slowest service that may start at the same time (crm_resource --wait covers the whole cluster); a restart of its own at its own timeouts", () => {
+    const { spec, files } = setup();
+    const all = serviceCatalog(prodConfig());
+    const slowest = Math.max(...all.map((s) => applyWaitS(s)));
+    assert.ok(slowest > applyWaitS(spec), "the fixture's point: another service takes longer than mosquitto");
+    const script = applyScript(spec, files, 1, slowest);
+    assert.match(script, new RegExp(`--wait --timeout=${slowest}s`));
+    assert.doesNotMatch(script, new RegExp(`--wait --timeout=${applyWaitS(spec)}s`));
+    assert.match(script, new RegExp(`--restart --timeout=${applyWaitS(spec)}s`));
+    assert.match(applyScript(spec, files, 1, 1), new RegExp(`--wait --timeout=${applyWaitS(spec)}s`), "never shorter than its own");
   });
 
   it("run again with the same files, restarts nothing", () => {
