@@ -4,6 +4,7 @@
 // under a key that changes with everything that decides it, and a report another plan of the
 // same inputs published (HAHA_PLAN_SHARE) is used instead of simulating again.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
@@ -81,6 +82,13 @@ describe("the failover step started from the stack file alone (plan/early.ts)", 
     assert.notEqual(bogus, prod);
     fs.writeFileSync(invalid, bogus);
     assert.equal(startEarlyFailover(invalid), undefined);
+  });
+
+  it("loads no Pulumi SDK (or the early start would wait for it)", () => {
+    const probe = `require(${JSON.stringify(path.join(ROOT, "plan/early.ts"))}); const sdk = Object.keys(require.cache).filter((f) => f.includes("/node_modules/@pulumi/")); console.log(JSON.stringify(sdk));`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", probe], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").at(-1)!), []);
   });
 
   it("is let end, and not used, when the plan's config is not the one it started with", async () => {
