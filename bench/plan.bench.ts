@@ -111,6 +111,12 @@ function phaseTable(timings: Timing[]): string[] {
     lines.push(`  ${n.padEnd(30)} ${ms(ps.map((p) => p?.wallMs)).padStart(7)} ${ms(ps.map((p) => p?.cpuMs)).padStart(7)} ${ms(ps.map((p) => p?.childCpuMs)).padStart(11)}`);
   }
   lines.push(`  ${"total".padEnd(30)} ${ms(timings.map((t) => t.totalWallMs)).padStart(7)} ${ms(timings.map((t) => t.totalCpuMs)).padStart(7)} ${ms(timings.map((t) => t.totalChildCpuMs)).padStart(11)}`);
+  // When the simulation started and ended against the plan's own work (plan/early.ts hands it over
+  // before the program's modules load): the overlap that the wall time rests on.
+  for (const mark of timings[0]!.marks.map((m) => m.mark)) {
+    const at = timings.map((t) => t.marks.find((m) => m.mark === mark)?.atMs);
+    lines.push(`  at ${ms(at).padStart(6)}: ${mark}`);
+  }
   return lines;
 }
 

@@ -89,11 +89,14 @@ export async function main(argv: string[], log: (line: string) => void = console
     }
   }
 
+  // The failover simulation first, from the stack file alone (plan/early.ts): it runs while the
+  // program's modules load.
+  const early = (await import("./early")).startEarlyFailover(opts.file);
   // The plan proper, with the program's modules (the Pulumi SDK and every component): loaded only
   // now, so that a --compare, which runs two plans as children, starts them without loading them.
   const { planStack } = await import("./stack-plan");
   phase("start-up (node, tsx, imports)");
-  return planStack(opts, log);
+  return planStack(opts, log, early);
 }
 
 if (require.main === module) {

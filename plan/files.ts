@@ -22,11 +22,19 @@ export function writeCommandOf(resources: RecordedResource[], file: RecordedReso
 }
 
 export function hostFiles(resources: RecordedResource[]): MirroredFile[] {
+  // Each file's write command by parent, looked up once: a scan of every resource per file (as
+  // writeCommandOf does) grows with files x resources, the square of the hosts.
+  const writes = new Map<string, RecordedResource>();
+  for (const c of resources) {
+    if (c.type !== "command:remote:Command" || c.parent === undefined) continue;
+    const key = `${c.parent}\0${c.name}`;
+    if (!writes.has(key)) writes.set(key, c);
+  }
   const files: MirroredFile[] = [];
   for (const r of resources) {
     if (r.type !== HOST_FILE_TYPE) continue;
     const i = r.inputs as { connection?: { host?: string }; path?: string; mode?: string };
-    const write = writeCommandOf(resources, r);
+    const write = writes.get(`${r.urn}\0${r.name}-write`);
     const host = i.connection?.host;
     const content = write?.inputs.stdin;
     if (typeof host !== "string" || typeof i.path !== "string" || typeof content !== "string") {

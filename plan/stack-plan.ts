@@ -4,9 +4,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stackCibModel } from "../components/pacemaker/cib/stack";
-import { readStackFile } from "../stacks/config/load";
+import { readStackFile } from "../stacks/config/file";
 import { ConfigError, formatProblem, missingSecrets, parseConfig } from "../stacks/config/validate";
 import type { Options } from "./cli";
+import { type EarlyStart, earlyFor } from "./early";
 import { runFailover, startFailover } from "./failover";
 import { hostFiles, mirrorFiles, renderedCib, writeJson } from "./files";
 import { runProgram } from "./mocks";
@@ -17,7 +18,7 @@ import { phase, reportTiming } from "./timing";
 import type { PlanContext, StepResult } from "./types";
 
 /** Exit 0 fine, 1 unsafe, 2 invalid config. */
-export async function planStack(opts: Options, log: (line: string) => void): Promise<number> {
+export async function planStack(opts: Options, log: (line: string) => void, pre?: EarlyStart): Promise<number> {
   // 1. Validate before anything is declared.
   let stackFile, config;
   try {
@@ -33,8 +34,9 @@ export async function planStack(opts: Options, log: (line: string) => void): Pro
     return 2;
   }
   phase("config validation");
-  // crm_simulate starts on the CIB config renders while the program runs (failover.ts).
-  const early = startFailover(config, stackCibModel);
+  // crm_simulate starts on the CIB config renders while the program runs (failover.ts): started
+  // by plan/cli.ts before the program's modules loaded (plan/early.ts), or now.
+  const early = (await earlyFor(pre, config)) ?? startFailover(config, stackCibModel);
 
   // 2. Run the real program under mocks and record it.
   const run = await runProgram(opts.stack, stackFile, opts.preview);

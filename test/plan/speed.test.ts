@@ -4,15 +4,17 @@
 // under a key that changes with everything that decides it, and a report another plan of the
 // same inputs published (HAHA_PLAN_SHARE) is used instead of simulating again.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { primitives } from "../../components/pacemaker/cib/model";
 import { stackCibModel } from "../../components/pacemaker/cib/stack";
 import { renderCib } from "../../components/pacemaker/cib/serialize";
+import { earlyFor, startEarlyFailover } from "../../plan/early";
 import { failoverKey, type FailoverJob, failoverOutcome, type FailoverReport } from "../../plan/failover";
 import type { Timing } from "../../plan/timing";
-import { mutatedConfig, prodConfig } from "../helpers/config";
+import { mutatedConfig, prodConfig, ROOT } from "../helpers/config";
 import { PlanRun, runPlanCli, tempDir } from "../helpers/plan";
 
 const PROD = ["--stack", "prod"];
@@ -51,13 +53,54 @@ describe("the failover step in its worker thread", () => {
     const scenarios = JSON.parse(fs.readFileSync(path.join(outWorker, "prod", "failover", "summary.json"), "utf8")).scenarios.length as number;
     assert.ok((t.tools.crm_simulate?.runs ?? 0) >= scenarios, `crm_simulate ran ${t.tools.crm_simulate?.runs} times for ${scenarios} scenarios`);
     assert.deepEqual(t.marks.map((m) => m.mark), ["failover job handed to the worker", "failover worker answered"]);
-    // Handed over before the program ran: the simulation overlaps it.
-    const program = t.phases.slice(0, 3).reduce((s, p) => s + p.wallMs, 0);
-    assert.ok(t.marks[0]!.atMs <= program, `job handed over at ${t.marks[0]!.atMs} ms, the program ended at ${program} ms`);
+    // Handed over before the program's modules were loaded (plan/early.ts): the simulation
+    // overlaps their loading and the program's run.
+    const startUp = t.phases[0]!.wallMs;
+    assert.ok(t.marks[0]!.atMs <= startUp, `job handed over at ${t.marks[0]!.atMs} ms, the modules were loaded at ${startUp} ms`);
   });
 
   it("prints no timing and writes no file without HAHA_PLAN_TIMING", () => {
     assert.doesNotMatch(thread.stderr, /plan timing/);
+  });
+});
+
+describe("the failover step started from the stack file alone (plan/early.ts)", () => {
+  it("starts on the CIB config renders, and only from a complete, valid stack file", async () => {
+    const early = startEarlyFailover(path.join(ROOT, "Pulumi.prod.yaml"));
+    assert.ok(early, "no early start for prod");
+    assert.equal(early.failover.cibXml, renderCib(stackCibModel(prodConfig())));
+    // The plan read the same file again: the same run is taken.
+    assert.equal(await earlyFor(early, structuredClone(early.config)), early.failover);
+    const o = await early.failover.outcome;
+    assert.ok("report" in o && o.report.ok, JSON.stringify(o).slice(0, 300));
+
+    const dir = tempDir("haha-speed-early-");
+    assert.equal(startEarlyFailover(path.join(dir, "absent.yaml")), undefined);
+    const invalid = path.join(dir, "Pulumi.invalid.yaml");
+    const prod = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+    const bogus = prod.replace(/^config:\n/m, "config:\n  haha:bogus: 1\n");
+    assert.notEqual(bogus, prod);
+    fs.writeFileSync(invalid, bogus);
+    assert.equal(startEarlyFailover(invalid), undefined);
+  });
+
+  it("loads no Pulumi SDK (or the early start would wait for it)", () => {
+    const probe = `require(${JSON.stringify(path.join(ROOT, "plan/early.ts"))}); const sdk = Object.keys(require.cache).filter((f) => f.includes("/node_modules/@pulumi/")); console.log(JSON.stringify(sdk));`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", probe], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").at(-1)!), []);
+  });
+
+  it("is let end, and not used, when the plan's config is not the one it started with", async () => {
+    const early = startEarlyFailover(path.join(ROOT, "Pulumi.prod.yaml"));
+    assert.ok(early);
+    let settled = false;
+    void early.failover.outcome.then(() => (settled = true));
+    const other = mutatedConfig((raw) => {
+      (raw.cluster as { defaults: { resourceStickiness: number } }).defaults.resourceStickiness += 1;
+    });
+    assert.equal(await earlyFor(early, other), undefined);
+    assert.ok(settled, "earlyFor returned before the early run ended");
   });
 });
 

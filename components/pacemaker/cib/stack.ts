@@ -2,8 +2,8 @@
 // layers' fragments (pure functions of config) and the pacemaker layer's own. Tests and the
 // failover simulation use it; the ClusterCib component renders the same from its args.
 import type { HahaConfig } from "../../../stacks/config/schema";
-import { servicesCibFragment } from "../../services";
-import { storageCibFragment } from "../../storage";
+import { servicesCibFragment } from "../../services/cib";
+import { storageCibFragment } from "../../storage/cib";
 import { buildCibModel } from "./build";
 import type { CibFragment, CibModel } from "./model";
 import { renderCib } from "./serialize";
