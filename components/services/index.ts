@@ -164,36 +164,54 @@ export function appliedStampPath(s: ServiceSpec): string {
 }
 
 /**
+ * A shell function `started <id> <seconds>`: waits until Pacemaker reports the resource started
+ * (active, not failed, no action pending on it) and fails naming it, with crm_mon's view, when it
+ * is not by then. It reads crm_mon's XML with Python's own parser (python3 is in every Debian
+ * cloud image: cloud-init runs on it).
+ */
+export const STARTED_FN = [
+  "started() {",
+  '  deadline=$(( $(date +%s) + $2 ))',
+  "  until crm_mon -1 --output-as=xml 2>/dev/null | python3 -c 'import sys, xml.etree.ElementTree as E",
+  'r = [x for x in E.parse(sys.stdin).iter("resource") if x.get("id") == sys.argv[1]]',
+  `sys.exit(0 if r and all(x.get("active") == "true" and x.get("failed") == "false" and not x.get("pending") for x in r) else 1)' "$1" 2>/dev/null; do`,
+  '    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$1 is not started $2 s after its apply asked for it:" >&2; crm_mon -1 -r >&2 || true; exit 1; fi',
+  "    sleep 2",
+  "  done",
+  "}",
+];
+
+/**
  * Start a service that waits stopped for its files (new to the cluster: the CIB push held it,
  * so Pacemaker never ran it without them), restart one whose files changed since it was last
- * (re)started here, or clear a failed start; then wait until the cluster has settled, so a
- * service that depends on this one is only started once this one runs. The digest of the files
- * as they are on the shared mount, kept beside them, is what makes a second run of the same step
- * (a `pulumi up --refresh`, a replaced step, a lab's forced run) restart nothing.
+ * (re)started here, or clear a failed start; then wait until this service runs, so a service
+ * that depends on this one is only started once this one runs. It waits for its own service,
+ * not for the whole cluster (`crm_resource --wait`): the rehearsal lab's run 6 failed its first
+ * deploy when the fence devices' monitors errored and their recovery outlasted the wait, and the
+ * namespace lab's independent applies ran out while other services started. The digest of the
+ * files as they are on the shared mount, kept beside them, is what makes a second run of the same
+ * step (a `pulumi up --refresh`, a replaced step, a lab's forced run) restart nothing.
  */
-export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1, clusterWaitS = 0): string {
+export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1): string {
   // The wait covers a stop and a start at the timeouts the CIB really has (scaled as buildCibModel
   // scales them), or the step gives up while Pacemaker still waits.
-  const own = applyWaitS(s, opTimeoutScale);
-  // crm_resource --wait waits for the whole cluster: while independent services' applies run at
-  // once (as Pulumi runs them), the slowest of their starts (clusterWaitS), not only this one's.
-  // The namespace lab saw Mosquitto's 110 s wait run out while Node-RED was still starting.
-  const wait = Math.max(own, clusterWaitS);
+  const wait = applyWaitS(s, opTimeoutScale);
   const stamp = shq(appliedStampPath(s));
   return [
     "set -euo pipefail",
+    ...STARTED_FN,
     files.length ? `now=$(sha256sum ${files.map(shq).join(" ")} | sha256sum | cut -d' ' -f1)` : "now=no-files",
     `applied=$(cat ${stamp} 2>/dev/null || true)`,
     // A service new to the cluster waits stopped for its files (the CIB push holds it): start it.
     `if [ -n "$(crm_resource --resource ${s.id} --meta --get-parameter ${AWAITING_FILES_META} --quiet 2>/dev/null || true)" ]; then`,
     `  crm_resource --resource ${s.id} --meta --delete-parameter ${AWAITING_FILES_META}`,
     `  crm_resource --resource ${s.id} --meta --delete-parameter target-role`,
-    `  crm_resource --wait --timeout=${wait}s`,
+    `  started ${s.id} ${wait}`,
     `elif crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
-    `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${own}s; fi`,
+    `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${wait}s; fi`,
     "else",
     `  crm_resource --resource ${s.id} --cleanup`,
-    `  crm_resource --wait --timeout=${wait}s`,
+    `  started ${s.id} ${wait}`,
     "fi",
     `[ "$now" = "$applied" ] || { printf '%s\\n' "$now" > ${stamp}.new && mv ${stamp}.new ${stamp}; }`,
   ].join("\n");
@@ -229,7 +247,6 @@ export class ServiceConfigs extends HahaComponent {
 
     const applied = new Map<string, HostStep>();
     const catalog = serviceCatalog(c);
-    const clusterWaitS = Math.max(0, ...catalog.map((s) => applyWaitS(s, c.cluster.defaults.opTimeoutScale)));
     for (const s of catalog) {
       const lines = ["set -euo pipefail", ...dirScript(s)];
       // Home Assistant's UI editors own these: created empty once, never overwritten.
@@ -248,7 +265,7 @@ export class ServiceConfigs extends HahaComponent {
       if (s.id === "nodered") after.push(this.seedNodeRed(name, conn, s, files));
       // A service is (re)started only after what it needs (the catalog lists dependencies first).
       for (const dep of s.after) after.push(applied.get(dep)!);
-      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s, mine.map((f) => f.path), c.cluster.defaults.opTimeoutScale, clusterWaitS), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
+      applied.set(s.id, new HostStep(`${name}-${s.id}-apply`, { connection: conn, create: applyScript(s, mine.map((f) => f.path), c.cluster.defaults.opTimeoutScale), triggers: files.map((f) => f.contentHash) }, this.child({ dependsOn: after })));
     }
     this.registerOutputs({ writer: writer.name });
   }

@@ -387,8 +387,8 @@ async function bringUp(lc: LabCluster): Promise<void> {
   // At most SERVICE_STEPS_AT_ONCE clusters in this phase at a time: the lab's own parallel
   // clusters are a load no home has, and five clusters' first starts at once (Node-RED's start
   // alone took over two minutes at a load of 20 on 2 cores) outlasted the program's apply steps,
-  // whose crm_resource --wait covers the whole cluster (each now waits for the slowest service:
-  // components/services applyWaitS).
+  // whose crm_resource --wait then covered the whole cluster (each now waits for its own service:
+  // components/services applyScript).
   const release = await ctx.serviceSteps.acquire();
   try {
   await inProgramOrder(ctx.services.run, ctx.services.after, async (svc) => {

@@ -9,6 +9,10 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { applyScript, applyWaitS, appliedStampPath, serviceCatalog } from "../../../components/services";
 import { prodConfig } from "../../helpers/config";
+import { buildCibModel } from "../../../components/pacemaker/cib/build";
+import { renderCib } from "../../../components/pacemaker/cib/serialize";
+import { clusterMembers } from "../../../stacks/config/members";
+import { servicesFixture, storageFixture } from "../pacemaker/fixtures";
 
 const CRM_RESOURCE = `#!/bin/sh
 echo "$*" >> "$LOG"
@@ -23,6 +27,8 @@ function setup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-apply-"));
   fs.mkdirSync(path.join(dir, "bin"));
   fs.writeFileSync(path.join(dir, "bin", "crm_resource"), CRM_RESOURCE, { mode: 0o755 });
+  // What Pacemaker reports once the start asked for is done (the real crm_mon is in the test below).
+  fs.writeFileSync(path.join(dir, "bin", "crm_mon"), `#!/bin/sh\necho '<pacemaker-result><resources><resource id="mosquitto" role="Started" active="true" failed="false"/></resources></pacemaker-result>'\n`, { mode: 0o755 });
   const files = ["a.conf", "b.acl"].map((f) => path.join(dir, f));
   for (const f of files) fs.writeFileSync(f, `${f}\n`);
   const spec = { ...serviceCatalog(prodConfig()).find((s) => s.id === "mosquitto")!, dataDir: dir };
@@ -41,20 +47,37 @@ describe("the services' apply step", () => {
     const { spec, run } = setup();
     const calls = run({ AWAITING: "true" });
     assert.match(calls, /--meta --delete-parameter target-role/);
-    assert.match(calls, /--wait --timeout=/);
+    assert.match(calls, /--meta --delete-parameter haha-awaiting-files/);
     assert.match(fs.readFileSync(appliedStampPath(spec), "utf8"), /^[0-9a-f]{64}\n$/);
   });
 
-  it("waits for the slowest service that may start at the same time (crm_resource --wait covers the whole cluster); a restart of its own at its own timeouts", () => {
-    const { spec, files } = setup();
-    const all = serviceCatalog(prodConfig());
-    const slowest = Math.max(...all.map((s) => applyWaitS(s)));
-    assert.ok(slowest > applyWaitS(spec), "the fixture's point: another service takes longer than mosquitto");
-    const script = applyScript(spec, files, 1, slowest);
-    assert.match(script, new RegExp(`--wait --timeout=${slowest}s`));
-    assert.doesNotMatch(script, new RegExp(`--wait --timeout=${applyWaitS(spec)}s`));
-    assert.match(script, new RegExp(`--restart --timeout=${applyWaitS(spec)}s`));
-    assert.match(applyScript(spec, files, 1, 1), new RegExp(`--wait --timeout=${applyWaitS(spec)}s`), "never shorter than its own");
+  it("waits for its own service only, as the real crm_mon reports it (not the whole cluster), and fails naming it when it does not start", () => {
+    // The live cluster: a CIB file with the fixture's services, every member up, run through
+    // crm_simulate (crm_mon honours CIB_file); the stand-in answers only crm_resource's calls.
+    const { dir, files, spec } = setup();
+    fs.rmSync(path.join(dir, "bin", "crm_mon"));
+    const c = prodConfig();
+    fs.writeFileSync(path.join(dir, "old.xml"), renderCib(buildCibModel(c, [storageFixture(c), servicesFixture()])));
+    const sim = spawnSync("crm_simulate", ["-x", "old.xml", "-S", "-q", "1", ...clusterMembers(c).flatMap((m) => ["--node-up", m.name]), "--save-output", "live.xml"], { cwd: dir, encoding: "utf8" });
+    assert.equal(sim.status, 0, sim.stderr);
+    // One simulated transition starts the fence devices and the watchdog device, not the
+    // services (the fixture's DRBD has no promotion scores): the started case asks for one of
+    // those, the failing case for the fixture's Mosquitto, which stays stopped.
+    const run = (cib: string, id: string) => {
+      const fx = { ...spec, id };
+      const log = path.join(dir, "calls.log");
+      fs.rmSync(log, { force: true });
+      // opTimeoutScale 0.01: a wait of a few seconds, so the failing case ends quickly.
+      return spawnSync("bash", ["-c", applyScript(fx, files, 0.01)], { encoding: "utf8", env: { PATH: `${dir}/bin:/usr/sbin:/usr/bin:/bin`, LOG: log, AWAITING: "true", RUNNING: "", CIB_file: path.join(dir, cib) } });
+    };
+    const ok = run("live.xml", "watchdog");
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.doesNotMatch(fs.readFileSync(path.join(dir, "calls.log"), "utf8"), /--wait/, "it must not wait for the whole cluster");
+    // A service that does not start: the step fails, naming it.
+    const stopped = run("live.xml", "fx-mosquitto");
+    assert.notEqual(stopped.status, 0);
+    assert.match(stopped.stderr, /fx-mosquitto is not started \d+ s after its apply asked for it/);
+    assert.match(applyScript(spec, files), new RegExp(`--restart --timeout=${applyWaitS(spec)}s`));
   });
 
   it("run again with the same files, restarts nothing", () => {
