@@ -198,7 +198,8 @@ describe("service files", () => {
     const steps = (await record(slow)).filter((r) => r.type === "haha:host:Step");
     for (const s of serviceCatalog(slow)) {
       const script = String(steps.find((x) => x.name === `services-config-${s.id}-apply`)!.inputs.create);
-      const waits = [...script.matchAll(/--timeout=(\d+)s/g)].map((m) => Number(m[1]));
+      // crm_resource --restart --timeout=Ns, and the service's own wait: started <id> N.
+      const waits = [...script.matchAll(/--timeout=(\d+)s/g), ...script.matchAll(new RegExp(`^\\s*started ${s.id} (\\d+)$`, "gm"))].map((m) => Number(m[1]));
       const ops = cibOps.get(s.id)!;
       const timeout = (name: string) => ops.find((o) => o.name === name)!.timeoutS;
       assert.ok(waits.length >= 2, `${s.id}: the apply step waits`);
