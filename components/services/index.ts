@@ -169,7 +169,7 @@ export function appliedStampPath(s: ServiceSpec): string {
  * is not by then. It reads crm_mon's XML with Python's own parser (python3 is in every Debian
  * cloud image: cloud-init runs on it).
  */
-export const STARTED_FN = [
+const STARTED_FN = [
   "started() {",
   '  deadline=$(( $(date +%s) + $2 ))',
   "  until crm_mon -1 --output-as=xml 2>/dev/null | python3 -c 'import sys, xml.etree.ElementTree as E",

@@ -10,7 +10,7 @@ import { excerpt, sleep } from "../common/proc";
 import type { CheckResult } from "./checks";
 import type { DeployResult, StepRecord } from "./deploy";
 import type { Guest, Lab } from "./lab";
-import { parseCrm, type CrmView } from "./scenarios";
+import { crmView, powerCalls, type CrmView } from "./scenarios";
 
 /** The stack file as YAML data: `config` keyed by `haha:<section>`. */
 export type StackDoc = { config: Record<string, Record<string, unknown>> };
@@ -202,14 +202,7 @@ export function labChanges(c: HahaConfig): ConfigChange[] {
   ];
 }
 
-async function crm(c: ChangeCtx): Promise<CrmView | undefined> {
-  for (const g of guestsOf(c)) {
-    if (!c.lab.alive(g)) continue;
-    const v = parseCrm((await c.lab.ssh(g.address, "crm_mon -1 --output-as=xml", { timeoutMs: 30_000, connectTimeoutS: 5 })).stdout);
-    if (v) return v;
-  }
-  return undefined;
-}
+const crm = (c: ChangeCtx): Promise<CrmView | undefined> => crmView(c.lab);
 
 /** While an apply runs: how few members were online, and whether a replica was Primary all along. */
 export class ClusterWatch {
@@ -273,7 +266,7 @@ export async function runChange(c: ChangeCtx, ch: ConfigChange, apply: (ch: Conf
     if (v && v.quorate && v.online.length === c.config.nodes.length && v.failed.length === 0) break;
     await sleep(5000);
   }
-  const fenced = c.api.calls.slice(callsBefore).filter((x) => x.method === "POST" && /\/status\/(stop|start|reset)$/.test(x.path));
+  const fenced = powerCalls(c.api, callsBefore);
   out.push({
     name: `changed config, ${ch.title}: no member fenced, the cluster quorate with every member online and nothing failed`,
     ok: fenced.length === 0 && !!v?.quorate && v.online.length === c.config.nodes.length && v.failed.length === 0,

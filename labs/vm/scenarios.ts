@@ -50,6 +50,22 @@ export function parseCrm(out: string): CrmView | undefined {
   return { online: mon.online, quorate: mon.quorate, active, failed: mon.instances.filter((i) => i.failed).map((i) => i.id) };
 }
 
+/** The cluster as the first live member that answers sees it (crm_mon's XML), skipping `except`. */
+export async function crmView(lab: Lab, except: string[] = []): Promise<CrmView | undefined> {
+  for (const g of lab.guests) {
+    if (except.includes(g.shape.name) || !lab.alive(g)) continue;
+    const r = await lab.ssh(g.address, "crm_mon -1 --output-as=xml", { timeoutMs: 30_000, connectTimeoutS: 5 });
+    const v = parseCrm(r.stdout);
+    if (v) return v;
+  }
+  return undefined;
+}
+
+/** The power actions (fence_pve's stops, starts, resets) the lab's Proxmox API answered since call number `since`. */
+export function powerCalls(api: FakePveApi, since: number): FakePveApi["calls"] {
+  return api.calls.slice(since).filter((c) => c.method === "POST" && /\/status\/(stop|start|reset)$/.test(c.path));
+}
+
 /** Numbered records: which were acknowledged, and what the file holds (whole lines only; a torn last write of an unacknowledged record is not a record). */
 export function countRecords(acked: number[], fileText: string): Records {
   const seen = new Map<number, number>();
@@ -124,14 +140,8 @@ export class StorageScenarios {
     return g;
   }
 
-  async crm(except: string[] = []): Promise<CrmView | undefined> {
-    for (const g of this.c.lab.guests) {
-      if (except.includes(g.shape.name) || !this.c.lab.alive(g)) continue;
-      const r = await this.c.lab.ssh(g.address, "crm_mon -1 --output-as=xml", { timeoutMs: 30_000, connectTimeoutS: 5 });
-      const v = parseCrm(r.stdout);
-      if (v) return v;
-    }
-    return undefined;
+  crm(except: string[] = []): Promise<CrmView | undefined> {
+    return crmView(this.c.lab, except);
   }
 
   /** Where a resource runs (its first active node). */
@@ -331,7 +341,7 @@ export class StorageScenarios {
     if (boots.length === 1) problems.add(`${survivor.shape.name} lost quorum but did not reset itself within ${(waitMs + rebootMs) / 1000} s (diskless SBD must: the cluster's stonith-watchdog-timeout counts on it)`);
     else if (seenSince === undefined) problems.add(`${survivor.shape.name} reset itself but its Pacemaker never answered again within ${(waitMs + rebootMs) / 1000} s`);
     if (boots.length > 2) evidence.push(`${survivor.shape.name} reset ${boots.length - 1} times in ${at()}: an inquorate member whose sbd resets it again after each boot`);
-    const fencings = this.c.api.calls.slice(callsBefore).filter((c) => c.method === "POST" && /\/status\/(stop|start|reset)$/.test(c.path));
+    const fencings = powerCalls(this.c.api, callsBefore);
     if (fencings.length > 0) problems.add(`fenced without quorum: ${fencings.map((c) => c.path).join(", ")}`);
     const res: ScenarioResult = { name: "two of three lost: nothing starts, no replica promoted alone, the survivor resets itself", ok: problems.size === 0, fenced: [], seconds: Math.round((Date.now() - t) / 1000), evidence, problems: [...problems] };
     this.results.push(res);
