@@ -9,6 +9,7 @@ import type { FakePveApi } from "../common/fake-pve";
 import { isPromoted, parseCrmMon } from "../common/crm-mon";
 import { excerpt, sleep } from "../common/proc";
 import type { Guest, Lab } from "./lab";
+import { TwoLostJudge } from "./two-lost";
 
 export interface ScenarioResult {
   name: string;
@@ -301,6 +302,7 @@ export class StorageScenarios {
     evidence.push(`0 s: ${a} and ${b} powered off (QMP quit)`);
     this.c.log(`scenario two-lost: ${a} and ${b} powered off; watching ${survivor.shape.name}`);
     const boots = [boot0];
+    const judge = new TwoLostJudge(survivor.shape.name);
     let seenSince: number | undefined; // the first crm_mon answer in the survivor's current boot
     let samples = 0;
     let lastState = "";
@@ -321,12 +323,8 @@ export class StorageScenarios {
         samples++;
         if (v && seenSince === undefined) seenSince = Date.now();
         const started = [...(v?.active.keys() ?? [])].filter((k) => !k.startsWith("fence-") && k !== "watchdog");
-        if (v?.quorate) problems.add(`${survivor.shape.name} alone claims quorum`);
-        if (started.length > 0) problems.add(`started without quorum: ${started.join(", ")}`);
-        if (/ro:Primary/.test(drbd)) problems.add("a DRBD replica is Primary alone");
-        if (docker.trim()) problems.add(`containers running without quorum: ${docker.trim()}`);
-        if (addrs.includes(`${this.c.config.network.vip}/`) || addrs.includes(`${this.c.config.network.storageVip}/`)) problems.add("a VIP is still up on the survivor");
-        const state = `quorate ${v ? v.quorate : "(Pacemaker not answering)"}; started ${started.join(", ") || "nothing"}; /proc/drbd: ${excerpt(drbd, 3).replace(/\n/g, " / ").trim() || "empty"}; containers: ${docker.trim() || "none"}`;
+        judge.observe({ boot: boots.length - 1, view: v, drbdPrimary: /ro:Primary/.test(drbd), containers: docker.trim().split("\n").filter(Boolean), vipUp: addrs.includes(`${this.c.config.network.vip}/`) || addrs.includes(`${this.c.config.network.storageVip}/`) });
+        const state = `online ${v ? v.online.join(", ") || "none" : "-"}; quorate ${v ? v.quorate : "(Pacemaker not answering)"}; started ${started.join(", ") || "nothing"}; /proc/drbd: ${excerpt(drbd, 3).replace(/\n/g, " / ").trim() || "empty"}; containers: ${docker.trim() || "none"}`;
         if (state !== lastState) {
           evidence.push(`${at()} on ${survivor.shape.name}: ${state}`);
           lastState = state;
@@ -337,6 +335,7 @@ export class StorageScenarios {
       }
       await sleep(5000);
     }
+    for (const p of judge.problems) problems.add(p);
     if (samples === 0) problems.add(`${survivor.shape.name} never answered over SSH within ${(waitMs + rebootMs) / 1000} s`);
     if (boots.length === 1) problems.add(`${survivor.shape.name} lost quorum but did not reset itself within ${(waitMs + rebootMs) / 1000} s (diskless SBD must: the cluster's stonith-watchdog-timeout counts on it)`);
     else if (seenSince === undefined) problems.add(`${survivor.shape.name} reset itself but its Pacemaker never answered again within ${(waitMs + rebootMs) / 1000} s`);
