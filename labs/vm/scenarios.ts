@@ -9,7 +9,7 @@ import type { FakePveApi } from "../common/fake-pve";
 import { isPromoted, parseCrmMon } from "../common/crm-mon";
 import { excerpt, sleep } from "../common/proc";
 import type { Guest, Lab } from "./lab";
-import { TwoLostJudge } from "./two-lost";
+import { activeServices, TwoLostJudge } from "./two-lost";
 
 export interface ScenarioResult {
   name: string;
@@ -322,7 +322,7 @@ export class StorageScenarios {
         const v = parseCrm(crmOut);
         samples++;
         if (v && seenSince === undefined) seenSince = Date.now();
-        const started = [...(v?.active.keys() ?? [])].filter((k) => !k.startsWith("fence-") && k !== "watchdog");
+        const started = activeServices(v);
         judge.observe({ boot: boots.length - 1, view: v, drbdPrimary: /ro:Primary/.test(drbd), containers: docker.trim().split("\n").filter(Boolean), vipUp: addrs.includes(`${this.c.config.network.vip}/`) || addrs.includes(`${this.c.config.network.storageVip}/`) });
         const state = `online ${v ? v.online.join(", ") || "none" : "-"}; quorate ${v ? v.quorate : "(Pacemaker not answering)"}; started ${started.join(", ") || "nothing"}; /proc/drbd: ${excerpt(drbd, 3).replace(/\n/g, " / ").trim() || "empty"}; containers: ${docker.trim() || "none"}`;
         if (state !== lastState) {

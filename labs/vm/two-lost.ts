@@ -20,6 +20,11 @@ export interface TwoLostSample {
   vipUp: boolean;
 }
 
+/** The resources a view has active, fencing left out (fence devices and the watchdog run inquorate too). */
+export function activeServices(v: CrmView | undefined): string[] {
+  return [...(v?.active.keys() ?? [])].filter((k) => !k.startsWith("fence-") && k !== "watchdog");
+}
+
 export class TwoLostJudge {
   readonly problems = new Set<string>();
   /** What the current boot's first "alone" sample already ran (stopping, not starting). */
@@ -33,7 +38,7 @@ export class TwoLostJudge {
     const alone = v !== undefined && v.online.length > 0 && v.online.every((n) => n === this.survivor);
     // The first boot before the survivor noticed: the pre-fault view, nothing to judge yet.
     if (s.boot === 0 && !alone) return;
-    const active = [...(v?.active.keys() ?? [])].filter((k) => !k.startsWith("fence-") && k !== "watchdog");
+    const active = activeServices(v);
     if (!this.baseline || this.baseline.boot !== s.boot)
       this.baseline = s.boot === 0 ? { boot: 0, active: new Set(active), containers: new Set(s.containers), primary: s.drbdPrimary, vip: s.vipUp } : { boot: s.boot, active: new Set(), containers: new Set(), primary: false, vip: false };
     const b = this.baseline;
@@ -47,5 +52,4 @@ export class TwoLostJudge {
     if (containers.length > 0) this.problems.add(`containers started without quorum: ${containers.join(", ")}`);
     if (s.vipUp && !b.vip) this.problems.add("a VIP came up on the survivor without quorum");
   }
-
 }
