@@ -208,7 +208,10 @@ export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1)
     `  crm_resource --resource ${s.id} --meta --delete-parameter target-role`,
     `  started ${s.id} ${wait}`,
     `elif crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
-    `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${wait}s; fi`,
+    // crm_resource --restart returns once the scheduler counts the service active again, which a
+    // start still pending is (record-pending): the rehearsal lab's MQTT client, 5 s after the
+    // broker's apply returned, found nothing listening on the VIP. Wait for the start to finish.
+    `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${wait}s; started ${s.id} ${wait}; fi`,
     "else",
     `  crm_resource --resource ${s.id} --cleanup`,
     `  started ${s.id} ${wait}`,

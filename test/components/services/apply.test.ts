@@ -97,6 +97,26 @@ describe("the services' apply step", () => {
     assert.doesNotMatch(run({ RUNNING: "yes" }), /--restart/);
   });
 
+  it("after a restart, waits until the start has finished, not only until Pacemaker counts the service active", () => {
+    const { dir, files, spec, run } = setup();
+    run({ AWAITING: "true" });
+    fs.appendFileSync(files[1]!, "topic write x\n");
+    // crm_resource --restart returns once the service counts as active, which a pending start does
+    // (record-pending): crm_mon then says pending="Starting" until the agent's start returns.
+    const polls = path.join(dir, "polls");
+    fs.writeFileSync(
+      path.join(dir, "bin", "crm_mon"),
+      `#!/bin/sh\necho crm_mon >> "$LOG"; n=$(cat ${polls} 2>/dev/null || echo 0); echo $((n + 1)) > ${polls}\n` +
+        `if [ "$n" -lt 1 ]; then p=' pending="Starting"'; else p=''; fi\n` +
+        `echo "<pacemaker-result><resources><resource id=\\"mosquitto\\" role=\\"Started\\" active=\\"true\\" failed=\\"false\\"$p/></resources></pacemaker-result>"\n`,
+      { mode: 0o755 },
+    );
+    const calls = run({ RUNNING: "yes" }).split("\n");
+    const restart = calls.findIndex((l) => /--restart/.test(l));
+    assert.ok(restart >= 0, "it restarts the service");
+    assert.deepEqual(calls.slice(restart + 1).filter(Boolean), ["crm_mon", "crm_mon"], "it asks crm_mon until the start is no longer pending");
+  });
+
   it("restarts a running service it has no record of (deployed before the record existed)", () => {
     const { run } = setup();
     assert.match(run({ RUNNING: "yes" }), /--restart/);
