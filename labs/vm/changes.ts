@@ -25,6 +25,8 @@ export interface ChangeCtx {
   mqttPassword: (user: string) => string | undefined;
   /** An MQTT publish and subscribe round trip from the fourth machine, as `user` on `topic`. */
   mqttRoundTrip: (user: string, password: string, topic: string) => Promise<{ ok: boolean; evidence: string }>;
+  /** Keeps a text in the lab's folder, secrets redacted; returns where. */
+  keep?: (name: string, text: string) => string;
 }
 
 export interface ConfigChange {
@@ -232,10 +234,41 @@ export class ClusterWatch {
   }
 }
 
+/** Each guest's clock now (s since the epoch): under TCG guest clocks drift a minute from the lab's. */
+async function guestClocks(c: ChangeCtx): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const g of c.lab.guests) {
+    const r = await c.lab.ssh(g.address, "date +%s", { timeoutMs: 30_000 }).catch(() => undefined);
+    const t = Number(r?.stdout.trim());
+    if (r?.code === 0 && Number.isFinite(t)) out.set(g.shape.name, t);
+  }
+  return out;
+}
+
+/** Every guest's whole journal since the change began, over all boots (a fenced guest's too: the image keeps it on disk). */
+export const CHANGE_JOURNAL = (since: number) => `journalctl --since @${since} -o short-precise --no-pager | tail -n 20000`;
+
+/** After a failed change: each guest's journal of it, kept in the lab's folder (named in the evidence). */
+async function keepJournals(c: ChangeCtx, n: number, since: Map<string, number>): Promise<string> {
+  if (!c.keep) return "";
+  const kept: string[] = [];
+  for (const g of c.lab.guests) {
+    const t = since.get(g.shape.name);
+    if (t === undefined) continue;
+    const r = await c.lab.ssh(g.address, CHANGE_JOURNAL(t - 5), { timeoutMs: 120_000 }).catch((e: Error) => ({ code: 255, stdout: "", stderr: e.message }));
+    kept.push(c.keep(`change${n}-${g.shape.name}-journal.txt`, `${r.stdout}${r.stderr}`));
+  }
+  return kept.length ? `\nthe guests' journals of this change: ${kept.join(", ")}` : "";
+}
+
+let changeCount = 0;
+
 /** One change, end to end: before, the apply (by `apply`, the lab's engine), the checks. */
 export async function runChange(c: ChangeCtx, ch: ConfigChange, apply: (ch: ConfigChange) => Promise<Applied>): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const callsBefore = c.api.calls.length;
+  const n = ++changeCount;
+  const clocks = await guestClocks(c);
   let before = "";
   try {
     if (ch.before) before = await ch.before(c);
@@ -272,6 +305,12 @@ export async function runChange(c: ChangeCtx, ch: ConfigChange, apply: (ch: Conf
     ok: fenced.length === 0 && !!v?.quorate && v.online.length === c.config.nodes.length && v.failed.length === 0,
     evidence: `fence_pve calls to the lab's Proxmox API: ${fenced.map((f) => f.path).join(", ") || "none"}; crm_mon: quorate ${v?.quorate}, online ${v?.online.join(", ")}, failed ${v?.failed.join(", ") || "none"}`,
   });
+  // A failure is diagnosed from the guests' own logs: kept now, before a later phase powers a guest off.
+  if (out.some((r) => !r.ok)) {
+    const where = await keepJournals(c, n, clocks);
+    const last = out[out.length - 1]!;
+    last.evidence += where;
+  }
   for (const r of out) c.log(`check ${r.ok ? "ok  " : "FAIL"} ${r.name}`);
   return out;
 }

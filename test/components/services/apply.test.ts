@@ -98,7 +98,7 @@ describe("the services' apply step", () => {
   });
 
   it("after a restart, waits until the start has finished, not only until Pacemaker counts the service active", () => {
-    const { dir, files, spec, run } = setup();
+    const { dir, files, run } = setup();
     run({ AWAITING: "true" });
     fs.appendFileSync(files[1]!, "topic write x\n");
     // crm_resource --restart returns once the service counts as active, which a pending start does
