@@ -10,7 +10,7 @@ import { drbdDevice, fencePeerTimeouts } from "./drbd";
 import { storageAddress, storageNetwork } from "./network";
 import { DIRS_UNIT, clientMountOptions, explainOptions, exportOptions, joinOptions, proxmoxExportOptions, proxmoxExportPath } from "./nfs";
 
-/** The DRBD clone's instance stickiness: above the linbit agent's highest promotion score (crm_master 10000). */
+/** The DRBD and OCFS2 clones' instance stickiness: above the linbit agent's highest promotion score (crm_master 10000). */
 export const DRBD_INSTANCE_STICKINESS = 20000;
 
 /**
@@ -258,7 +258,13 @@ export function storageCibFragment(c: HahaConfig): CibFragment {
       kind: "clone",
       id: id.ocfs2Clone,
       child: ocfs2Primitive,
-      meta: { interleave: t(true, "a member's mount depends on its own DRBD and dlm instances only") },
+      meta: {
+        interleave: t(true, "a member's mount depends on its own DRBD and dlm instances only"),
+        "resource-stickiness": t(
+          DRBD_INSTANCE_STICKINESS,
+          "each instance stays on its member, as DRBD's do: colocated with the promoted DRBD instances, both members score INFINITY and Pacemaker 2.1.5 renumbers the instances when a fenced member returns and is promoted while the survivor brings the export up (ocfs2-fs:0 moves to the returning member, the survivor's OCFS2 and its whole export group restart: the export back 80 s instead of 50). Found by the namespace lab",
+        ),
+      },
     },
     { kind: "group", id: id.nfsGroup, members: nfsPrimitives },
     {

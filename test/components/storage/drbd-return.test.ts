@@ -4,6 +4,9 @@
 // the storage agents, promotion score 10): Pacemaker 2.1.5 moved DRBD instance 0 from the
 // promoted survivor to the returning member. The test puts the DRBD clone's meta attributes as
 // the program renders them now into that state and asks the real scheduler (crm_simulate).
+// The second fixture is a later lab run's: the DRBD instances stayed, but the returning member's
+// promotion renumbered the OCFS2 clone's instances (both members score INFINITY through the
+// colocation with the promoted DRBD), restarting the survivor's OCFS2 and its export group.
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -15,7 +18,9 @@ import { readStackFile } from "../../../stacks/config/load";
 import { parseConfig } from "../../../stacks/config/validate";
 
 const FIXTURE = path.join(__dirname, "fixtures/drbd-member-returns-mid-failover.xml");
+const OCFS2_FIXTURE = path.join(__dirname, "fixtures/ocfs2-member-returns-mid-failover.xml");
 const META = /(<clone id="drbd-haha-clone">\s*)<meta_attributes id="drbd-haha-clone-meta_attributes">[\s\S]*?<\/meta_attributes>/;
+const OCFS2_META = /<meta_attributes id="ocfs2-fs-clone-meta_attributes">[\s\S]*?<\/meta_attributes>/;
 
 function transition(xml: string): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-drbd-return-"));
@@ -50,5 +55,23 @@ describe("DRBD clone: a member returning mid-failover", () => {
     assert.ok(!t.some((l) => /(Move|Stop|Demote|Restart)\s+(drbd-haha|ocfs2-fs|nfs-dirs|nfs-server)\b/.test(l)), t.join("\n"));
     assert.ok(t.some((l) => /Start\s+drbd-haha:\d\s+\(\s*nllei01ha01\s*\)/.test(l)), t.join("\n"));
     assert.ok(t.some((l) => /Start\s+storage-vip\s+\(\s*nllei01ha02\s*\)/.test(l)), t.join("\n"));
+  });
+
+  const ocfs2Fixture = fs.readFileSync(OCFS2_FIXTURE, "utf8");
+  const ocfs2Meta = OCFS2_META.exec(rendered)?.[0];
+
+  it("the OCFS2 fixture shows the renumbering with the clone's meta as it was (the check can fail)", () => {
+    const t = transition(ocfs2Fixture);
+    assert.ok(t.some((l) => /Move\s+ocfs2-fs:0\s+\(\s*nllei01ha02 -> nllei01ha01\s*\)/.test(l)), t.join("\n"));
+    assert.ok(t.some((l) => /Restart\s+nfs-server/.test(l)), t.join("\n"));
+  });
+
+  it("with the rendered OCFS2 meta, the survivor keeps its mount and export; the returning member only starts its own", () => {
+    assert.ok(ocfs2Meta, "the rendered CIB has no ocfs2-fs-clone meta_attributes");
+    const xml = ocfs2Fixture.replace(OCFS2_META, ocfs2Meta);
+    assert.notEqual(xml, ocfs2Fixture);
+    const t = transition(xml);
+    assert.ok(!t.some((l) => /(Move|Stop|Demote|Restart)\s+(drbd-haha|ocfs2-fs|nfs-dirs|nfs-server|nfs-export)/.test(l)), t.join("\n"));
+    assert.ok(t.some((l) => /Start\s+ocfs2-fs:\d\s+\(\s*nllei01ha01\s*\)/.test(l)), t.join("\n"));
   });
 });
