@@ -166,15 +166,25 @@ export function appliedStampPath(s: ServiceSpec): string {
 /**
  * A shell function `started <id> <seconds>`: waits until Pacemaker reports the resource started
  * (active, not failed, no action pending on it) and fails naming it, with crm_mon's view, when it
- * is not by then. It reads crm_mon's XML with Python's own parser (python3 is in every Debian
- * cloud image: cloud-init runs on it).
+ * is not by then. crm_mon alone cannot tell: while a start is in flight it shows the resource
+ * "Started" and active, with no pending mark (seen in the rehearsal lab: the broker's apply
+ * returned while its start still ran, and a client 5 s later found nothing listening). The
+ * operation history (`crm_resource --list-operations`) marks that start "pending". Python's own
+ * XML parser reads both (python3 is in every Debian cloud image: cloud-init runs on it).
  */
+const STARTED_PY = [
+  "import subprocess, sys, xml.etree.ElementTree as E",
+  "rid = sys.argv[1]",
+  'xml = lambda *a: E.fromstring(subprocess.run(a, capture_output=True, text=True, check=True).stdout)',
+  'mon = [x for x in xml("crm_mon", "-1", "--output-as=xml").iter("resource") if x.get("id") == rid]',
+  'ops = list(xml("crm_resource", "--list-operations", "--resource", rid, "--output-as=xml").iter("operation"))',
+  'sys.exit(0 if mon and all(x.get("active") == "true" and x.get("failed") == "false" and not x.get("pending") for x in mon) and not any(o.get("status") == "pending" for o in ops) else 1)',
+].join("\n");
+
 const STARTED_FN = [
   "started() {",
   '  deadline=$(( $(date +%s) + $2 ))',
-  "  until crm_mon -1 --output-as=xml 2>/dev/null | python3 -c 'import sys, xml.etree.ElementTree as E",
-  'r = [x for x in E.parse(sys.stdin).iter("resource") if x.get("id") == sys.argv[1]]',
-  `sys.exit(0 if r and all(x.get("active") == "true" and x.get("failed") == "false" and not x.get("pending") for x in r) else 1)' "$1" 2>/dev/null; do`,
+  `  until python3 -c ${shq(STARTED_PY)} "$1" 2>/dev/null; do`,
   '    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$1 is not started $2 s after its apply asked for it:" >&2; crm_mon -1 -r >&2 || true; exit 1; fi',
   "    sleep 2",
   "  done",
@@ -208,9 +218,9 @@ export function applyScript(s: ServiceSpec, files: string[], opTimeoutScale = 1)
     `  crm_resource --resource ${s.id} --meta --delete-parameter target-role`,
     `  started ${s.id} ${wait}`,
     `elif crm_resource --resource ${s.id} --locate 2>/dev/null | grep -q 'is running on'; then`,
-    // crm_resource --restart returns once the scheduler counts the service active again, which a
-    // start still pending is (record-pending): the rehearsal lab's MQTT client, 5 s after the
-    // broker's apply returned, found nothing listening on the VIP. Wait for the start to finish.
+    // crm_resource --restart can return while the start it asked for still runs (the rehearsal
+    // lab's MQTT client, 5 s after the broker's apply returned, found nothing listening on the
+    // VIP): wait until the start has finished.
     `  if [ "$now" != "$applied" ]; then crm_resource --resource ${s.id} --restart --timeout=${wait}s; started ${s.id} ${wait}; fi`,
     "else",
     `  crm_resource --resource ${s.id} --cleanup`,

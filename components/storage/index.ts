@@ -16,7 +16,7 @@ import type { HahaConfig } from "../../stacks/config/schema";
 import { STORAGE_IDS, storageCibFragment } from "./cib";
 import { DRBD_SECRET_MAX, drbdDevice, drbdModel, drbdModelProblems, drbdResPath, renderDrbdResource, resourceHosts } from "./drbd";
 import { adjustCommand, drbdUpScript, initialSyncScript, mkfsScript } from "./init";
-import { DIRS_UNIT_PATH, NFSD_CONF_PATH, renderDirsUnit, renderNfsdConf } from "./nfs";
+import { DIRS_UNIT_PATH, NFSDCLD_DROPIN_PATH, NFSD_CONF_PATH, renderDirsUnit, renderNfsdConf, renderNfsdcldDropIn } from "./nfs";
 
 export { storageCibFragment, STORAGE_IDS } from "./cib";
 export { ProxmoxNfsStorage, type ProxmoxNfsStorageArgs } from "./proxmox";
@@ -124,6 +124,8 @@ export class ReplicatedStorage extends HahaComponent {
       if (m.diskful) {
         // Read by rpc.nfsd at its next start: changing lease or grace never restarts a serving nfsd.
         new HostFile(`${name}-${m.name}-nfsd-conf`, { connection, path: NFSD_CONF_PATH, content: nfsdConf, mode: "0644" }, this.child());
+        // Before Pacemaker ever stops the NFS server here (the CIB push comes after the storage layer).
+        new HostFile(`${name}-${m.name}-nfsdcld-dropin`, { connection, path: NFSDCLD_DROPIN_PATH, content: renderNfsdcldDropIn(), mode: "0644", onChange: "systemctl daemon-reload" }, this.child());
       }
     });
 

@@ -89,6 +89,25 @@ export function renderNfsdConf(c: HahaConfig): string {
 export const DIRS_UNIT = "haha-nfs-dirs";
 export const DIRS_UNIT_PATH = `/etc/systemd/system/${DIRS_UNIT}.service`;
 
+/** A drop-in on the diskful members: nfsdcld stops with nfs-server. */
+export const NFSDCLD_DROPIN_PATH = "/etc/systemd/system/nfsdcld.service.d/haha-stop-with-nfs-server.conf";
+
+/**
+ * nfsdcld (the NFSv4 client-tracking daemon that nfs-server.service pulls in) keeps its database
+ * open in /var/lib/nfs, which the nfsserver agent bind-mounts from OCFS2 (nfs_shared_infodir).
+ * On Debian the agent drives the NFS server through /etc/init.d/nfs-kernel-server, whose stop
+ * stops nfs-server.service but leaves nfsdcld running: the agent's unmount of /var/lib/nfs then
+ * fails ("target is busy"), the stop fails, and the member is fenced. Found by the rehearsal lab:
+ * every controlled move of the export (a member's restart for SBD) fenced the member serving it.
+ * PartOf makes systemd stop (and restart) nfsdcld with nfs-server.
+ */
+export function renderNfsdcldDropIn(): string {
+  return renderKeyfile(
+    [{ name: "Unit", entries: [{ key: "PartOf", value: "nfs-server.service", reason: "stopped with the NFS server, so the nfsserver agent can unmount /var/lib/nfs (nfsdcld holds its database there)" }] }],
+    ["Rendered by HAHA. Do not edit: pulumi up rewrites it."],
+  );
+}
+
 /** Directories Pacemaker creates on OCFS2 before the NFS server starts. */
 export function exportDirectories(c: HahaConfig): string[] {
   const n = c.storage.nfs;

@@ -15,6 +15,10 @@ import { clusterMembers } from "../../../stacks/config/members";
 import { servicesFixture, storageFixture } from "../pacemaker/fixtures";
 
 const CRM_RESOURCE = `#!/bin/sh
+case "$*" in
+  # The operation history: the real tool where a test gives it a CIB file, else what OPS says.
+  *--list-operations*) echo list-operations >> "$LOG"; if [ -n "$CIB_file" ]; then exec /usr/sbin/crm_resource "$@"; fi; echo "\${OPS:-<pacemaker-result><operations/></pacemaker-result>}"; exit 0 ;;
+esac
 echo "$*" >> "$LOG"
 case "$*" in
   *--get-parameter*) [ -n "$AWAITING" ] && echo "$AWAITING"; exit 0 ;;
@@ -101,20 +105,20 @@ describe("the services' apply step", () => {
     const { dir, files, run } = setup();
     run({ AWAITING: "true" });
     fs.appendFileSync(files[1]!, "topic write x\n");
-    // crm_resource --restart returns once the service counts as active, which a pending start does
-    // (record-pending): crm_mon then says pending="Starting" until the agent's start returns.
+    // crm_resource --restart can return while its start still runs: crm_mon then shows the
+    // service active (the stand-in always does), the operation history the start "pending" (the
+    // stand-in, at its first ask).
     const polls = path.join(dir, "polls");
+    const pending = `<pacemaker-result><operations><operation op="mosquitto_start_0" node="labha03" call="-1" rc="193" status="pending" rsc="mosquitto"/></operations></pacemaker-result>`;
     fs.writeFileSync(
-      path.join(dir, "bin", "crm_mon"),
-      `#!/bin/sh\necho crm_mon >> "$LOG"; n=$(cat ${polls} 2>/dev/null || echo 0); echo $((n + 1)) > ${polls}\n` +
-        `if [ "$n" -lt 1 ]; then p=' pending="Starting"'; else p=''; fi\n` +
-        `echo "<pacemaker-result><resources><resource id=\\"mosquitto\\" role=\\"Started\\" active=\\"true\\" failed=\\"false\\"$p/></resources></pacemaker-result>"\n`,
+      path.join(dir, "bin", "crm_resource"),
+      CRM_RESOURCE.replace('echo "\${OPS:-', `n=$(cat ${polls} 2>/dev/null || echo 0); echo $((n + 1)) > ${polls}; [ "$n" -lt 1 ] && OPS='${pending}'; echo "\${OPS:-`),
       { mode: 0o755 },
     );
     const calls = run({ RUNNING: "yes" }).split("\n");
     const restart = calls.findIndex((l) => /--restart/.test(l));
     assert.ok(restart >= 0, "it restarts the service");
-    assert.deepEqual(calls.slice(restart + 1).filter(Boolean), ["crm_mon", "crm_mon"], "it asks crm_mon until the start is no longer pending");
+    assert.deepEqual(calls.slice(restart + 1).filter(Boolean), ["list-operations", "list-operations"], "it asks for the operation history until the start is no longer pending");
   });
 
   it("restarts a running service it has no record of (deployed before the record existed)", () => {

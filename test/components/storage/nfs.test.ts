@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KeyfileSyntaxError, renderKeyfile } from "../../../components/storage/keyfile";
-import { DIRS_UNIT, clientMountOptions, exportOptions, joinOptions, renderDirsUnit, renderNfsdConf } from "../../../components/storage/nfs";
+import { DIRS_UNIT, NFSDCLD_DROPIN_PATH, clientMountOptions, exportOptions, joinOptions, renderDirsUnit, renderNfsdConf, renderNfsdcldDropIn } from "../../../components/storage/nfs";
 import { mutatedConfig, prodConfig } from "../../helpers/config";
 
 let dir: string;
@@ -48,6 +48,34 @@ describe("directories unit (systemd:haha-nfs-dirs)", () => {
   it("leaves out the Proxmox directory where no Proxmox storage is asked for", () => {
     const text = renderDirsUnit(mutatedConfig((raw) => delete raw.storage.nfs.proxmoxStorage));
     assert.match(text, /^ExecStart=\/bin\/mkdir -p \/srv\/ocfs2\/export \/srv\/ocfs2\/nfs-state$/m);
+  });
+});
+
+describe("nfsdcld drop-in (stopped with nfs-server)", () => {
+  // systemd reads a drop-in only with its unit: stand-in units of the same names on a unit path of
+  // the test's own, which systemd-analyze loads with their drop-in directories.
+  function verify(dropIn: string) {
+    const units = fs.mkdtempSync(path.join(dir, "units-"));
+    for (const u of ["nfsdcld", "nfs-server"]) fs.writeFileSync(path.join(units, `${u}.service`), `[Unit]\nDescription=${u}\n[Service]\nType=oneshot\nExecStart=/bin/true\n`);
+    fs.mkdirSync(path.join(units, "nfsdcld.service.d"));
+    fs.writeFileSync(path.join(units, "nfsdcld.service.d", path.basename(NFSDCLD_DROPIN_PATH)), dropIn);
+    const r = spawnSync("systemd-analyze", ["verify", "nfsdcld.service"], { encoding: "utf8", env: { ...process.env, SYSTEMD_UNIT_PATH: `${units}:` } });
+    if (r.error) throw new Error(`systemd-analyze could not run: ${r.error.message}`);
+    return r;
+  }
+
+  it("systemd reads it without a complaint, and it makes nfsdcld part of nfs-server", () => {
+    const text = renderNfsdcldDropIn();
+    const r = verify(text);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), "", "systemd-analyze reported problems");
+    assert.match(text, /^\[Unit\]\n(#.*\n)*PartOf=nfs-server\.service$/m);
+    assert.equal(path.dirname(NFSDCLD_DROPIN_PATH), "/etc/systemd/system/nfsdcld.service.d");
+  });
+
+  it("the check can fail: systemd names a key it does not know", () => {
+    const r = verify(renderNfsdcldDropIn().replace("PartOf=", "PartOff="));
+    assert.match(r.stderr, /Unknown key 'PartOff'/);
   });
 });
 
