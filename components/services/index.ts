@@ -165,12 +165,13 @@ export function appliedStampPath(s: ServiceSpec): string {
 
 /**
  * A shell function `started <id> <seconds>`: waits until Pacemaker reports the resource started
- * (active, not failed, no action pending on it) and fails naming it, with crm_mon's view, when it
- * is not by then. crm_mon alone cannot tell: while a start is in flight it shows the resource
- * "Started" and active, with no pending mark (seen in the rehearsal lab: the broker's apply
- * returned while its start still ran, and a client 5 s later found nothing listening). The
- * operation history (`crm_resource --list-operations`) marks that start "pending". Python's own
- * XML parser reads both (python3 is in every Debian cloud image: cloud-init runs on it).
+ * (active, in a started role, not failed, no action pending on it) and fails naming it, with
+ * crm_mon's view, when it is not by then. While a start is in flight, Pacemaker 2.1.5's crm_mon
+ * XML has the resource active="true" with role="Starting" and no pending attribute (read off a
+ * rehearsal-lab guest: the broker's apply had returned while its start still ran, and a client
+ * 5 s later found nothing listening); the operation history (`crm_resource --list-operations`)
+ * marks that start status="pending". Both are read, with Python's own XML parser (python3 is in
+ * every Debian cloud image: cloud-init runs on it).
  */
 const STARTED_PY = [
   "import subprocess, sys, xml.etree.ElementTree as E",
@@ -178,7 +179,8 @@ const STARTED_PY = [
   'xml = lambda *a: E.fromstring(subprocess.run(a, capture_output=True, text=True, check=True).stdout)',
   'mon = [x for x in xml("crm_mon", "-1", "--output-as=xml").iter("resource") if x.get("id") == rid]',
   'ops = list(xml("crm_resource", "--list-operations", "--resource", rid, "--output-as=xml").iter("operation"))',
-  'sys.exit(0 if mon and all(x.get("active") == "true" and x.get("failed") == "false" and not x.get("pending") for x in mon) and not any(o.get("status") == "pending" for o in ops) else 1)',
+  'up = lambda x: x.get("active") == "true" and x.get("role") in ("Started", "Promoted", "Unpromoted") and x.get("failed") == "false" and not x.get("pending")',
+  'sys.exit(0 if mon and all(up(x) for x in mon) and not any(o.get("status") == "pending" for o in ops) else 1)',
 ].join("\n");
 
 const STARTED_FN = [

@@ -84,6 +84,25 @@ describe("the services' apply step", () => {
     assert.match(applyScript(spec, files), new RegExp(`--restart --timeout=${applyWaitS(spec)}s`));
   });
 
+  it("does not count a start in flight as started (a CIB read off a rehearsal-lab guest while the broker started), and counts it once the start is recorded done", () => {
+    // The real crm_mon and crm_resource on the captured CIB (CIB_file): crm_mon says
+    // role="Starting" active="true", the operation history status="pending".
+    const { dir, files, spec } = setup();
+    fs.rmSync(path.join(dir, "bin", "crm_mon"));
+    const pending = fs.readFileSync(path.join(__dirname, "fixtures", "mosquitto-start-pending.xml"), "utf8");
+    const rec = /<lrm_rsc_op id="mosquitto_last_0" operation_key="mosquitto_start_0"[^>]*call-id="-1" rc-code="193" op-status="-1"[^>]*\/>/.exec(pending)?.[0];
+    assert.ok(rec, "the fixture holds the pending start of mosquitto");
+    fs.writeFileSync(path.join(dir, "pending.xml"), pending);
+    fs.writeFileSync(path.join(dir, "done.xml"), pending.replace(rec, rec.replace(/transition-magic="-1:193;/, 'transition-magic="0:0;').replace('call-id="-1" rc-code="193" op-status="-1"', 'call-id="120" rc-code="0" op-status="0"')));
+    const run = (cib: string) =>
+      spawnSync("bash", ["-c", applyScript(spec, files, 0.01)], { encoding: "utf8", env: { PATH: `${dir}/bin:/usr/sbin:/usr/bin:/bin`, LOG: path.join(dir, "calls.log"), AWAITING: "true", RUNNING: "", CIB_file: path.join(dir, cib) } });
+    const inFlight = run("pending.xml");
+    assert.notEqual(inFlight.status, 0, "a start in flight passed as started");
+    assert.match(inFlight.stderr, /mosquitto is not started \d+ s after its apply asked for it/);
+    const done = run("done.xml");
+    assert.equal(done.status, 0, done.stderr);
+  });
+
   it("run again with the same files, restarts nothing", () => {
     const { run } = setup();
     run({ AWAITING: "true" });
@@ -112,7 +131,7 @@ describe("the services' apply step", () => {
     const pending = `<pacemaker-result><operations><operation op="mosquitto_start_0" node="labha03" call="-1" rc="193" status="pending" rsc="mosquitto"/></operations></pacemaker-result>`;
     fs.writeFileSync(
       path.join(dir, "bin", "crm_resource"),
-      CRM_RESOURCE.replace('echo "\${OPS:-', `n=$(cat ${polls} 2>/dev/null || echo 0); echo $((n + 1)) > ${polls}; [ "$n" -lt 1 ] && OPS='${pending}'; echo "\${OPS:-`),
+      CRM_RESOURCE.replace('echo "${OPS:-', `n=$(cat ${polls} 2>/dev/null || echo 0); echo $((n + 1)) > ${polls}; [ "$n" -lt 1 ] && OPS='${pending}'; echo "\${OPS:-`),
       { mode: 0o755 },
     );
     const calls = run({ RUNNING: "yes" }).split("\n");
