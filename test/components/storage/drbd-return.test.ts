@@ -39,7 +39,14 @@ function transition(xml: string): string[] {
 describe("DRBD clone: a member returning mid-failover", () => {
   const fixture = fs.readFileSync(FIXTURE, "utf8");
   const rendered = renderStackCib(parseConfig(readStackFile(path.join(__dirname, "../../../Pulumi.lab-ns.yaml")).raw, "Pulumi.lab-ns.yaml"));
-  const meta = META.exec(rendered)?.[0];
+  /** The scheduler's transition for a fixture with one clone's meta as the program renders it now. */
+  const withRendered = (xml: string, re: RegExp, clone: string): string[] => {
+    const meta = re.exec(rendered)?.[0];
+    assert.ok(meta, `the rendered CIB has no ${clone} meta_attributes`);
+    const patched = xml.replace(re, meta);
+    assert.notEqual(patched, xml);
+    return transition(patched);
+  };
 
   it("the fixture shows the shuffle with the clone's meta as it was (the check can fail)", () => {
     const t = transition(fixture);
@@ -48,17 +55,13 @@ describe("DRBD clone: a member returning mid-failover", () => {
   });
 
   it("with the rendered meta, the survivor keeps its promoted instance, OCFS2 and export; the returning member only starts its own", () => {
-    assert.ok(meta, "the rendered CIB has no drbd-haha-clone meta_attributes");
-    const xml = fixture.replace(META, meta);
-    assert.notEqual(xml, fixture);
-    const t = transition(xml);
+    const t = withRendered(fixture, META, "drbd-haha-clone");
     assert.ok(!t.some((l) => /(Move|Stop|Demote|Restart)\s+(drbd-haha|ocfs2-fs|nfs-dirs|nfs-server)\b/.test(l)), t.join("\n"));
     assert.ok(t.some((l) => /Start\s+drbd-haha:\d\s+\(\s*nllei01ha01\s*\)/.test(l)), t.join("\n"));
     assert.ok(t.some((l) => /Start\s+storage-vip\s+\(\s*nllei01ha02\s*\)/.test(l)), t.join("\n"));
   });
 
   const ocfs2Fixture = fs.readFileSync(OCFS2_FIXTURE, "utf8");
-  const ocfs2Meta = OCFS2_META.exec(rendered)?.[0];
 
   it("the OCFS2 fixture shows the renumbering with the clone's meta as it was (the check can fail)", () => {
     const t = transition(ocfs2Fixture);
@@ -67,10 +70,7 @@ describe("DRBD clone: a member returning mid-failover", () => {
   });
 
   it("with the rendered OCFS2 meta, the survivor keeps its mount and export; the returning member only starts its own", () => {
-    assert.ok(ocfs2Meta, "the rendered CIB has no ocfs2-fs-clone meta_attributes");
-    const xml = ocfs2Fixture.replace(OCFS2_META, ocfs2Meta);
-    assert.notEqual(xml, ocfs2Fixture);
-    const t = transition(xml);
+    const t = withRendered(ocfs2Fixture, OCFS2_META, "ocfs2-fs-clone");
     assert.ok(!t.some((l) => /(Move|Stop|Demote|Restart)\s+(drbd-haha|ocfs2-fs|nfs-dirs|nfs-server|nfs-export)/.test(l)), t.join("\n"));
     assert.ok(t.some((l) => /Start\s+ocfs2-fs:\d\s+\(\s*nllei01ha01\s*\)/.test(l)), t.join("\n"));
   });
