@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { HahaComponent } from "../component";
 import { guestMac, GuestNic, renderNetworkConfig, renderUserData } from "./cloudinit";
+import { fixedId } from "./lifecycle";
 import { subnetInfo } from "../../stacks/config/net";
 import type { HahaConfig } from "../../stacks/config/schema";
 
@@ -58,11 +59,14 @@ export class GuestCloudInit extends HahaComponent {
     const userData = pulumi
       .all([this.hostKey.privateKeyOpenssh, this.hostPublicKey])
       .apply(([priv, pub]) => renderUserData({ hostname: args.hostname, user: c.ssh.user, authorizedKeys: [c.ssh.publicKey], hostKey: { privateOpenssh: priv, publicOpenssh: pub } }));
+    // New content replaces the file (the provider's source_raw is ForceNew), under the same
+    // volume id: created first, the old resource's delete would then remove the new file and
+    // leave the VM's cicustom pointing at nothing.
     const snippet = (suffix: string, fileName: string, data: pulumi.Input<string>) =>
       new proxmox.FileLegacy(
         `${name}-${suffix}`,
         { nodeName: args.node, datastoreId: ds, contentType: "snippets", sourceRaw: { data, fileName }, overwrite: true },
-        this.child(),
+        this.child(fixedId(c, `${ds}:snippets/${fileName}`).opts),
       );
     // The user data holds the host's private key: secret in state and previews.
     this.userData = snippet("user-data", files.user, pulumi.secret(userData));

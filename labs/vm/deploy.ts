@@ -35,11 +35,13 @@ export interface Runner {
 }
 
 /**
- * @param force run every step again (as `pulumi up --replace` of each would not, but as a proof that the scripts are idempotent)
+ * @param force run every step's create command again, whatever the state: a proof that the scripts
+ * are idempotent. Not its update: an update is the marker-guarded skip (components/host/rerun.ts),
+ * which would prove only that the markers are there.
  */
 export async function deploy(steps: Step[], stateFile: string, runner: Runner, redact: (s: string) => string, log: (s: string) => void, opts: { force?: boolean; parallel?: number } = {}): Promise<DeployResult> {
   const state = readState(stateFile);
-  const actions = new Map(steps.map((s) => [s.urn, opts.force ? ("update" as const) : actionFor(s, state[s.urn])]));
+  const actions = new Map(steps.map((s) => [s.urn, opts.force ? ("create" as const) : actionFor(s, state[s.urn])]));
   const todo = steps.filter((s) => actions.get(s.urn) !== "same");
   const planned = todo.length;
   const done = new Set(steps.filter((s) => actions.get(s.urn) === "same").map((s) => s.urn));

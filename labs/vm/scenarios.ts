@@ -412,15 +412,24 @@ print("hog %d MiB, MemAvailable %d kB of %d kB" % (len(hog)*32, a, t)); time.sle
     const first = diskful[0] as Guest;
     const start = await this.c.lab.ssh(first.address, `drbdadm verify ${res}`, { timeoutMs: 60_000 });
     if (start.code !== 0) return { ok: false, evidence: `drbdadm verify ${res}: exit ${start.code}: ${start.stderr.trim()}` };
-    const deadline = Date.now() + timeoutMs;
+    this.c.log(`  drbdadm verify ${res} on ${first.shape.name}: reading both replicas (minutes under TCG)`);
+    const t0 = Date.now();
+    const deadline = t0 + timeoutMs;
     let proc = "";
+    let said = t0;
     while (Date.now() < deadline) {
       proc = (await this.c.lab.ssh(first.address, "cat /proc/drbd", { timeoutMs: 30_000 })).stdout;
       if (!/cs:VerifyS|cs:VerifyT/.test(proc)) break;
+      if (Date.now() - said >= 30_000) {
+        said = Date.now();
+        // /proc/drbd's own progress line: "[==>....] verified: 23.4% (...)".
+        this.c.log(`  drbdadm verify: ${Math.round((said - t0) / 1000)} s, ${/verified:\s*([\d.]+%)/.exec(proc)?.[1] ?? "?"} verified`);
+      }
       await sleep(3000);
     }
     const oos = /oos:(\d+)/.exec(proc)?.[1];
     const ok = /cs:Connected/.test(proc) && /ds:UpToDate\/UpToDate/.test(proc) && oos === "0";
+    this.c.log(`check ${ok ? "ok  " : "FAIL"} drbdadm verify after ${Math.round((Date.now() - t0) / 1000)} s: out of sync ${oos ?? "?"} KiB${/cs:Verify/.test(proc) ? " (still verifying at the deadline)" : ""}`);
     return { ok, evidence: `${first.shape.name}$ drbdadm verify ${res}; cat /proc/drbd\n${excerpt(proc, 6)}` };
   }
 

@@ -3,7 +3,10 @@
 // dependencies (with components' dependencies inherited by their children), @pulumi/command's
 // re-run semantics, the package set read from the plan, and the report's shape.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import { test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { actionFor, commandFor, effectiveDependencies, guestSteps, outputShown, waves } from "../../labs/vm/engine";
@@ -217,4 +220,36 @@ test("the fourth machine takes an address of the lab subnet that no member, host
   const taken = [c.network.gateway, c.network.vip, c.network.storageVip, ...c.nodes.flatMap((n) => [n.address, n.guest.address])];
   assert.ok(!taken.includes(a), `${a} is taken`);
   assert.notEqual(strangerAddress({ ...c, network: { ...c.network, vip: a } }), a, "a VIP on .60 moves it on");
+});
+
+test("deploy --force runs every step's own script again, not the marker-guarded update that skips it", async () => {
+  const { deploy } = await import("../../labs/vm/deploy");
+  const { guardedCommands, runKey } = await import("../../components/host/rerun");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-deploy-"));
+  try {
+    const script = "echo applied";
+    const g = guardedCommands(runKey("s", script), script, path.join(dir, "applied"));
+    const step = { urn: "urn:s", type: "command:remote:Command", name: "s", host: "10.0.0.1", port: 22, user: "root", inputs: { create: g.create, update: g.update }, after: [] };
+    const state = path.join(dir, "state.json");
+    const ran: string[] = [];
+    // Each command runs for real in sh, so the marker the create leaves is what the next run finds.
+    const runner = async (_s: unknown, cmd: string) => {
+      const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8" });
+      ran.push(r.stdout.trim());
+      return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr, ms: 0, timedOut: false };
+    };
+    const quiet = () => undefined;
+    await deploy([step], state, runner, (x) => x, quiet);
+    assert.deepEqual(ran, ["applied"]);
+    // The plain re-run: the inputs are the state's, nothing runs.
+    assert.equal((await deploy([step], state, runner, (x) => x, quiet)).executed.length, 0);
+    // The update alone would skip on the marker; forced, the script itself runs again.
+    assert.match(spawnSync("sh", ["-c", g.update], { encoding: "utf8" }).stdout, /not run again/);
+    const forced = await deploy([step], state, runner, (x) => x, quiet, { force: true });
+    assert.equal(forced.executed.length, 1);
+    assert.equal(forced.executed[0]!.action, "create");
+    assert.deepEqual(ran, ["applied", "applied"]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

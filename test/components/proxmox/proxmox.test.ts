@@ -107,6 +107,12 @@ describe("ClusterGuest", () => {
     assert.match(netData, /name: ens18\n\s+mac_address: 02:48:00:00:00:b6\n[\s\S]*address: 10\.0\.181\.22\/24\n\s+gateway: 10\.0\.181\.1/);
   });
 
+  it("replaces its cloud-init snippets delete-first: the new file has the old one's volume id, which the old resource's delete would remove", () => {
+    const snippets = ofType("proxmoxve:index/fileLegacy:FileLegacy").filter((f) => f.inputs.contentType === "snippets");
+    assert.ok(snippets.length >= 6, `${snippets.length} snippets`);
+    for (const f of snippets) assert.deepEqual(f.options, { deleteBeforeReplace: true }, f.urn);
+  });
+
   it("orders the VM after its host's network, image and PCI mapping", () => {
     const vm = ofType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "nllei01ha01")!;
     const deps = vm.dependencies.map((u) => u.split("::").pop());
