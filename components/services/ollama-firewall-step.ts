@@ -17,7 +17,7 @@ export function ollamaFirewallStep(name: string, conn: GuestConnection, c: HahaC
     `${name}-ollama-firewall`,
     {
       connection: conn,
-      create: ["set -eu", `nft -c -f ${OLLAMA_NFT_PATH}`, "systemctl daemon-reload", `systemctl enable ${OLLAMA_FIREWALL_UNIT}.service`, `systemctl restart ${OLLAMA_FIREWALL_UNIT}.service`, `nft list table inet ${ollamaFirewall(c).table} >/dev/null`].join("\n"),
+      create: ["set -euo pipefail", `nft -c -f ${OLLAMA_NFT_PATH}`, "systemctl daemon-reload", `systemctl enable ${OLLAMA_FIREWALL_UNIT}.service`, `systemctl restart ${OLLAMA_FIREWALL_UNIT}.service`, `nft list table inet ${ollamaFirewall(c).table} >/dev/null`].join("\n"),
       triggers: [rules.contentHash, unit.contentHash],
     },
     child({ dependsOn: [rules, unit] }),

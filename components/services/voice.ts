@@ -67,7 +67,7 @@ export const REBOOT_FROM_FILE = "/var/lib/haha/nvidia-reboot-from-boot";
  */
 export function renderNvidiaReboot(): string {
   return [
-    "set -eu",
+    "set -euo pipefail",
     `mkdir -p "$(dirname ${REBOOT_FROM_FILE})"`,
     `if nvidia-smi >/dev/null 2>&1; then echo none > ${REBOOT_FROM_FILE}; echo "driver loaded: no reboot"; exit 0; fi`,
     "boot=$(cat /proc/sys/kernel/random/boot_id)",
@@ -81,7 +81,7 @@ export function renderNvidiaReboot(): string {
 /** After the reboot: this is a new boot (else fail), and the GPU answers within a bound. */
 export function renderGpuReady(): string {
   return [
-    "set -eu",
+    "set -euo pipefail",
     `if [ ! -s ${REBOOT_FROM_FILE} ]; then echo "${REBOOT_FROM_FILE} is missing: the reboot step did not run" >&2; exit 1; fi`,
     `before=$(cat ${REBOOT_FROM_FILE})`,
     "now=$(cat /proc/sys/kernel/random/boot_id)",
@@ -189,7 +189,7 @@ export class VoiceAssistant extends HahaComponent {
       `${name}-packages`,
       {
         connection: conn,
-        create: ["set -eu", "export DEBIAN_FRONTEND=noninteractive", "apt-get update -q", `apt-get install -y -q --no-install-recommends ${list.map(shq).join(" ")}`, "systemctl enable --now docker.service"].join("\n"),
+        create: ["set -euo pipefail", "export DEBIAN_FRONTEND=noninteractive", "apt-get update -q", `apt-get install -y -q --no-install-recommends ${list.map(shq).join(" ")}`, "systemctl enable --now docker.service"].join("\n"),
         triggers: [list.join(",")],
       },
       this.child({ dependsOn: [ready] }),
@@ -200,7 +200,7 @@ export class VoiceAssistant extends HahaComponent {
       {
         connection: conn,
         create: [
-          "set -eu",
+          "set -euo pipefail",
           "export DEBIAN_FRONTEND=noninteractive",
           // The driver is in Debian's non-free components; the cloud image enables main only.
           "sed -i -E 's/^(Components:) main$/\\1 main contrib non-free non-free-firmware/' /etc/apt/sources.list.d/debian.sources",
@@ -251,7 +251,7 @@ export class VoiceAssistant extends HahaComponent {
       {
         connection: conn,
         create: [
-          "set -eu",
+          "set -euo pipefail",
           "for i in $(seq 1 60); do docker exec ollama ollama list >/dev/null 2>&1 && break; sleep 2; done",
           `docker exec ollama ollama pull ${shq(v.ollama.model)}`,
         ].join("\n"),

@@ -64,6 +64,7 @@ function basePackage(pkg: string): boolean {
 
 let resources: RecordedResource[] = [];
 const scripts: { where: string; text: string }[] = [];
+const everyGuest: { where: string; text: string }[] = [];
 const shipped = new Map<string, Set<string>>();
 
 before(async () => {
@@ -74,6 +75,8 @@ before(async () => {
   for (const r of resources) {
     if (r.type !== "command:remote:Command") continue;
     const host = (r.inputs.connection as { host?: string } | undefined)?.host;
+    // Every guest's steps (the voice guest's too) must stop at their first failure.
+    if (typeof r.inputs.create === "string") everyGuest.push({ where: `${r.name} (create)`, text: guardedScript(r.inputs.create) });
     if (!host || !members.has(host)) continue;
     // The guard around each step (components/host/rerun.ts) runs the script in a subshell: judge the script.
     if (typeof r.inputs.create === "string") scripts.push({ where: `${r.name} (create)`, text: guardedScript(r.inputs.create) });
@@ -112,13 +115,14 @@ describe("commands the cluster members run", () => {
     assert.deepEqual(missing, [], [...seen].map(([c, p]) => `${c}=${p}`).join(" "));
   });
 
-  it("each stop at the first failure, also inside a pipeline (set -euo pipefail; bash, not dash)", () => {
-    const loose = scripts
+  it("each stop at the first failure, also inside a pipeline (set -euo pipefail; bash, not dash), on every guest", () => {
+    assert.ok(everyGuest.some((s) => s.where.startsWith("voice")), "the voice guest's steps are in the walk");
+    const loose = [...everyGuest, ...scripts.filter((s) => s.where.endsWith("(shipped file)"))]
       .filter((s) => /[\n;|]/.test(s.text.trim()))
       .filter((s) => !/^(#![^\n]*\n)?(#[^\n]*\n)*set -euo pipefail\n/.test(s.text))
       .map((s) => `${s.where}: ${s.text.split("\n")[0]}`);
     assert.deepEqual(loose, []);
-    for (const s of scripts) assert.equal(spawnSync("bash", ["-n"], { input: s.text, encoding: "utf8" }).status, 0, `${s.where} is not valid bash`);
+    for (const s of [...everyGuest, ...scripts]) assert.equal(spawnSync("bash", ["-n"], { input: s.text, encoding: "utf8" }).status, 0, `${s.where} is not valid bash`);
   });
 
   it("include what Pacemaker's agents and the CIB push need, which apt leaves out without Recommends", () => {

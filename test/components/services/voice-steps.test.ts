@@ -27,7 +27,8 @@ function bin(gpu: boolean): { path: string; calls: () => string } {
 
 const fromFile = path.join(dir, "reboot-from");
 const run = (script: string, pathDir: string) => {
-  const r = spawnSync("sh", ["-c", script.split(REBOOT_FROM_FILE).join(fromFile)], { encoding: "utf8", env: { ...process.env, PATH: `${pathDir}:${process.env.PATH}` }, timeout: 20_000 });
+  // bash, as the guest runs a remote command: root's login shell on Debian (the steps use pipefail, which dash lacks).
+  const r = spawnSync("bash", ["-c", script.split(REBOOT_FROM_FILE).join(fromFile)], { encoding: "utf8", env: { ...process.env, PATH: `${pathDir}:${process.env.PATH}` }, timeout: 20_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 };
 

@@ -18,6 +18,10 @@ import { generatedRaw } from "../../helpers/stacks";
 import { parseConfig } from "../../../stacks/config/validate";
 
 const SECRET = "Zq3XbW9kPp0tR7mN2cV5yL8aHs4dJf6g";
+
+/** The DRBD disk the prod stack names for a member (its /dev/disk/by-id path). */
+const diskOf = (member: string) => prodConfig().nodes.find((n) => n.guest.name === member)!.drbdDisk!.device;
+const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 let dir: string;
 before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-drbd-"))));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -65,7 +69,7 @@ describe("DRBD 8.4 resource file (the default: Debian's kernel)", () => {
       "after-sb-2pri disconnect;",
       `fence-peer "/usr/lib/drbd/crm-fence-peer.sh --timeout 35 --dc-timeout 65 --suicide-on-failure-if-primary";`,
       "after-resync-target /usr/lib/drbd/crm-unfence-peer.sh;",
-      "on nllei01ha01 { volume 0 { device minor 0; disk /dev/nvme0n1; meta-disk internal; } address ipv4 10.0.181.21:7789; }",
+      `on nllei01ha01 { volume 0 { device minor 0; disk ${diskOf("nllei01ha01")}; meta-disk internal; } address ipv4 10.0.181.21:7789; }`,
       "on nllei01ha02 {",
     ]) {
       assert.ok(dump.includes(expected), `drbdadm dump lacks "${expected}":\n${r.stdout}`);
@@ -95,7 +99,7 @@ describe("DRBD 8.4 resource file (the default: Debian's kernel)", () => {
       const other = ms.find((m) => m.name === peer)!;
       assert.equal(calls[0], "drbdsetup-84 new-resource haha");
       assert.ok(calls.includes("drbdsetup-84 new-minor haha 0 0"), calls.join("\n"));
-      assert.ok(calls.includes("drbdsetup-84 attach 0 /dev/nvme0n1 /dev/nvme0n1 internal --c-max-rate=400M --fencing=resource-and-stonith --on-io-error=detach"), calls.join("\n"));
+      assert.ok(calls.includes(`drbdsetup-84 attach 0 ${diskOf(member)} ${diskOf(member)} internal --c-max-rate=400M --fencing=resource-and-stonith --on-io-error=detach`), calls.join("\n"));
       const connect = calls.find((l) => l.startsWith(`drbdsetup-84 connect haha ipv4:${self.address}:7789 ipv4:${other.address}:7789 `));
       assert.ok(connect, calls.join("\n"));
       for (const flag of ["--protocol=C", "--allow-two-primaries=yes", "--cram-hmac-alg=sha256", `--shared-secret=${SECRET}`, "--rr-conflict=disconnect"]) assert.ok(connect.includes(flag), `connect lacks ${flag}`);
@@ -121,7 +125,7 @@ describe("DRBD 8.4 resource file (the default: Debian's kernel)", () => {
     const file = write(renderDrbdResource(drbdModel(prodConfig(), SECRET)), "haha84.res");
     const r = drbdadm(["-d", "-c", file, "create-md", "--force", "haha"], "nllei01ha01", "8.4");
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^drbdmeta 0 v08 \/dev\/nvme0n1 internal create-md --force$/m);
+    assert.match(r.stdout, new RegExp(`^drbdmeta 0 v08 ${re(diskOf("nllei01ha01"))} internal create-md --force$`, "m"));
   });
 });
 
@@ -199,7 +203,7 @@ describe("DRBD 9 resource file (haha:storage.drbd.version 9)", () => {
         assert.ok(calls.includes(`drbdsetup connect haha ${peer}`));
       }
       const attach = calls.filter((l) => l.startsWith("drbdsetup attach"));
-      if (diskful) assert.deepEqual(attach, ["drbdsetup attach 0 /dev/nvme0n1 /dev/nvme0n1 internal --on-io-error=detach"]);
+      if (diskful) assert.deepEqual(attach, [`drbdsetup attach 0 ${diskOf(member)} ${diskOf(member)} internal --on-io-error=detach`]);
       else assert.deepEqual(attach, []);
     });
   }
