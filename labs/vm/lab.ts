@@ -250,6 +250,55 @@ export class Lab {
     }
   }
 
+  /**
+   * A command to the guest's qemu-guest-agent over the virtio-serial port qemu-server gives a VM
+   * with agent enabled (the socket `${qmp}-qga`, qemuArgv): what Proxmox, and so the provider's
+   * agent wait, asks the guest. guest-sync first, as the protocol asks, to skip stale replies.
+   */
+  qga(g: Guest, command: string, timeoutMs = 20_000): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const sock = net.createConnection(`${g.files.qmp}-qga`);
+      const id = Math.floor(Math.random() * 1e9);
+      let buf = "";
+      let synced = false;
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`qemu-guest-agent of ${g.shape.name}: no answer to ${command} in ${timeoutMs / 1000} s (not installed, or not running)`));
+      }, timeoutMs);
+      sock.on("connect", () => sock.write(JSON.stringify({ execute: "guest-sync", arguments: { id } }) + "\n"));
+      sock.on("data", (d) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (!line) continue;
+          let msg: Record<string, unknown>;
+          try {
+            msg = JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            continue;
+          }
+          if (!synced) {
+            if (msg.return === id) {
+              synced = true;
+              sock.write(JSON.stringify({ execute: command }) + "\n");
+            }
+          } else if ("return" in msg || "error" in msg) {
+            clearTimeout(timer);
+            sock.end();
+            if (msg.error) reject(new Error(`qemu-guest-agent ${command}: ${JSON.stringify(msg.error)}`));
+            else resolve(msg.return);
+          }
+        }
+      });
+      sock.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+  }
+
   /** A QMP command on a guest's monitor socket (quit = power loss, set_link = cable). */
   qmp(g: Guest, command: string, args?: Record<string, unknown>): Promise<unknown> {
     return new Promise((resolve, reject) => {
