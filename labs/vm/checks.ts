@@ -3,6 +3,7 @@
 import { shq } from "../../components/host/connection";
 import { serviceCatalog } from "../../components/services/catalog";
 import type { HahaConfig } from "../../stacks/config/schema";
+import type { Guest, Lab } from "./lab";
 
 export interface Check {
   name: string;
@@ -60,4 +61,20 @@ export function serviceProbeChecks(c: HahaConfig): Check[] {
       `echo "${s.id}: probe passed on $me"`,
     ].join("\n"),
   }));
+}
+
+/**
+ * Issue 10 item 2: the agent the VM enables answers, and reports the guest's address (what the
+ * Proxmox provider waits for, up to its agent timeout, on every create, refresh and update).
+ */
+export async function agentCheck(lab: Pick<Lab, "qga">, g: Guest): Promise<CheckResult> {
+  const name = `${g.shape.name}: qemu-guest-agent answers on its virtio-serial port and reports the guest's address`;
+  try {
+    const ifs = (await lab.qga(g, "guest-network-get-interfaces")) as { name: string; "ip-addresses"?: { "ip-address": string; prefix: number }[] }[];
+    const seen = ifs.map((i) => `${i.name} ${(i["ip-addresses"] ?? []).map((a) => `${a["ip-address"]}/${a.prefix}`).join(" ")}`);
+    const ok = ifs.some((i) => (i["ip-addresses"] ?? []).some((a) => a["ip-address"] === g.address));
+    return { name, ok, evidence: `guest-network-get-interfaces:\n${seen.join("\n")}${ok ? "" : `\n(no interface has ${g.address})`}` };
+  } catch (e) {
+    return { name, ok: false, evidence: (e as Error).message };
+  }
 }

@@ -19,7 +19,7 @@ import { serviceFiles } from "../../components/services";
 import { parseCrmMon } from "../common/crm-mon";
 import { excerpt, must, run, sleep } from "../common/proc";
 import { LabSecrets } from "../common/secrets";
-import { CheckResult, convergedChecks } from "./checks";
+import { agentCheck, CheckResult, convergedChecks } from "./checks";
 import { deploy, DeployResult } from "./deploy";
 import { actionFor, guestSteps, LOCAL, Step } from "./engine";
 import { buildImage, Built, packageStep, packagesFromPlan } from "./image";
@@ -430,22 +430,6 @@ async function storageFailovers(sc: StorageScenarios, lab: Lab, config: HahaConf
   await sc.run(`cable of the services member (${svcHost}) pulled`, svcHost, (g) => lab.qmp(g, "set_link", { name: "net0", up: false }).then(() => undefined), { recoverMs: RECOVER_MS, rejoinMs: REJOIN_MS });
   const verify = await sc.verifyReplicas(10 * 60_000);
   report.checks.push({ name: "both DRBD replicas identical after the failovers (drbdadm verify: 0 out of sync)", ok: verify.ok, evidence: verify.evidence });
-}
-
-/**
- * Issue 10 item 2: the agent the VM enables answers, and reports the guest's address (what the
- * Proxmox provider waits for, up to its agent timeout, on every create, refresh and update).
- */
-async function agentCheck(lab: Lab, g: Guest): Promise<CheckResult> {
-  const name = `${g.shape.name}: qemu-guest-agent answers on its virtio-serial port and reports the guest's address`;
-  try {
-    const ifs = (await lab.qga(g, "guest-network-get-interfaces")) as { name: string; "ip-addresses"?: { "ip-address": string; prefix: number }[] }[];
-    const seen = ifs.map((i) => `${i.name} ${(i["ip-addresses"] ?? []).map((a) => `${a["ip-address"]}/${a.prefix}`).join(" ")}`);
-    const ok = ifs.some((i) => (i["ip-addresses"] ?? []).some((a) => a["ip-address"] === g.address));
-    return { name, ok, evidence: `guest-network-get-interfaces:\n${seen.join("\n")}${ok ? "" : `\n(no interface has ${g.address})`}` };
-  } catch (e) {
-    return { name, ok: false, evidence: (e as Error).message };
-  }
 }
 
 /** Plan the lab stack (with the lab's own deploy key) in a child process; returns the recorded resources with real secrets. */
