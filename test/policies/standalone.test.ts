@@ -75,9 +75,15 @@ describe("the policy pack on its own", () => {
         pack.stdout.on("data", (d) => {
           out += String(d);
           const m = /^(\d+)\n/.exec(out);
-          if (m) (clearTimeout(t), resolve(m[1]!));
+          if (m) {
+            clearTimeout(t);
+            resolve(m[1]!);
+          }
         });
-        pack.on("exit", (code) => (clearTimeout(t), reject(new Error(`the pack exited ${code} before serving:\n${out}\n${err}`))));
+        pack.on("exit", (code) => {
+          clearTimeout(t);
+          reject(new Error(`the pack exited ${code} before serving:\n${out}\n${err}`));
+        });
       });
       // The client side from the copy's own dependencies, as the engine's protocol defines it.
       const req = createRequire(path.join(dir, "index.ts"));
