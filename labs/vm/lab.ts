@@ -259,37 +259,23 @@ export class Lab {
     return new Promise((resolve, reject) => {
       const sock = net.createConnection(`${g.files.qmp}-qga`);
       const id = Math.floor(Math.random() * 1e9);
-      let buf = "";
       let synced = false;
       const timer = setTimeout(() => {
         sock.destroy();
         reject(new Error(`qemu-guest-agent of ${g.shape.name}: no answer to ${command} in ${timeoutMs / 1000} s (not installed, or not running)`));
       }, timeoutMs);
       sock.on("connect", () => sock.write(JSON.stringify({ execute: "guest-sync", arguments: { id } }) + "\n"));
-      sock.on("data", (d) => {
-        buf += d.toString();
-        let i;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, i).trim();
-          buf = buf.slice(i + 1);
-          if (!line) continue;
-          let msg: Record<string, unknown>;
-          try {
-            msg = JSON.parse(line) as Record<string, unknown>;
-          } catch {
-            continue;
+      onJsonLines(sock, (msg) => {
+        if (!synced) {
+          if (msg.return === id) {
+            synced = true;
+            sock.write(JSON.stringify({ execute: command }) + "\n");
           }
-          if (!synced) {
-            if (msg.return === id) {
-              synced = true;
-              sock.write(JSON.stringify({ execute: command }) + "\n");
-            }
-          } else if ("return" in msg || "error" in msg) {
-            clearTimeout(timer);
-            sock.end();
-            if (msg.error) reject(new Error(`qemu-guest-agent ${command}: ${JSON.stringify(msg.error)}`));
-            else resolve(msg.return);
-          }
+        } else if ("return" in msg || "error" in msg) {
+          clearTimeout(timer);
+          sock.end();
+          if (msg.error) reject(new Error(`qemu-guest-agent ${command}: ${JSON.stringify(msg.error)}`));
+          else resolve(msg.return);
         }
       });
       sock.on("error", (e) => {
@@ -303,31 +289,23 @@ export class Lab {
   qmp(g: Guest, command: string, args?: Record<string, unknown>): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const sock = net.createConnection(g.files.qmp);
-      let buf = "";
       let stage = 0;
       const timer = setTimeout(() => {
         sock.destroy();
         reject(new Error(`qmp ${command} on ${g.shape.name}: no answer`));
       }, 10_000);
-      sock.on("data", (d) => {
-        buf += d.toString();
-        let i;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          const msg = JSON.parse(line) as Record<string, unknown>;
-          if (stage === 0 && msg.QMP) {
-            stage = 1;
-            sock.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
-          } else if (stage === 1 && "return" in msg) {
-            stage = 2;
-            sock.write(JSON.stringify({ execute: command, arguments: args }) + "\n");
-          } else if (stage === 2 && ("return" in msg || "error" in msg)) {
-            clearTimeout(timer);
-            sock.end();
-            if (msg.error) reject(new Error(`qmp ${command}: ${JSON.stringify(msg.error)}`));
-            else resolve(msg.return);
-          }
+      onJsonLines(sock, (msg) => {
+        if (stage === 0 && msg.QMP) {
+          stage = 1;
+          sock.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
+        } else if (stage === 1 && "return" in msg) {
+          stage = 2;
+          sock.write(JSON.stringify({ execute: command, arguments: args }) + "\n");
+        } else if (stage === 2 && ("return" in msg || "error" in msg)) {
+          clearTimeout(timer);
+          sock.end();
+          if (msg.error) reject(new Error(`qmp ${command}: ${JSON.stringify(msg.error)}`));
+          else resolve(msg.return);
         }
       });
       sock.on("close", () => {
@@ -340,4 +318,25 @@ export class Lab {
       });
     });
   }
+}
+
+/** QMP and the guest agent both speak newline-delimited JSON: each message, in order (a line that is not JSON is skipped). */
+function onJsonLines(sock: net.Socket, each: (msg: Record<string, unknown>) => void): void {
+  let buf = "";
+  sock.on("data", (d) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (!line) continue;
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      each(msg);
+    }
+  });
 }

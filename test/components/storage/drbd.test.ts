@@ -21,7 +21,6 @@ const SECRET = "Zq3XbW9kPp0tR7mN2cV5yL8aHs4dJf6g";
 
 /** The DRBD disk the prod stack names for a member (its /dev/disk/by-id path). */
 const diskOf = (member: string) => prodConfig().nodes.find((n) => n.guest.name === member)!.drbdDisk!.device;
-const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 let dir: string;
 before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "haha-drbd-"))));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -125,7 +124,7 @@ describe("DRBD 8.4 resource file (the default: Debian's kernel)", () => {
     const file = write(renderDrbdResource(drbdModel(prodConfig(), SECRET)), "haha84.res");
     const r = drbdadm(["-d", "-c", file, "create-md", "--force", "haha"], "nllei01ha01", "8.4");
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^drbdmeta 0 v08 ${re(diskOf("nllei01ha01"))} internal create-md --force$`, "m"));
+    assert.ok(r.stdout.split("\n").includes(`drbdmeta 0 v08 ${diskOf("nllei01ha01")} internal create-md --force`), r.stdout);
   });
 });
 
