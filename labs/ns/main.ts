@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { dropTraffic, FakePveApi, makeThrowawayCa, type ThrowawayCa } from "../common/fake-pve";
+import { run } from "../common/proc";
 import { buildImageTar, importAndPush, LabRegistry, pullPinned, RECIPES } from "../common/images";
 import { labCib, STANDIN_AGENT, type Substitution } from "./cib";
 import { Cluster, type Member, sweepLeftovers } from "./cluster";
@@ -504,6 +505,13 @@ async function main_(argv: string[]): Promise<number> {
   const chosen = SCENARIOS.filter((s) => !only || only.includes(s.name));
   if (process.getuid?.() !== 0) {
     console.log("lab ns: needs root (network namespaces, mounts, cgroups)");
+    return 3;
+  }
+  // A fresh machine has the tests' tools, not the lab's (debootstrap, docker-registry, ...).
+  const installed = await run("sh", [path.join(__dirname, "install.sh")], { timeoutMs: 10 * 60_000 });
+  if (installed.stdout.trim()) log(installed.stdout.trim());
+  if (installed.code !== 0) {
+    console.log(`lab ns: installing the lab's tools failed (labs/ns/install.sh exited ${installed.code}):\n${`${installed.stdout}\n${installed.stderr}`.trim().split("\n").slice(-15).join("\n")}`);
     return 3;
   }
 

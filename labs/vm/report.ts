@@ -18,6 +18,8 @@ export interface LabReport {
   broke?: string;
   lab: {
     started: string;
+    /** What the run covered: the whole lab, --ci's subset, or a developer's --skip-failovers run. */
+    profile: "full" | "ci" | "skip-failovers";
     seconds: number;
     accel: string;
     host: string;
@@ -59,6 +61,7 @@ export function renderMarkdown(r: LabReport): string {
   l.push(`# Rehearsal lab report (${r.lab.started})`, "");
   l.push(`- converged: **${r.converged ? "yes" : "no"}**${r.broke ? ` (the lab broke: ${r.broke.split("\n")[0]})` : ""}`);
   l.push(`- guest kernel: ${r.kernel || "(not built)"}`);
+  l.push(`- run: ${r.lab.profile === "full" ? "the whole lab" : r.lab.profile === "ci" ? "--ci (CI's subset: one storage failover; \"Not run\" lists the rest)" : "--skip-failovers (a developer's run)"}`);
   l.push(`- accelerator: ${r.lab.accel || "(not started)"}; wall time ${r.lab.seconds} s on ${r.lab.host}`);
   l.push(`- re-run: ${r.rerun.stepsExecuted < 0 ? "not reached" : `${r.rerun.stepsExecuted} steps executed by the plain re-run`}, ${r.rerun.forcedSteps} forced, restarts: ${r.rerun.restarts.length ? r.rerun.restarts.join("; ") : "none"}`);
   l.push(`- records: acknowledged ${r.records.acknowledged}, found ${r.records.found}, lost ${r.records.lost}, duplicated ${r.records.duplicated}`, "");

@@ -155,7 +155,7 @@ test("report: the fields issue 9 lists, and what was not run", () => {
     scenarios: [],
     records: { acknowledged: 0, found: 0, lost: 0, duplicated: 0 },
     notRun: notRunDefaults("stopped"),
-    lab: { started: "t", seconds: 1, accel: "tcg", host: "2 cores", phases: [], steps: [], vms: [] },
+    lab: { started: "t", profile: "full", seconds: 1, accel: "tcg", host: "2 cores", phases: [], steps: [], vms: [] },
   };
   const j = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
   for (const k of ["converged", "kernel", "checks", "rerun", "scenarios", "records", "notRun"]) assert.ok(k in j, k);
@@ -165,6 +165,8 @@ test("report: the fields issue 9 lists, and what was not run", () => {
   assert.match(md, /converged: \*\*no\*\*/);
   assert.match(md, /FAIL x/);
   assert.match(md, /everything after the failing step: stopped/);
+  assert.match(md, /run: the whole lab/);
+  assert.match(renderMarkdown({ ...r, lab: { ...r.lab, profile: "ci" } }), /run: --ci \(CI's subset: one storage failover/, "a --ci run says it is not the whole lab");
 });
 
 test("package step: one chroot run stands for every guest only when their scripts differ by the marker alone", () => {
